@@ -1,0 +1,45 @@
+import type { Auth } from './auth.js'
+import type { HttpContext } from './context.js'
+import { CallbackError } from './errors.js'
+import { exchangeCode } from './provider.js'
+import { type AuthResponse, redirect } from './responses.js'
+import { epoch, randomId, storeSession } from './session.js'
+import { takeTransaction } from './transaction.js'
+
+/** The longest callback query accepted (a code, a state, an iss and an error description). */
+const MAX_QUERY = 8192
+
+/**
+ * Completes a login: the transaction of `state` is consumed, the authorization response is
+ * validated (state, RFC 9207 `iss`, error) and the code exchanged with the PKCE verifier; the ID
+ * token is required and checked (signature, pinned alg, iss, aud, nonce, exp). A fresh session is
+ * sealed, then a redirect to the transaction's returnTo.
+ */
+export async function handleCallback(auth: Auth, ctx: HttpContext): Promise<AuthResponse> {
+  const { options } = auth
+  if (ctx.url.search.length > MAX_QUERY) {
+    throw new CallbackError('the callback query is too long', 'query_too_long')
+  }
+  const params = ctx.url.searchParams
+  const provider = await auth.provider.get()
+  const transaction = await takeTransaction(ctx, options, params.get('state'))
+  const tokens = await exchangeCode(provider, options, params, transaction)
+  const claims = tokens.claims
+  if (!tokens.idToken || !claims) throw new CallbackError('no ID token')
+  const now = epoch()
+  await storeSession(ctx, options, {
+    id: randomId(),
+    iss: claims.iss,
+    sub: claims.sub,
+    sid: typeof claims.sid === 'string' ? claims.sid : undefined,
+    idToken: tokens.idToken,
+    accessToken: tokens.accessToken,
+    tokenType: tokens.tokenType,
+    expiresAt: tokens.expiresAt,
+    refreshToken: tokens.refreshToken,
+    scope: tokens.scope,
+    createdAt: now,
+    updatedAt: now,
+  })
+  return redirect(transaction.returnTo)
+}

@@ -1,0 +1,192 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { parseCookieHeader, type SetCookie } from './cookies.js'
+import { CallbackError } from './errors.js'
+
+/**
+ * What the core needs from a request: the boundary every adapter implements. A small context,
+ * not a full Node-to-Web bridge.
+ */
+export interface HttpContext {
+  /** the request URL as the browser saw it; only its path and query are used */
+  readonly url: URL
+  /** the request method, upper case */
+  readonly method: string
+  /** the request headers; the core parses `Cookie` itself */
+  readonly headers: Headers
+  /** reads a urlencoded form body (only POST routes call it) */
+  readForm(): Promise<URLSearchParams>
+  /** appends a `Set-Cookie` to the response; `cookie.header` is already serialized */
+  setCookie(cookie: SetCookie): void
+}
+
+/** The most bytes of form body the core reads. */
+export const MAX_FORM_BYTES = 64 * 1024
+
+interface RequestState {
+  /** the request's cookies with this request's own writes applied on top */
+  readonly cookies: Map<string, string>
+  /** memoized per-request values (e.g. the session), keyed by their owner */
+  readonly memo: Map<symbol, unknown>
+}
+
+const states = new WeakMap<HttpContext, RequestState>()
+
+function state(ctx: HttpContext): RequestState {
+  let current = states.get(ctx)
+  if (!current) {
+    current = { cookies: parseCookieHeader(ctx.headers.get('cookie')), memo: new Map() }
+    states.set(ctx, current)
+  }
+  return current
+}
+
+/**
+ * The request's cookies, overlaid with the cookies this request has set, so that a read after a
+ * write in the same request sees the new value.
+ */
+export function requestCookies(ctx: HttpContext): ReadonlyMap<string, string> {
+  return state(ctx).cookies
+}
+
+/** Sets cookies on the response and records them in the request's overlay. */
+export function writeCookies(ctx: HttpContext, cookies: readonly SetCookie[]): void {
+  const { cookies: overlay } = state(ctx)
+  for (const cookie of cookies) {
+    if (cookie.options.maxAge === 0) overlay.delete(cookie.name)
+    else overlay.set(cookie.name, cookie.value)
+    ctx.setCookie(cookie)
+  }
+}
+
+/** Per-request memo: computes `make()` once per request and key. */
+export function memo<T>(ctx: HttpContext, key: symbol, make: () => T): T {
+  const { memo: values } = state(ctx)
+  if (values.has(key)) return values.get(key) as T
+  const value = make()
+  values.set(key, value)
+  return value
+}
+
+/** Drops a memoized value, e.g. after the session changed. */
+export function forget(ctx: HttpContext, key: symbol): void {
+  state(ctx).memo.delete(key)
+}
+
+function parseForm(contentType: string | null, body: string): URLSearchParams {
+  const type = (contentType ?? '').split(';')[0]?.trim().toLowerCase()
+  if (type !== 'application/x-www-form-urlencoded') return new URLSearchParams()
+  return new URLSearchParams(body)
+}
+
+function tooLarge(): CallbackError {
+  return new CallbackError('the request body is too large', 'body_too_large')
+}
+
+/** A context over a Web `Request`, plus the cookies the core set, to copy onto the `Response`. */
+export interface WebContext extends HttpContext {
+  /** the cookies set during this request, in order */
+  readonly cookies: readonly SetCookie[]
+}
+
+/** Creates a context over a Web `Request` (Next.js, edge runtimes, tests). */
+export function createWebContext(request: Request): WebContext {
+  const cookies: SetCookie[] = []
+  return {
+    url: new URL(request.url),
+    method: request.method.toUpperCase(),
+    headers: request.headers,
+    cookies,
+    async readForm() {
+      const declared = Number(request.headers.get('content-length') ?? 0)
+      if (declared > MAX_FORM_BYTES) throw tooLarge()
+      const body = await request.text()
+      if (body.length > MAX_FORM_BYTES) throw tooLarge()
+      return parseForm(request.headers.get('content-type'), body)
+    },
+    setCookie(cookie) {
+      cookies.push(cookie)
+    },
+  }
+}
+
+function toHeaders(req: IncomingMessage): Headers {
+  const headers = new Headers()
+  const raw = req.rawHeaders
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i] as string
+    // Node joins repeated Cookie headers with "; " (RFC 6265 §5.4); keep that rule here
+    if (name.toLowerCase() === 'cookie' && headers.has('cookie')) {
+      headers.set('cookie', `${headers.get('cookie')}; ${raw[i + 1]}`)
+    } else {
+      headers.append(name, raw[i + 1] as string)
+    }
+  }
+  return headers
+}
+
+/** What Express or Koa may already have parsed from the body. */
+type ParsedBody = Record<string, unknown> | undefined
+
+/**
+ * The URL of a request target (`/path?query`) on `origin`. The core never uses the request's
+ * `Host` or `X-Forwarded-*`: every absolute URL it emits is built on the configured base URL, so
+ * there is no trust-proxy rule to get wrong. A target like `//evil.example/x` stays a path.
+ */
+export function urlFromTarget(origin: string, target: string): URL {
+  const url = new URL(origin)
+  const query = target.indexOf('?')
+  url.pathname = query === -1 ? target : target.slice(0, query)
+  url.search = query === -1 ? '' : target.slice(query)
+  return url
+}
+
+/**
+ * Creates a context over Node's `req`/`res` (Express and Koa share it). `origin` is the app's
+ * configured origin; the path and query come from `req.originalUrl` (Express) or `req.url`.
+ */
+export function createNodeContext(
+  req: IncomingMessage & { body?: unknown; originalUrl?: string },
+  res: ServerResponse,
+  origin: string,
+): HttpContext {
+  let headers: Headers | undefined
+  let url: URL | undefined
+  return {
+    get url() {
+      url ??= urlFromTarget(origin, req.originalUrl ?? req.url ?? '/')
+      return url
+    },
+    method: (req.method ?? 'GET').toUpperCase(),
+    get headers() {
+      headers ??= toHeaders(req)
+      return headers
+    },
+    async readForm() {
+      const parsed = req.body as ParsedBody
+      if (parsed && typeof parsed === 'object' && !Buffer.isBuffer(parsed)) {
+        const form = new URLSearchParams()
+        for (const [key, value] of Object.entries(parsed)) {
+          if (typeof value === 'string') form.append(key, value)
+        }
+        return form
+      }
+      if (req.readableEnded) return new URLSearchParams()
+      const declared = Number(req.headers['content-length'] ?? 0)
+      if (declared > MAX_FORM_BYTES) throw tooLarge()
+      let size = 0
+      const parts: Buffer[] = []
+      for await (const chunk of req) {
+        size += (chunk as Buffer).length
+        if (size > MAX_FORM_BYTES) throw tooLarge()
+        parts.push(chunk as Buffer)
+      }
+      return parseForm(req.headers['content-type'] ?? null, Buffer.concat(parts).toString('utf8'))
+    },
+    setCookie(cookie) {
+      const existing = res.getHeader('set-cookie')
+      if (existing === undefined) res.setHeader('set-cookie', [cookie.header])
+      else if (Array.isArray(existing)) res.setHeader('set-cookie', [...existing, cookie.header])
+      else res.setHeader('set-cookie', [String(existing), cookie.header])
+    },
+  }
+}

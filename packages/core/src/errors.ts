@@ -1,0 +1,139 @@
+/**
+ * The error hierarchy of codeflow. Every error has a stable `code`, the HTTP `status` an adapter
+ * should answer with, and an `expose` flag telling whether its message is safe to show to the
+ * user. The original error (openid-client's, a network error) is kept as `cause`.
+ */
+
+/** Options shared by every {@link AuthError}. */
+export interface AuthErrorOptions {
+  /** the error that caused this one, kept for logs, never shown to the user */
+  cause?: unknown
+}
+
+/** The base class of every error codeflow throws. */
+export class AuthError extends Error {
+  /** a stable, machine-readable code, e.g. `state_mismatch` */
+  readonly code: string
+  /** the HTTP status an adapter answers with */
+  readonly status: number
+  /** whether the message may be shown to the user (never true for 5xx) */
+  readonly expose: boolean
+  /** extra response headers, e.g. `Retry-After` */
+  readonly headers: Readonly<Record<string, string>>
+
+  constructor(
+    message: string,
+    code: string,
+    status: number,
+    options?: AuthErrorOptions & { headers?: Record<string, string> },
+  ) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause })
+    this.name = new.target.name
+    this.code = code
+    this.status = status
+    this.expose = status < 500
+    this.headers = options?.headers ?? {}
+  }
+}
+
+/** A `createAuth` option is missing or invalid. Thrown at start-up, names the option. */
+export class ConfigurationError extends AuthError {
+  /** the option at fault, e.g. `secret` or `routes.login` */
+  readonly option: string
+  constructor(option: string, message: string) {
+    super(`"${option}" ${message}`, 'invalid_configuration', 500)
+    this.option = option
+  }
+}
+
+/** The provider's discovery document could not be fetched or is invalid (503, retried later). */
+export class DiscoveryError extends AuthError {
+  constructor(message: string, options?: AuthErrorOptions & { retryAfter?: number }) {
+    super(message, 'discovery_failed', 503, {
+      ...options,
+      headers: { 'Retry-After': String(options?.retryAfter ?? 5) },
+    })
+  }
+}
+
+/** The authorization response at the callback is invalid (400). */
+export class CallbackError extends AuthError {
+  constructor(message: string, code = 'invalid_callback', options?: AuthErrorOptions) {
+    super(message, code, 400, options)
+  }
+}
+
+/** The callback has no matching login transaction cookie: expired, replayed, or another browser. */
+export class MissingTransactionError extends CallbackError {
+  constructor(message = 'no login in progress in this browser, or it expired; sign in again') {
+    super(message, 'missing_transaction')
+  }
+}
+
+/** The callback's `state` matches none of this browser's pending logins. */
+export class StateMismatchError extends CallbackError {
+  constructor(message = '"state" does not match any login in progress in this browser') {
+    super(message, 'state_mismatch')
+  }
+}
+
+/** The provider answered the authorization request with an `error` parameter. */
+export class ProviderError extends AuthError {
+  /** the provider's `error` code, e.g. `access_denied` */
+  readonly error: string
+  /** the provider's `error_description`, if any */
+  readonly description: string | undefined
+  constructor(error: string, description: string | undefined, options?: AuthErrorOptions) {
+    super(
+      `the provider refused the sign-in: ${error}${description ? ` (${description})` : ''}`,
+      'provider_error',
+      error === 'access_denied' ? 403 : 400,
+      options,
+    )
+    this.error = error
+    this.description = description
+  }
+}
+
+/** The code exchange at the token endpoint failed, or its response did not validate. */
+export class TokenExchangeError extends AuthError {
+  constructor(message: string, status = 502, options?: AuthErrorOptions) {
+    super(message, status === 504 ? 'provider_timeout' : 'token_exchange_failed', status, options)
+  }
+}
+
+/** Refreshing the access token failed. `invalid_grant` ends the session (401). */
+export class TokenRefreshError extends AuthError {
+  constructor(message: string, status = 502, options?: AuthErrorOptions) {
+    super(message, status === 504 ? 'provider_timeout' : 'token_refresh_failed', status, options)
+  }
+}
+
+/** The request needs a session and has none (401); `loginUrl` is where to send a browser. */
+export class UnauthenticatedError extends AuthError {
+  /** the login URL with a safe `returnTo` back to the current page */
+  readonly loginUrl: string
+  constructor(loginUrl: string, message = 'authentication required') {
+    super(message, 'unauthenticated', 401)
+    this.loginUrl = loginUrl
+  }
+}
+
+/** The request is authenticated but not allowed, or is a cross-site state change (403). */
+export class ForbiddenError extends AuthError {
+  constructor(message: string, code = 'forbidden') {
+    super(message, code, 403)
+  }
+}
+
+/** A sealed session does not fit in the configured cookie budget. */
+export class SessionTooLargeError extends AuthError {
+  constructor(bytes: number, maxChunks: number) {
+    super(
+      `the session needs ${bytes} bytes of cookies, more than ${maxChunks} cookie chunks can hold; ` +
+        'keep fewer claims or use a server-side session store',
+      'session_too_large',
+      500,
+    )
+  }
+}

@@ -1,0 +1,58 @@
+/**
+ * @codeflow/core: the OpenID Connect Authorization Code Flow for any framework. Adapters build an
+ * `HttpContext`, call `handleAuthRoute` and the guards, and send the `AuthResponse` they get.
+ */
+export { type Auth, createAuth } from './auth.js'
+export { handleCallback } from './callback.js'
+export {
+  createNodeContext,
+  createWebContext,
+  type HttpContext,
+  MAX_FORM_BYTES,
+  type WebContext,
+} from './context.js'
+export { type CookieAttributes, MAX_SET_COOKIE_BYTES, type SetCookie } from './cookies.js'
+export {
+  AuthError,
+  type AuthErrorOptions,
+  CallbackError,
+  ConfigurationError,
+  DiscoveryError,
+  ForbiddenError,
+  MissingTransactionError,
+  ProviderError,
+  SessionTooLargeError,
+  StateMismatchError,
+  TokenExchangeError,
+  TokenRefreshError,
+  UnauthenticatedError,
+} from './errors.js'
+export {
+  type GuardOptions,
+  type GuardResult,
+  guard,
+  loginUrl,
+  requireSession,
+  type UnauthenticatedMode,
+} from './guard.js'
+export type { AuthLogEvent, AuthLogger } from './logger.js'
+export { handleLogin, type LoginOptions } from './login.js'
+export { handleLogout } from './logout.js'
+export type { AuthOptions, ResolvedOptions, RoutePaths, SessionOptions } from './options.js'
+export {
+  type AuthResponse,
+  type ErrorResponseOptions,
+  errorResponse,
+  escapeHtml,
+  isNavigation,
+} from './responses.js'
+export { safeReturnTo } from './return-to.js'
+export { handleAuthRoute } from './routes.js'
+export {
+  destroySession,
+  getSession,
+  type Session,
+  type SessionData,
+  type UserClaims,
+} from './session.js'
+export { type AccessToken, type AccessTokenOptions, getAccessToken } from './tokens.js'

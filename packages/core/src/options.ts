@@ -1,0 +1,300 @@
+import { ConfigurationError } from './errors.js'
+import type { AuthLogger } from './logger.js'
+
+/** Paths of the routes codeflow serves, relative to the origin of `baseUrl`. */
+export interface RoutePaths {
+  /** starts a login; default `/login` */
+  login?: string
+  /** the redirect_uri the provider sends the browser back to; default `/callback` */
+  callback?: string
+  /** ends the session (GET shows a confirmation when cross-site, POST logs out); default `/logout` */
+  logout?: string
+}
+
+/** Session settings. */
+export interface SessionOptions {
+  /** seconds a session lives after login, whatever the activity; default 7 days */
+  absoluteDuration?: number
+  /**
+   * the most cookies one session may be split into; default 3 (about 12 KB, what Node's default
+   * 16 KB header limit still accepts beside other cookies)
+   */
+  maxCookieChunks?: number
+}
+
+/** Everything `createAuth` accepts. Only `issuer`, `clientId`, `baseUrl` and `secret` are required. */
+export interface AuthOptions {
+  /** the OpenID Provider's issuer identifier, e.g. `https://accounts.example.com` */
+  issuer: string | URL
+  /** the client id registered at the provider */
+  clientId: string
+  /**
+   * the client secret (sent with client_secret_basic); leave it out for a public client, which
+   * then relies on PKCE alone
+   */
+  clientSecret?: string
+  /** the app's public origin (and optional path prefix), e.g. `https://app.example.com` */
+  baseUrl: string | URL
+  /**
+   * the sealing secret, at least 32 characters; or a map `{ 1: old, 2: new }` for rotation:
+   * the highest id seals, every id unseals
+   */
+  secret: string | Readonly<Record<number | string, string>>
+  /** route paths; defaults `/login`, `/callback`, `/logout` */
+  routes?: RoutePaths
+  /** the scope to request; must contain `openid`; default `openid profile email` */
+  scope?: string
+  /**
+   * extra authorization request parameters, e.g. `{ prompt: 'consent', audience: '…' }`; the
+   * protocol's own (state, nonce, PKCE, redirect_uri, response_type, client_id, scope) are refused
+   */
+  authorizationParams?: Readonly<Record<string, string>>
+  /** where the provider sends the browser after logout, a path on `baseUrl`; default `/` */
+  postLogoutRedirect?: string
+  /** seconds of clock skew tolerated when checking token timestamps; default 30 */
+  clockTolerance?: number
+  /** milliseconds each request to the provider may take; default 5000 */
+  httpTimeout?: number
+  /** receives what codeflow wants to report (rejected cookies, provider faults) */
+  logger?: AuthLogger
+  /**
+   * allow an `http:` issuer; for development and tests against a local provider only
+   * (default false)
+   */
+  allowInsecureRequests?: boolean
+  /**
+   * the ID token signing algorithm to accept; default: RS256 when the provider offers it,
+   * otherwise the first algorithm it lists (never `none`)
+   */
+  idTokenSigningAlg?: string
+  /** the session cookie's name; `__Host-` is prepended on https; default `codeflow` */
+  cookieName?: string
+  /** session lifetimes and cookie budget */
+  session?: SessionOptions
+  /** seconds a login may take from /login to /callback; default 600 */
+  transactionTtl?: number
+  /** the most logins one browser may have in progress at once; default 5 */
+  maxTransactions?: number
+}
+
+/** The validated, normalized configuration every core function works from. */
+export interface ResolvedOptions {
+  readonly issuer: URL
+  readonly clientId: string
+  readonly clientSecret: string | undefined
+  readonly baseUrl: URL
+  readonly origin: string
+  readonly passwords: Readonly<Record<string, string>>
+  readonly routes: Readonly<Required<RoutePaths>>
+  readonly callbackUrl: string
+  readonly scope: string
+  readonly authorizationParams: Readonly<Record<string, string>>
+  readonly postLogoutRedirectUrl: string
+  readonly clockTolerance: number
+  readonly httpTimeout: number
+  readonly logger: AuthLogger | undefined
+  readonly allowInsecureRequests: boolean
+  readonly idTokenSigningAlg: string | undefined
+  readonly secure: boolean
+  readonly sessionCookieName: string
+  readonly transactionCookiePrefix: string
+  readonly absoluteDuration: number
+  readonly maxCookieChunks: number
+  readonly transactionTtl: number
+  readonly maxTransactions: number
+}
+
+const RESERVED_PARAMS = new Set([
+  'response_type',
+  'client_id',
+  'redirect_uri',
+  'state',
+  'nonce',
+  'code_challenge',
+  'code_challenge_method',
+  'scope',
+  'response_mode',
+])
+
+const COOKIE_NAME = /^[A-Za-z0-9_-]{1,64}$/
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]'])
+
+function fail(option: string, message: string): never {
+  throw new ConfigurationError(option, message)
+}
+
+function parseUrl(option: string, value: unknown): URL {
+  if (typeof value !== 'string' && !(value instanceof URL)) fail(option, 'must be a URL string')
+  let url: URL
+  try {
+    url = new URL(String(value))
+  } catch {
+    fail(option, `must be an absolute URL, got ${JSON.stringify(String(value))}`)
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') fail(option, 'must be an http(s) URL')
+  if (url.username || url.password) fail(option, 'must not contain credentials')
+  if (url.search || url.hash) fail(option, 'must not contain a query or fragment')
+  return url
+}
+
+function positiveInt(option: string, value: unknown, fallback: number, max: number): number {
+  if (value === undefined) return fallback
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > max) {
+    fail(option, `must be an integer between 1 and ${max}`)
+  }
+  return value
+}
+
+function routePath(option: string, value: unknown, fallback: string): string {
+  if (value === undefined) return fallback
+  if (typeof value !== 'string' || !/^\/[A-Za-z0-9\-._~/]*$/.test(value) || value.includes('//')) {
+    fail(option, 'must be a path starting with "/" of URL-safe characters')
+  }
+  return value.length > 1 && value.endsWith('/') ? value.slice(0, -1) : value
+}
+
+function passwords(value: unknown): Record<string, string> {
+  const check = (option: string, secret: unknown) => {
+    if (typeof secret !== 'string' || secret.length < 32) {
+      fail(option, 'must be a string of at least 32 characters')
+    }
+  }
+  if (typeof value === 'string') {
+    check('secret', value)
+    return { 1: value }
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    fail('secret', 'must be a string of at least 32 characters or a map { id: secret }')
+  }
+  const entries = Object.entries(value)
+  if (entries.length === 0) fail('secret', 'must not be an empty map')
+  const map: Record<string, string> = {}
+  for (const [id, secret] of entries) {
+    if (!/^[1-9][0-9]{0,8}$/.test(id)) fail(`secret.${id}`, 'must be keyed by a positive integer')
+    check(`secret.${id}`, secret)
+    map[id] = secret as string
+  }
+  return map
+}
+
+/** Validates every option and resolves the defaults; throws a `ConfigurationError` naming the option. */
+export function resolveOptions(options: AuthOptions): ResolvedOptions {
+  if (options === null || typeof options !== 'object') fail('options', 'must be an object')
+  const allowInsecureRequests = options.allowInsecureRequests ?? false
+  if (typeof allowInsecureRequests !== 'boolean') fail('allowInsecureRequests', 'must be a boolean')
+
+  const issuer = parseUrl('issuer', options.issuer)
+  if (issuer.protocol === 'http:' && !allowInsecureRequests) {
+    fail('issuer', 'must be https (set "allowInsecureRequests" for a local development provider)')
+  }
+  if (typeof options.clientId !== 'string' || options.clientId.length === 0) {
+    fail('clientId', 'must be a non-empty string')
+  }
+  if (
+    options.clientSecret !== undefined &&
+    (typeof options.clientSecret !== 'string' || options.clientSecret.length === 0)
+  ) {
+    fail('clientSecret', 'must be a non-empty string when given')
+  }
+
+  const baseUrl = parseUrl('baseUrl', options.baseUrl)
+  const basePath = baseUrl.pathname.replace(/\/+$/, '')
+  const secure = baseUrl.protocol === 'https:'
+  if (!secure && !LOOPBACK.has(baseUrl.hostname)) {
+    fail('baseUrl', 'must be https unless it is a loopback address (localhost, 127.0.0.1, [::1])')
+  }
+
+  const routes = {
+    login: basePath + routePath('routes.login', options.routes?.login, '/login'),
+    callback: basePath + routePath('routes.callback', options.routes?.callback, '/callback'),
+    logout: basePath + routePath('routes.logout', options.routes?.logout, '/logout'),
+  }
+  if (new Set(Object.values(routes)).size !== 3) fail('routes', 'must be three distinct paths')
+
+  const scope = options.scope ?? 'openid profile email'
+  if (typeof scope !== 'string' || !scope.split(' ').includes('openid')) {
+    fail('scope', 'must be a space-separated string that contains "openid"')
+  }
+
+  const authorizationParams: Record<string, string> = {}
+  for (const [key, value] of Object.entries(options.authorizationParams ?? {})) {
+    if (RESERVED_PARAMS.has(key)) {
+      fail(`authorizationParams.${key}`, 'is set by codeflow itself and cannot be overridden')
+    }
+    if (typeof value !== 'string') fail(`authorizationParams.${key}`, 'must be a string')
+    authorizationParams[key] = value
+  }
+
+  const postLogoutRedirect = options.postLogoutRedirect ?? '/'
+  if (
+    typeof postLogoutRedirect !== 'string' ||
+    !postLogoutRedirect.startsWith('/') ||
+    postLogoutRedirect.startsWith('//') ||
+    postLogoutRedirect.includes('\\')
+  ) {
+    fail('postLogoutRedirect', 'must be a path on "baseUrl" starting with a single "/"')
+  }
+
+  const clockTolerance = options.clockTolerance ?? 30
+  if (typeof clockTolerance !== 'number' || !(clockTolerance >= 0) || clockTolerance > 600) {
+    fail('clockTolerance', 'must be a number of seconds between 0 and 600')
+  }
+  const httpTimeout = positiveInt('httpTimeout', options.httpTimeout, 5000, 120_000)
+
+  if (options.logger !== undefined && typeof options.logger !== 'function') {
+    fail('logger', 'must be a function')
+  }
+  const idTokenSigningAlg = options.idTokenSigningAlg
+  if (
+    idTokenSigningAlg !== undefined &&
+    (typeof idTokenSigningAlg !== 'string' ||
+      !/^(RS|PS|ES)(256|384|512)$|^EdDSA$|^Ed25519$/.test(idTokenSigningAlg))
+  ) {
+    fail('idTokenSigningAlg', 'must be an asymmetric JWS algorithm such as RS256 or ES256')
+  }
+
+  const cookieName = options.cookieName ?? 'codeflow'
+  if (typeof cookieName !== 'string' || !COOKIE_NAME.test(cookieName)) {
+    fail('cookieName', 'must be 1 to 64 characters of A-Z a-z 0-9 _ -')
+  }
+  if (cookieName.startsWith('_session') || cookieName.startsWith('_interaction')) {
+    fail('cookieName', 'must not reuse an OpenID Provider cookie name')
+  }
+  const prefix = secure ? '__Host-' : ''
+
+  return {
+    issuer,
+    clientId: options.clientId,
+    clientSecret: options.clientSecret,
+    baseUrl,
+    origin: baseUrl.origin,
+    passwords: passwords(options.secret),
+    routes,
+    callbackUrl: baseUrl.origin + routes.callback,
+    scope,
+    authorizationParams,
+    postLogoutRedirectUrl: baseUrl.origin + basePath + postLogoutRedirect,
+    clockTolerance,
+    httpTimeout,
+    logger: options.logger,
+    allowInsecureRequests,
+    idTokenSigningAlg,
+    secure,
+    sessionCookieName: prefix + cookieName,
+    transactionCookiePrefix: `${prefix}${cookieName}_tx.`,
+    absoluteDuration: positiveInt(
+      'session.absoluteDuration',
+      options.session?.absoluteDuration,
+      7 * 24 * 3600,
+      400 * 24 * 3600,
+    ),
+    maxCookieChunks: positiveInt(
+      'session.maxCookieChunks',
+      options.session?.maxCookieChunks,
+      3,
+      10,
+    ),
+    transactionTtl: positiveInt('transactionTtl', options.transactionTtl, 600, 3600),
+    maxTransactions: positiveInt('maxTransactions', options.maxTransactions, 5, 20),
+  }
+}

@@ -1,0 +1,337 @@
+import { randomBytes } from 'node:crypto'
+import type { EventEmitter } from 'node:events'
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { format, stripVTControlCharacters } from 'node:util'
+import { calculateJwkThumbprint, exportJWK, generateKeyPair } from 'jose'
+import Provider, {
+  type ClientMetadata,
+  type Configuration,
+  type errors,
+  type JWK,
+  type KoaContextWithOIDC,
+} from 'oidc-provider'
+import {
+  claimsConfiguration,
+  createFindAccount,
+  type ExtraClaims,
+  extraClaimNames,
+} from './accounts.js'
+import { createMemoryAdapter } from './memory-adapter.js'
+import { logoutSource, postLogoutSuccessSource, renderError } from './pages.js'
+
+export type { ExtraClaims } from './accounts.js'
+export type { Provider }
+
+/** A client (relying party) registered with the dev provider at start. */
+export interface DevClient {
+  clientId: string
+  /** Absent for a public client, which then authenticates with `token_endpoint_auth_method: none`. */
+  clientSecret?: string
+  redirectUris: string[]
+  postLogoutRedirectUris?: string[]
+  /** Where the provider POSTs a logout token when the user signs out (OIDC Back-Channel Logout 1.0). */
+  backchannelLogoutUri?: string
+  /** Whether the logout token must carry `sid`. */
+  backchannelLogoutSessionRequired?: boolean
+}
+
+/** Lifetimes, in seconds. */
+export interface DevProviderTtl {
+  accessToken?: number
+  idToken?: number
+  refreshToken?: number
+  /** The provider's own login session (its `op_session` cookie). */
+  session?: number
+}
+
+/** Options of `startDevProvider`; all optional. */
+export interface DevProviderOptions {
+  /** Port to listen on; `0` (the default) picks a free one. The host is always 127.0.0.1. */
+  port?: number
+  /** Clients to register; none by default. */
+  clients?: DevClient[]
+  /** Extra claims for every account, released in the ID token and at userinfo. */
+  claims?: ExtraClaims
+  /** With a `claims` function: every claim name it may return (the provider must know them at start). */
+  claimNames?: string[]
+  /** Artifact lifetimes, in seconds. */
+  ttl?: DevProviderTtl
+  /** Receives oidc-provider's warnings and every error it reports; silent by default. */
+  logger?: (line: string) => void
+}
+
+/** An endpoint whose requests `counts` reports. */
+export type DevProviderEndpoint =
+  | 'token'
+  | 'authorization'
+  | 'discovery'
+  | 'jwks'
+  | 'end_session'
+  | 'userinfo'
+  | 'revocation'
+
+/** A running dev provider. */
+export interface DevProvider {
+  /** `http://127.0.0.1:PORT`, no trailing slash: the `iss` of every token it signs. */
+  readonly issuer: string
+  readonly port: number
+  /** The oidc-provider instance, for anything this wrapper does not cover. */
+  readonly provider: Provider
+  /** Stops listening and closes every socket, idle keep-alive ones included. */
+  close(): Promise<void>
+  /** How many requests an endpoint has received since start, e.g. `counts('token')`. */
+  counts(endpoint: DevProviderEndpoint): number
+}
+
+/** Endpoint paths, set explicitly so that the counting below cannot drift from the routes. */
+const ROUTES = {
+  authorization: '/auth',
+  token: '/token',
+  jwks: '/jwks',
+  end_session: '/session/end',
+  userinfo: '/me',
+  revocation: '/token/revocation',
+} as const satisfies Configuration['routes']
+
+const ENDPOINT_BY_PATH: ReadonlyMap<string, DevProviderEndpoint> = new Map([
+  [ROUTES.authorization, 'authorization'],
+  [ROUTES.token, 'token'],
+  ['/.well-known/openid-configuration', 'discovery'],
+  [ROUTES.jwks, 'jwks'],
+  [ROUTES.end_session, 'end_session'],
+  [`${ROUTES.end_session}/confirm`, 'end_session'],
+  [ROUTES.userinfo, 'userinfo'],
+  [ROUTES.revocation, 'revocation'],
+])
+
+const COOKIE_NAMES = { session: 'op_session', interaction: 'op_interaction', resume: 'op_resume' }
+
+const DEFAULT_TTL = {
+  accessToken: 60 * 60,
+  idToken: 60 * 60,
+  refreshToken: 14 * 24 * 60 * 60,
+  session: 14 * 24 * 60 * 60,
+}
+
+function clientMetadata(client: DevClient): ClientMetadata {
+  return {
+    client_id: client.clientId,
+    ...(client.clientSecret === undefined
+      ? { token_endpoint_auth_method: 'none' }
+      : { client_secret: client.clientSecret, token_endpoint_auth_method: 'client_secret_basic' }),
+    redirect_uris: client.redirectUris,
+    post_logout_redirect_uris: client.postLogoutRedirectUris ?? [],
+    response_types: ['code'],
+    grant_types: ['authorization_code', 'refresh_token'],
+    ...(client.backchannelLogoutUri === undefined
+      ? {}
+      : { backchannel_logout_uri: client.backchannelLogoutUri }),
+    ...(client.backchannelLogoutSessionRequired === undefined
+      ? {}
+      : { backchannel_logout_session_required: client.backchannelLogoutSessionRequired }),
+  }
+}
+
+/**
+ * OIDC Core 1.0 §11: `offline_access` is ignored unless `prompt` contains `consent`, and
+ * oidc-provider enforces it by dropping the scope from any other request (with no `prompt` at
+ * all too). So that asking for `offline_access` is enough to get a refresh token, `consent` is
+ * added to such a request: the user sees the consent page every time, as the rule intends.
+ * `prompt=none` is left alone (it cannot be combined with another value): a silent request gets
+ * no refresh token.
+ */
+async function requestConsentForOfflineAccess(
+  ctx: KoaContextWithOIDC,
+  next: () => Promise<unknown>,
+): Promise<void> {
+  const { scope, prompt = '' } = ctx.query
+  if (
+    ctx.method === 'GET' &&
+    ctx.path === ROUTES.authorization &&
+    typeof scope === 'string' &&
+    typeof prompt === 'string' &&
+    scope.split(' ').includes('offline_access')
+  ) {
+    const prompts = prompt.split(' ').filter(Boolean)
+    if (!prompts.includes('consent') && !prompts.includes('none')) {
+      ctx.query = { ...ctx.query, prompt: [...prompts, 'consent'].join(' ') }
+    }
+  }
+  await next()
+}
+
+/**
+ * oidc-provider gives its `fetch` a dispatcher that refuses special-use addresses, loopback
+ * included (SSRF protection). Its only outgoing request here is the back-channel logout, aimed
+ * at an app on 127.0.0.1, so the dispatcher is dropped.
+ */
+const loopbackFetch: NonNullable<Configuration['fetch']> = (input, init) => {
+  const { dispatcher: _dispatcher, ...rest } = (init ?? {}) as RequestInit & {
+    dispatcher?: unknown
+  }
+  return fetch(input, rest)
+}
+
+/** Runs `build` with oidc-provider's start-up warnings (printed to the console) sent to `log`. */
+function withConsoleWarningsTo<T>(log: (line: string) => void, build: () => T): T {
+  const { warn, info } = console
+  const forward = (...args: unknown[]) => log(stripVTControlCharacters(format(...args)))
+  console.warn = forward
+  console.info = forward
+  try {
+    return build()
+  } finally {
+    console.warn = warn
+    console.info = info
+  }
+}
+
+async function signingKey(): Promise<JWK> {
+  const { privateKey } = await generateKeyPair('RS256', { extractable: true })
+  const jwk = { ...(await exportJWK(privateKey)), alg: 'RS256', use: 'sig' }
+  return { ...jwk, kid: await calculateJwkThumbprint(jwk) }
+}
+
+function listen(
+  port: number,
+  handler: (req: IncomingMessage, res: ServerResponse) => void,
+): Promise<ReturnType<typeof createServer>> {
+  const server = createServer(handler)
+  return new Promise((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(port, '127.0.0.1', () => {
+      server.off('error', reject)
+      resolve(server)
+    })
+  })
+}
+
+function reportEvents(provider: Provider, log: (line: string) => void): void {
+  const clientError =
+    (event: string) => (ctx: KoaContextWithOIDC, error: errors.OIDCProviderError) =>
+      log(
+        `${event} ${ctx.method} ${ctx.path}: ${error.error} (${error.error_description ?? error.message})` +
+          (error.error_detail ? ` ${error.error_detail}` : ''),
+      )
+  provider.on('authorization.error', clientError('authorization.error'))
+  provider.on('grant.error', clientError('grant.error'))
+  provider.on('end_session.error', clientError('end_session.error'))
+  provider.on('userinfo.error', clientError('userinfo.error'))
+  provider.on('revocation.error', clientError('revocation.error'))
+  provider.on('discovery.error', clientError('discovery.error'))
+  provider.on('jwks.error', clientError('jwks.error'))
+  provider.on('server_error', (ctx, error) =>
+    log(`server_error ${ctx.method} ${ctx.path}: ${error.stack ?? error.message}`),
+  )
+  provider.on('backchannel.error', (_ctx, error, client) => {
+    const cause = error.cause instanceof Error ? ` (${error.cause.message})` : ''
+    log(`back-channel logout to "${client.clientId}" failed: ${error.message}${cause}`)
+  })
+  // Koa prints errors that escape every handler to the console unless someone listens (Koa's
+  // own event, absent from oidc-provider's typed event list).
+  const koa: EventEmitter = provider
+  koa.on('error', (error: Error) => log(`unhandled error: ${error.stack ?? error.message}`))
+}
+
+/**
+ * Starts a local OpenID Provider on 127.0.0.1, for demos and tests: any login id signs in,
+ * PKCE (S256) is required, and refresh tokens are issued for `offline_access`.
+ */
+export async function startDevProvider(options: DevProviderOptions = {}): Promise<DevProvider> {
+  const log = options.logger ?? (() => {})
+  const ttl = { ...DEFAULT_TTL, ...options.ttl }
+  const extraNames = extraClaimNames(options.claims, options.claimNames)
+  const jwk = await signingKey()
+
+  const requestCounts = new Map<DevProviderEndpoint, number>()
+  let handle: ((req: IncomingMessage, res: ServerResponse) => void) | undefined
+  const server = await listen(options.port ?? 0, (req, res) => {
+    const endpoint = ENDPOINT_BY_PATH.get(new URL(req.url ?? '/', 'http://127.0.0.1').pathname)
+    if (endpoint) requestCounts.set(endpoint, (requestCounts.get(endpoint) ?? 0) + 1)
+    if (handle) {
+      handle(req, res)
+    } else {
+      res.writeHead(503).end()
+    }
+  })
+
+  let closing: Promise<void> | undefined
+  const close = (): Promise<void> => {
+    closing ??= new Promise<void>((resolve, reject) => {
+      server.close((error) => (error ? reject(error) : resolve()))
+      server.closeAllConnections()
+    })
+    return closing
+  }
+
+  try {
+    // The issuer is known only once the port is: the provider is built after listening.
+    const { port } = server.address() as AddressInfo
+    const issuer = `http://127.0.0.1:${port}`
+    const configuration: Configuration = {
+      adapter: createMemoryAdapter(),
+      clients: (options.clients ?? []).map(clientMetadata),
+      claims: claimsConfiguration(extraNames),
+      // Scope claims (email, profile, the extra claims) go into the ID token too.
+      conformIdTokenClaims: false,
+      clientBasedCORS: (_ctx, origin, client) =>
+        (client.redirectUris ?? []).some((uri) => new URL(uri).origin === origin),
+      cookies: { names: COOKIE_NAMES, keys: [randomBytes(32).toString('base64url')] },
+      features: {
+        devInteractions: { enabled: true },
+        rpInitiatedLogout: { enabled: true, logoutSource, postLogoutSuccessSource },
+        backchannelLogout: { enabled: true },
+        revocation: {
+          enabled: true,
+          allowedPolicy: (_ctx, client, token) => token.clientId === client.clientId,
+        },
+        userinfo: { enabled: true },
+      },
+      fetch: loopbackFetch,
+      findAccount: createFindAccount(options.claims, extraNames),
+      jwks: { keys: [jwk] },
+      pkce: { required: () => true },
+      renderError,
+      responseTypes: ['code'],
+      rotateRefreshToken: true,
+      routes: ROUTES,
+      ttl: {
+        AccessToken: ttl.accessToken,
+        AuthorizationCode: 60,
+        IdToken: ttl.idToken,
+        Interaction: 60 * 60,
+        RefreshToken: ttl.refreshToken,
+        Session: ttl.session,
+        // A grant must outlive every token issued under it.
+        Grant: Math.max(ttl.refreshToken, ttl.session, ttl.accessToken),
+      },
+    }
+    const provider = withConsoleWarningsTo(log, () => new Provider(issuer, configuration))
+    reportEvents(provider, log)
+    provider.use(requestConsentForOfflineAccess)
+
+    // oidc-provider checks static clients on first use; check them now, so that a bad
+    // redirect URI fails here rather than in the middle of a test's login.
+    for (const { clientId } of options.clients ?? []) {
+      try {
+        await provider.Client.find(clientId)
+      } catch (cause) {
+        const { error_description: reason = String(cause) } = cause as errors.OIDCProviderError
+        throw new TypeError(`client "${clientId}": ${reason}`, { cause })
+      }
+    }
+
+    handle = provider.callback()
+    return {
+      issuer,
+      port,
+      provider,
+      close,
+      counts: (endpoint) => requestCounts.get(endpoint) ?? 0,
+    }
+  } catch (error) {
+    await close()
+    throw error
+  }
+}
