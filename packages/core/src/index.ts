@@ -27,6 +27,7 @@ export {
   TokenRefreshError,
   UnauthenticatedError,
 } from './errors.js'
+export { handleError } from './errors-render.js'
 export {
   type GuardOptions,
   type GuardResult,

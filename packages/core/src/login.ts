@@ -23,7 +23,7 @@ export async function handleLogin(
 ): Promise<AuthResponse> {
   const { options } = auth
   const requested = login.returnTo ?? ctx.url.searchParams.get('returnTo')
-  const returnTo = safeReturnTo(requested, options.baseUrl) ?? options.postLogoutRedirectUrl
+  const returnTo = safeReturnTo(requested, options.baseUrl) ?? options.homeUrl
   const provider = await auth.provider.get()
   const secrets = await loginSecrets()
   await startTransaction(ctx, options, {

@@ -90,6 +90,8 @@ export interface ResolvedOptions {
   readonly scope: string
   readonly authorizationParams: Readonly<Record<string, string>>
   readonly postLogoutRedirectUrl: string
+  /** the app's home page: the base URL's path, with a trailing slash */
+  readonly homeUrl: string
   readonly clockTolerance: number
   readonly httpTimeout: number
   readonly logger: AuthLogger | undefined
@@ -274,6 +276,7 @@ export function resolveOptions(options: AuthOptions): ResolvedOptions {
     scope,
     authorizationParams,
     postLogoutRedirectUrl: baseUrl.origin + basePath + postLogoutRedirect,
+    homeUrl: `${baseUrl.origin}${basePath}/`,
     clockTolerance,
     httpTimeout,
     logger: options.logger,

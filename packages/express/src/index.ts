@@ -11,13 +11,13 @@ import {
   type AuthResponse,
   createAuth,
   createNodeContext,
-  errorResponse,
   type GuardOptions,
   getAccessToken,
   getSession,
   guard,
   type HttpContext,
   handleAuthRoute,
+  handleError,
   type Session,
   type UserClaims,
 } from '@codeflow/core'
@@ -122,6 +122,6 @@ export function authErrorHandler(): ErrorRequestHandler {
     if (!(error instanceof AuthError) || res.headersSent) return next(error)
     const entry = contexts.get(req)
     if (!entry) return next(error)
-    send(res, errorResponse(entry.ctx, error, { home: `${entry.auth.options.origin}/` }))
+    send(res, handleError(entry.auth, entry.ctx, error))
   }
 }
