@@ -77,11 +77,12 @@ describe.each(harnesses)('logout ($name)', (harness) => {
   })
 
   it('shows a confirmation page to a cross-site GET and changes nothing', async () => {
-    for (const headers of [
+    const cases: Record<string, string>[] = [
       { 'sec-fetch-site': 'cross-site' },
       { 'sec-fetch-site': 'same-site' },
       {},
-    ]) {
+    ]
+    for (const headers of cases) {
       const browser = await signedIn()
       const response = await browser.request(`${stack.baseUrl}/logout`, { headers })
       expect(response.status).toBe(200)
