@@ -4,7 +4,9 @@ import { createApp } from './app.js'
 try {
   const config = await loadExampleConfig()
   const app = createApp(config.auth)
-  const server = app.listen(config.port, () => console.log(banner('Express', config)))
+  const server = app.listen(config.port, config.host ?? '::', () =>
+    console.log(banner('Express', config)),
+  )
   const stop = () => {
     server.close()
     server.closeAllConnections()

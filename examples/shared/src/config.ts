@@ -9,6 +9,8 @@ export const DEV_CLIENT = { clientId: 'codeflow-example', clientSecret: 'codeflo
 /** An example app's configuration, read from the environment as CONTRACT.md says. */
 export interface ExampleConfig {
   readonly port: number
+  /** the address to listen on: HOST, else 127.0.0.1 for a loopback base URL, else every interface */
+  readonly host: string | undefined
   readonly baseUrl: string
   readonly auth: AuthOptions
   /** the embedded provider, when OIDC_ISSUER was unset */
@@ -75,8 +77,11 @@ export async function loadExampleConfig(
   } catch {
     throw new EnvironmentError('OIDC_ISSUER must be a URL')
   }
+  const host =
+    env('HOST', source) ?? (LOOPBACK.has(new URL(baseUrl).hostname) ? '127.0.0.1' : undefined)
   return {
     port,
+    host,
     baseUrl,
     devProvider,
     auth: {

@@ -1,0 +1,182 @@
+/**
+ * The example apps as users run them: their own process, configured by the environment of
+ * CONTRACT.md, against the embedded dev provider and against a separately started, standard
+ * oidc-provider named by OIDC_ISSUER.
+ */
+import { createServer, type Server } from 'node:http'
+import { dirname, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { exportJWK, generateKeyPair } from 'jose'
+import Provider from 'oidc-provider'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { Browser } from './support/browser.js'
+import { signIn } from './support/flow.js'
+import { spawnProcess, waitForOutput } from './support/process.js'
+import { freePort } from './support/stack.js'
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
+
+/** Every example app, started with its built server. */
+const examples = [
+  { name: 'express', dir: resolve(root, 'examples/express'), main: 'dist/server.js' },
+]
+
+/** A plain oidc-provider, configured by hand: the "any standard provider" of the contract. */
+async function startStandardProvider(
+  baseUrl: string,
+): Promise<{ issuer: string; close(): Promise<void> }> {
+  const port = await freePort()
+  const issuer = `http://127.0.0.1:${port}`
+  const { privateKey } = await generateKeyPair('RS256', { extractable: true })
+  const jwk = { ...(await exportJWK(privateKey)), kid: 'standard-1', use: 'sig', alg: 'RS256' }
+  const provider = new Provider(issuer, {
+    clients: [
+      {
+        client_id: 'standard-client',
+        client_secret: 'standard-client-secret',
+        redirect_uris: [`${baseUrl}/callback`],
+        post_logout_redirect_uris: [`${baseUrl}/`],
+        token_endpoint_auth_method: 'client_secret_basic',
+      },
+    ],
+    jwks: { keys: [jwk] },
+    cookies: { keys: ['standard-provider-cookie-key'] },
+    claims: { openid: ['sub'], profile: ['name'], email: ['email'] },
+    conformIdTokenClaims: false,
+    ttl: { AccessToken: 600, IdToken: 600, Interaction: 600, Session: 3600, Grant: 3600 },
+    features: { devInteractions: { enabled: true }, rpInitiatedLogout: { enabled: true } },
+    async findAccount(_ctx, sub) {
+      return {
+        accountId: sub,
+        claims: async () => ({ sub, name: `Standard ${sub}`, email: `${sub}@standard.test` }),
+      }
+    },
+  })
+  const server: Server = createServer(provider.callback())
+  await new Promise<void>((done) => server.listen(port, '127.0.0.1', done))
+  return {
+    issuer,
+    close: () =>
+      new Promise<void>((done) => {
+        server.close(() => done())
+        server.closeAllConnections()
+      }),
+  }
+}
+
+describe.each(examples)('the $name example as a process', (example) => {
+  let port: number
+  let baseUrl: string
+  beforeAll(async () => {
+    port = await freePort()
+    baseUrl = `http://localhost:${port}`
+  })
+
+  it('starts the embedded dev provider when OIDC_ISSUER is unset, and signs in and out', async () => {
+    const app = spawnProcess('node', [example.main], {
+      cwd: example.dir,
+      env: { PORT: String(port) },
+    })
+    try {
+      await waitForOutput(app, /press Ctrl\+C/)
+      expect(app.output()).toContain(`open ${baseUrl}/`)
+      expect(app.output()).toMatch(/any username and any password/)
+      const browser = new Browser()
+      const callback = await signIn(browser, baseUrl, { returnTo: '/profile' })
+      expect(callback.location?.href).toBe(`${baseUrl}/profile`)
+      expect((await browser.request(`${baseUrl}/api/me`)).json().sub).toBe('alice')
+      const token = await browser.request(`${baseUrl}/api/token`)
+      expect(token.json().expiresAt).toBeGreaterThan(Date.now() / 1000)
+      const logout = await browser.postForm(`${baseUrl}/logout`, {}, { origin: baseUrl })
+      expect(logout.status).toBe(303)
+      expect(logout.location?.searchParams.get('id_token_hint')).toBeTruthy()
+      expect((await browser.request(`${baseUrl}/api/me`)).status).toBe(401)
+    } finally {
+      await app.stop()
+    }
+  })
+
+  describe('against a standard provider named by OIDC_ISSUER', () => {
+    let provider: { issuer: string; close(): Promise<void> }
+    beforeAll(async () => {
+      provider = await startStandardProvider(baseUrl)
+    })
+    afterAll(() => provider.close())
+
+    it('obeys the contract', async () => {
+      const app = spawnProcess('node', [example.main], {
+        cwd: example.dir,
+        env: {
+          PORT: String(port),
+          APP_BASE_URL: baseUrl,
+          OIDC_ISSUER: provider.issuer,
+          OIDC_CLIENT_ID: 'standard-client',
+          OIDC_CLIENT_SECRET: 'standard-client-secret',
+          SESSION_SECRET: 'a-production-like-secret-of-enough-length-0123',
+          NODE_ENV: 'production',
+        },
+      })
+      try {
+        await waitForOutput(app, /press Ctrl\+C/)
+        expect(app.output()).toContain(provider.issuer)
+        const browser = new Browser()
+        const anonymous = await browser.navigate(`${baseUrl}/profile`)
+        expect(anonymous.status).toBe(302)
+        expect(anonymous.location?.search).toBe('?returnTo=%2Fprofile')
+        expect((await browser.request(`${baseUrl}/api/me`)).status).toBe(401)
+
+        const callback = await signIn(browser, baseUrl, { login: 'erin', returnTo: '/profile' })
+        expect(callback.status).toBe(302)
+        expect(callback.header('cache-control')).toBe('no-store')
+        const profile = await browser.navigate(`${baseUrl}/profile`)
+        expect(profile.body).toContain('<code id="sub">erin</code>')
+        const me = await browser.request(`${baseUrl}/api/me`)
+        expect(me.header('cache-control')).toBe('no-store')
+        expect(me.json()).toMatchObject({ sub: 'erin', name: 'Standard erin' })
+        const token = await browser.request(`${baseUrl}/api/token`)
+        expect(token.status).toBe(200)
+        expect(token.json().expiresAt).toBeGreaterThan(Date.now() / 1000)
+
+        const logout = await browser.postForm(`${baseUrl}/logout`, {}, { origin: baseUrl })
+        expect(logout.status).toBe(303)
+        expect(logout.location?.origin).toBe(provider.issuer)
+        expect(logout.location?.searchParams.get('post_logout_redirect_uri')).toBe(`${baseUrl}/`)
+        expect((await browser.request(`${baseUrl}/api/me`)).status).toBe(401)
+        // production mode: an unexpected error page never shows a stack trace
+        expect(app.output()).not.toMatch(/Error:/)
+      } finally {
+        await app.stop()
+      }
+    })
+  })
+
+  it('refuses to start in production without SESSION_SECRET, naming it', async () => {
+    const app = spawnProcess('node', [example.main], {
+      cwd: example.dir,
+      env: {
+        PORT: String(port),
+        NODE_ENV: 'production',
+        OIDC_ISSUER: 'https://op.example',
+        OIDC_CLIENT_ID: 'x',
+      },
+    })
+    const code = await app.exited
+    expect(code).toBe(1)
+    expect(app.output()).toContain('SESSION_SECRET')
+  })
+
+  it('refuses an invalid option with a message naming it', async () => {
+    const app = spawnProcess('node', [example.main], {
+      cwd: example.dir,
+      env: {
+        PORT: String(port),
+        OIDC_ISSUER: 'http://op.example',
+        OIDC_CLIENT_ID: 'x',
+        SESSION_SECRET: 'short',
+      },
+    })
+    const code = await app.exited
+    expect(code).toBe(1)
+    expect(app.output()).toMatch(/"secret"|"issuer"/)
+  })
+})
