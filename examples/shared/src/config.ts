@@ -40,6 +40,7 @@ export async function loadExampleConfig(
     throw new EnvironmentError('PORT must be a port number')
   }
   const baseUrl = (env('APP_BASE_URL', source) ?? `http://localhost:${port}`).replace(/\/+$/, '')
+  if (!URL.canParse(baseUrl)) throw new EnvironmentError('APP_BASE_URL must be a URL')
   const production = source.NODE_ENV === 'production'
   const secret = env('SESSION_SECRET', source)
   if (!secret && production) {
