@@ -140,22 +140,32 @@ export function urlFromTarget(origin: string, target: string): URL {
   return url
 }
 
+/** A context over Node's `req`/`res`, plus the cookies the core set during this request. */
+export interface NodeContext extends HttpContext {
+  /** the cookies set during this request, in order (already appended to `res`) */
+  readonly cookies: readonly SetCookie[]
+}
+
 /**
  * Creates a context over Node's `req`/`res` (Express and Koa share it). `origin` is the app's
- * configured origin; the path and query come from `req.originalUrl` (Express) or `req.url`.
+ * configured origin; the path and query come from `target`, by default `req.originalUrl`
+ * (Express) or `req.url`. Koa passes its `ctx.originalUrl`: a mounted sub-app rewrites `req.url`.
  */
 export function createNodeContext(
   req: IncomingMessage & { body?: unknown; originalUrl?: string },
   res: ServerResponse,
   origin: string,
-): HttpContext {
+  target: string = req.originalUrl ?? req.url ?? '/',
+): NodeContext {
   let headers: Headers | undefined
   let url: URL | undefined
+  const cookies: SetCookie[] = []
   return {
     get url() {
-      url ??= urlFromTarget(origin, req.originalUrl ?? req.url ?? '/')
+      url ??= urlFromTarget(origin, target)
       return url
     },
+    cookies,
     method: (req.method ?? 'GET').toUpperCase(),
     get headers() {
       headers ??= toHeaders(req)
@@ -183,6 +193,10 @@ export function createNodeContext(
       return parseForm(req.headers['content-type'] ?? null, Buffer.concat(parts).toString('utf8'))
     },
     setCookie(cookie) {
+      // a response that sets a session or transaction cookie must never be cached (a cached
+      // Set-Cookie leaks sessions through CDNs: nextjs-auth0 CVE-2025-48947)
+      res.setHeader('cache-control', 'no-store')
+      cookies.push(cookie)
       const existing = res.getHeader('set-cookie')
       if (existing === undefined) res.setHeader('set-cookie', [cookie.header])
       else if (Array.isArray(existing)) res.setHeader('set-cookie', [...existing, cookie.header])

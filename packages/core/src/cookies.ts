@@ -128,12 +128,15 @@ export function readChunked(
   const whole = cookies.get(name)
   if (whole !== undefined) return whole || undefined
   let value = ''
-  for (let i = 0; ; i++) {
-    const chunk = cookies.get(chunkName(name, i))
-    if (chunk === undefined) return i === 0 ? undefined : value || undefined
-    if (i >= maxChunks) return undefined
+  let count = 0
+  for (let chunk = cookies.get(chunkName(name, 0)); chunk !== undefined; ) {
+    if (count >= maxChunks) return undefined
     value += chunk
+    chunk = cookies.get(chunkName(name, ++count))
   }
+  // a chunk past the first missing index: the chunks do not belong together
+  if (chunkCookieNames(cookies, name).length !== count) return undefined
+  return value || undefined
 }
 
 /** Every cookie of the request that belongs to the chunked cookie `name` (itself and its chunks). */

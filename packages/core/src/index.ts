@@ -9,6 +9,7 @@ export {
   createWebContext,
   type HttpContext,
   MAX_FORM_BYTES,
+  type NodeContext,
   type WebContext,
 } from './context.js'
 export { type CookieAttributes, MAX_SET_COOKIE_BYTES, type SetCookie } from './cookies.js'

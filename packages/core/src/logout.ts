@@ -12,8 +12,7 @@ import { clearSession, loadSession } from './session.js'
  */
 function sameOrigin(ctx: HttpContext, origin: string): boolean {
   const site = ctx.headers.get('sec-fetch-site')
-  if (ctx.method === 'GET' || ctx.method === 'HEAD')
-    return site === 'same-origin' || site === 'none'
+  if (ctx.method === 'GET') return site === 'same-origin' || site === 'none'
   const requestOrigin = ctx.headers.get('origin')
   if (requestOrigin !== null) return requestOrigin === origin
   return site === 'same-origin'
@@ -42,7 +41,8 @@ export async function handleLogout(auth: Auth, ctx: HttpContext): Promise<AuthRe
       headers: { Allow: 'GET, POST' },
     })
   }
-  if (!sameOrigin(ctx, options.origin)) {
+  // HEAD never changes state: it gets the confirmation page's headers
+  if (ctx.method === 'HEAD' || !sameOrigin(ctx, options.origin)) {
     if (isPost) throw new ForbiddenError('cross-site logout refused', 'cross_site_request')
     return confirmationPage(auth)
   }

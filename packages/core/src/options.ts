@@ -116,6 +116,9 @@ const RESERVED_PARAMS = new Set([
   'code_challenge_method',
   'scope',
   'response_mode',
+  // a request object (RFC 9101) would carry its own redirect_uri, state and nonce
+  'request',
+  'request_uri',
 ])
 
 const COOKIE_NAME = /^[A-Za-z0-9_-]{1,64}$/
@@ -149,8 +152,14 @@ function positiveInt(option: string, value: unknown, fallback: number, max: numb
 
 function routePath(option: string, value: unknown, fallback: string): string {
   if (value === undefined) return fallback
-  if (typeof value !== 'string' || !/^\/[A-Za-z0-9\-._~/]*$/.test(value) || value.includes('//')) {
-    fail(option, 'must be a path starting with "/" of URL-safe characters')
+  if (
+    typeof value !== 'string' ||
+    !/^\/[A-Za-z0-9\-._~/]*$/.test(value) ||
+    value.includes('//') ||
+    // a request URL's dot segments are resolved before routing: this path would never match
+    /\/\.\.?(\/|$)/.test(value)
+  ) {
+    fail(option, 'must be a path starting with "/" of URL-safe characters, without "." segments')
   }
   return value.length > 1 && value.endsWith('/') ? value.slice(0, -1) : value
 }
@@ -261,6 +270,11 @@ export function resolveOptions(options: AuthOptions): ResolvedOptions {
   }
   if (cookieName.startsWith('_session') || cookieName.startsWith('_interaction')) {
     fail('cookieName', 'must not reuse an OpenID Provider cookie name')
+  }
+  // browsers give __Host-/__Secure- names (any case) rules of their own (RFC 6265bis §4.1.3):
+  // on http such a cookie is dropped; on https codeflow adds __Host- itself
+  if (/^__(host|secure)-/i.test(cookieName)) {
+    fail('cookieName', 'must not start with "__Host-" or "__Secure-" (added on https)')
   }
   const prefix = secure ? '__Host-' : ''
 

@@ -33,6 +33,7 @@ export function json(
       ...headers,
       'Content-Type': 'application/json; charset=utf-8',
       'Cache-Control': NO_STORE,
+      'X-Content-Type-Options': 'nosniff',
     },
     body: JSON.stringify(body),
   }
