@@ -46,10 +46,18 @@ export class ConfigurationError extends AuthError {
   }
 }
 
-/** The provider's discovery document could not be fetched or is invalid (503, retried later). */
+/**
+ * The provider's discovery document could not be fetched or is invalid: 503 (504 when the
+ * provider did not answer in time), with `Retry-After`; the next request tries again.
+ */
 export class DiscoveryError extends AuthError {
-  constructor(message: string, options?: AuthErrorOptions & { retryAfter?: number }) {
-    super(message, 'discovery_failed', 503, {
+  constructor(
+    message: string,
+    options?: AuthErrorOptions & { retryAfter?: number; timedOut?: boolean },
+  ) {
+    // a provider that does not answer in time is a gateway timeout; one that is down or broken,
+    // a temporary unavailability of sign-in
+    super(message, 'discovery_failed', options?.timedOut ? 504 : 503, {
       ...options,
       headers: { 'Retry-After': String(options?.retryAfter ?? 5) },
     })

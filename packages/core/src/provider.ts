@@ -134,6 +134,7 @@ export class ProviderCache {
         })
         throw new DiscoveryError('the identity provider is unavailable, try again shortly', {
           cause: error,
+          timedOut: isTimeout(error),
         })
       })
       this.#pending = pending

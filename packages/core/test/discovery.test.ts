@@ -165,7 +165,7 @@ describe('discovery', () => {
     const error = await login(auth).response.catch((e: unknown) => e)
     const elapsed = performance.now() - started
     expect(error).toBeInstanceOf(DiscoveryError)
-    expect((error as DiscoveryError).status).toBe(503)
+    expect((error as DiscoveryError).status).toBe(504)
     expect(elapsed).toBeGreaterThanOrEqual(250)
     expect(elapsed).toBeLessThan(2000)
     expect(hanging.requests()).toBe(1)
