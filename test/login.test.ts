@@ -160,3 +160,21 @@ describe.each(harnesses)('login ($name)', (harness) => {
     expect(b.location?.href).toBe(`${stack.baseUrl}/profile?second`)
   })
 })
+
+describe.each(harnesses)('login with a public client ($name)', (harness) => {
+  let stack: Stack
+  beforeAll(async () => {
+    stack = await startStack(harness, { publicClient: true })
+  })
+  afterAll(() => stack.close())
+
+  it('signs in with PKCE alone, no client secret anywhere', async () => {
+    const browser = stack.browser()
+    const callback = await signIn(browser, stack.baseUrl, { login: 'pat', returnTo: '/profile' })
+    expect(callback.status).toBe(302)
+    expect(callback.location?.href).toBe(`${stack.baseUrl}/profile`)
+    const me = await browser.request(`${stack.baseUrl}/api/me`)
+    expect(me.json().sub).toBe('pat')
+    expect((await browser.request(`${stack.baseUrl}/api/token`)).status).toBe(200)
+  })
+})

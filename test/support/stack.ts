@@ -40,6 +40,8 @@ export interface StackOptions {
   auth?: Partial<AuthOptions>
   /** options of the dev provider (clients are set by the stack) */
   provider?: Omit<DevProviderOptions, 'clients'>
+  /** register a public client (no secret, PKCE alone) instead of a confidential one */
+  publicClient?: boolean
 }
 
 /** Starts the dev provider and the app of `harness`, wired together on loopback. */
@@ -51,7 +53,7 @@ export async function startStack(harness: Harness, options: StackOptions = {}): 
     clients: [
       {
         clientId: CLIENT_ID,
-        clientSecret: CLIENT_SECRET,
+        ...(options.publicClient ? {} : { clientSecret: CLIENT_SECRET }),
         redirectUris: [`${baseUrl}/callback`],
         postLogoutRedirectUris: [`${baseUrl}/`],
       },
@@ -60,7 +62,7 @@ export async function startStack(harness: Harness, options: StackOptions = {}): 
   const auth: AuthOptions = {
     issuer: provider.issuer,
     clientId: CLIENT_ID,
-    clientSecret: CLIENT_SECRET,
+    ...(options.publicClient ? {} : { clientSecret: CLIENT_SECRET }),
     baseUrl,
     secret: SECRET,
     scope: 'openid profile email offline_access',
