@@ -159,6 +159,15 @@ describe.each(harnesses)('callback ($name)', (harness) => {
     expectRejected(await browser.navigate(`${stack.baseUrl}/callback`), 400)
   })
 
+  it('rejects an over-long callback query with 400 before any token request', async () => {
+    const browser = stack.browser()
+    const url = await callbackUrl(browser)
+    url.searchParams.set('padding', 'x'.repeat(9000))
+    const tokensBefore = stack.provider.counts('token')
+    expectRejected(await browser.navigate(url, { 'sec-fetch-site': 'cross-site' }), 400)
+    expect(stack.provider.counts('token')).toBe(tokensBefore)
+  })
+
   it('answers JSON errors to API clients', async () => {
     const browser = stack.browser()
     const response = await browser.request(`${stack.baseUrl}/callback?state=x&code=y`, {
@@ -172,5 +181,20 @@ describe.each(harnesses)('callback ($name)', (harness) => {
     const browser = stack.browser()
     const response = await signIn(browser, stack.baseUrl)
     expect(response.status).toBe(302)
+  })
+})
+
+describe.each(harnesses)('ID token algorithm pinning ($name)', (harness) => {
+  it('refuses an ID token signed with another algorithm than the pinned one (502, no session)', async () => {
+    // the dev provider signs RS256; the app accepts only ES256
+    const stack = await startStack(harness, { auth: { idTokenSigningAlg: 'ES256' } })
+    try {
+      const browser = stack.browser()
+      const response = await signIn(browser, stack.baseUrl)
+      expectRejected(response, 502)
+      await expectAnonymous(browser, stack.baseUrl)
+    } finally {
+      await stack.close()
+    }
   })
 })

@@ -30,6 +30,39 @@ describe.each(harnesses)('login ($name)', (harness) => {
     const transaction = browser.cookies.filter((c) => c.name.startsWith('codeflow_tx.'))
     expect(transaction).toHaveLength(1)
     expect(transaction[0]?.name).toBe(`codeflow_tx.${params.get('state')}`)
+    // short-lived, HttpOnly, Lax (the callback is a top-level GET from the provider)
+    const header = response.setCookies.find((c) => c.startsWith('codeflow_tx.')) as string
+    expect(header).toMatch(/; Max-Age=600/)
+    expect(header).toMatch(/; HttpOnly/)
+    expect(header).toMatch(/; SameSite=Lax/)
+  })
+
+  it('builds redirect_uri from configuration, never from Host or X-Forwarded-*', async () => {
+    const browser = stack.browser()
+    const response = await browser.navigate(`${stack.baseUrl}/login`, {
+      host: 'evil.example:8443',
+      'x-forwarded-host': 'evil.example',
+      'x-forwarded-proto': 'https',
+      forwarded: 'host=evil.example;proto=https',
+    })
+    expect(response.status).toBe(302)
+    expect(response.location?.searchParams.get('redirect_uri')).toBe(`${stack.baseUrl}/callback`)
+  })
+
+  it('keeps at most 5 logins pending per browser, dropping the oldest', async () => {
+    const browser = stack.browser()
+    const starts = []
+    for (let i = 0; i < 8; i++)
+      starts.push(await startLogin(browser, stack.baseUrl, `/profile?n=${i}`))
+    const pending = browser.cookies.filter((c) => c.name.startsWith('codeflow_tx.'))
+    expect(pending).toHaveLength(5)
+    const { authorize } = await import('./support/flow.js')
+    const oldest = await authorize(browser, starts[0] as (typeof starts)[number], 'gus')
+    expect((await browser.navigate(oldest, { 'sec-fetch-site': 'cross-site' })).status).toBe(400)
+    const newest = await authorize(browser, starts[7] as (typeof starts)[number], 'gus')
+    const done = await browser.navigate(newest, { 'sec-fetch-site': 'cross-site' })
+    expect(done.status).toBe(302)
+    expect(done.location?.href).toBe(`${stack.baseUrl}/profile?n=7`)
   })
 
   it('uses fresh PKCE, state and nonce for every login', async () => {

@@ -1,0 +1,134 @@
+/** The adapter boundary: request URLs, bounded form bodies, cookies visible after a write. */
+import { once } from 'node:events'
+import { createServer, request } from 'node:http'
+import { describe, expect, it } from 'vitest'
+import {
+  CallbackError,
+  createNodeContext,
+  createWebContext,
+  type HttpContext,
+  MAX_FORM_BYTES,
+} from '../src/index.js'
+
+/** Serves one request through `handle` with a Node context and returns its status and body. */
+async function throughNode(
+  body: string,
+  headers: Record<string, string>,
+  handle: (ctx: HttpContext) => Promise<string>,
+  target = '/form',
+): Promise<{ status: number; body: string; cacheControl: string | undefined }> {
+  const server = createServer(async (req, res) => {
+    const ctx = createNodeContext(req, res, 'http://localhost:3000')
+    try {
+      res.end(await handle(ctx))
+    } catch (error) {
+      res.statusCode = error instanceof CallbackError ? error.status : 500
+      res.end(error instanceof Error ? error.message : 'error')
+    }
+  })
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  const { port } = server.address() as { port: number }
+  try {
+    return await new Promise((resolve, reject) => {
+      const req = request(
+        { host: '127.0.0.1', port, path: target, method: 'POST', headers, agent: false },
+        (res) => {
+          let text = ''
+          res.on('data', (chunk: Buffer) => {
+            text += chunk.toString()
+          })
+          res.on('end', () =>
+            resolve({
+              status: res.statusCode ?? 0,
+              body: text,
+              cacheControl: res.headers['cache-control'],
+            }),
+          )
+        },
+      )
+      req.on('error', reject)
+      req.end(body)
+    })
+  } finally {
+    server.closeAllConnections()
+    server.close()
+  }
+}
+
+const form = { 'content-type': 'application/x-www-form-urlencoded' }
+
+describe('createNodeContext', () => {
+  it('reads a urlencoded form', async () => {
+    const result = await throughNode('a=1&b=two', form, async (ctx) =>
+      JSON.stringify(Object.fromEntries(await ctx.readForm())),
+    )
+    expect(JSON.parse(result.body)).toEqual({ a: '1', b: 'two' })
+  })
+
+  it('refuses a form body over the limit, declared or streamed', async () => {
+    const big = `a=${'x'.repeat(MAX_FORM_BYTES)}`
+    const declared = await throughNode(big, form, async (ctx) =>
+      String((await ctx.readForm()).size),
+    )
+    expect(declared.status).toBe(400)
+    const streamed = await throughNode(
+      big,
+      { ...form, 'transfer-encoding': 'chunked' },
+      async (ctx) => String((await ctx.readForm()).size),
+    )
+    expect(streamed.status).toBe(400)
+  })
+
+  it('ignores a body of another content type', async () => {
+    const result = await throughNode(
+      '{"a":1}',
+      { 'content-type': 'application/json' },
+      async (ctx) => String((await ctx.readForm()).size),
+    )
+    expect(result.body).toBe('0')
+  })
+
+  it('keeps a path that looks like an authority a path, on the configured origin', async () => {
+    const result = await throughNode(
+      '',
+      {},
+      async (ctx) => ctx.url.href,
+      '//evil.example/login?x=1',
+    )
+    expect(result.body).toBe('http://localhost:3000//evil.example/login?x=1')
+  })
+
+  it('marks a response that sets a cookie as no-store', async () => {
+    const result = await throughNode('', {}, async (ctx) => {
+      ctx.setCookie({
+        name: 'a',
+        value: 'b',
+        header: 'a=b; Path=/',
+        options: { path: '/', httpOnly: true, secure: false, sameSite: 'lax', maxAge: 60 },
+      })
+      return 'ok'
+    })
+    expect(result.cacheControl).toBe('no-store')
+  })
+})
+
+describe('createWebContext', () => {
+  it('refuses a form body over the limit', async () => {
+    const ctx = createWebContext(
+      new Request('http://localhost:3000/form', {
+        method: 'POST',
+        headers: form,
+        body: `a=${'x'.repeat(MAX_FORM_BYTES)}`,
+      }),
+    )
+    await expect(ctx.readForm()).rejects.toBeInstanceOf(CallbackError)
+  })
+
+  it('reads a form within the limit', async () => {
+    const ctx = createWebContext(
+      new Request('http://localhost:3000/form', { method: 'POST', headers: form, body: 'x=1' }),
+    )
+    expect((await ctx.readForm()).get('x')).toBe('1')
+  })
+})
