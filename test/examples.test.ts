@@ -19,6 +19,7 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 /** Every example app, started with its built server. */
 const examples = [
   { name: 'express', dir: resolve(root, 'examples/express'), main: 'dist/server.js' },
+  { name: 'koa', dir: resolve(root, 'examples/koa'), main: 'dist/server.js' },
 ]
 
 /** A plain oidc-provider, configured by hand: the "any standard provider" of the contract. */

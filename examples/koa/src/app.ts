@@ -1,0 +1,49 @@
+import type { AuthOptions } from '@codeflow/core'
+import { homePage, internalErrorPage, profilePage } from '@codeflow/example-shared'
+import { auth, authErrorHandler, requireAuth } from '@codeflow/koa'
+import Router from '@koa/router'
+import Koa, { type Middleware } from 'koa'
+
+/** The Koa example app of CONTRACT.md, for the given codeflow options. */
+export function createApp(options: AuthOptions): Koa {
+  const app = new Koa()
+  const router = new Router()
+
+  router.get('/', (ctx) => {
+    ctx.type = 'html'
+    ctx.body = homePage(ctx.state.auth?.user)
+  })
+
+  router.get('/profile', requireAuth({ unauthenticated: 'redirect' }), (ctx) => {
+    ctx.set('Cache-Control', 'no-store')
+    ctx.type = 'html'
+    ctx.body = profilePage(ctx.state.auth!.user!)
+  })
+
+  router.get('/api/me', requireAuth({ unauthenticated: 'json' }), (ctx) => {
+    ctx.set('Cache-Control', 'no-store')
+    ctx.body = ctx.state.auth!.user
+  })
+
+  router.get('/api/token', requireAuth({ unauthenticated: 'json' }), async (ctx) => {
+    const token = await ctx.state.auth!.accessToken()
+    ctx.set('Cache-Control', 'no-store')
+    ctx.body = { expiresAt: token.expiresAt ?? null }
+  })
+
+  const lastResort: Middleware = async (ctx, next) => {
+    try {
+      await next()
+    } catch (error) {
+      console.error(error)
+      ctx.status = 500
+      ctx.type = 'html'
+      ctx.body = internalErrorPage()
+    }
+  }
+  app.use(lastResort)
+  app.use(authErrorHandler())
+  app.use(auth(options))
+  app.use(router.routes())
+  return app
+}
