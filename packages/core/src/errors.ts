@@ -145,3 +145,16 @@ export class SessionTooLargeError extends AuthError {
     )
   }
 }
+
+/** The server-side session store (e.g. Redis) is unreachable or failed: 503, never anonymous. */
+export class SessionStoreError extends AuthError {
+  constructor(
+    message = 'the session store is unavailable, try again shortly',
+    options?: AuthErrorOptions,
+  ) {
+    super(message, 'session_store_unavailable', 503, {
+      ...options,
+      headers: { 'Retry-After': '5' },
+    })
+  }
+}

@@ -22,6 +22,7 @@ export {
   ForbiddenError,
   MissingTransactionError,
   ProviderError,
+  SessionStoreError,
   SessionTooLargeError,
   StateMismatchError,
   TokenExchangeError,
@@ -57,4 +58,5 @@ export {
   type SessionData,
   type UserClaims,
 } from './session.js'
+export { createMemoryStore, type MemoryStoreOptions, type SessionStore } from './store.js'
 export { type AccessToken, type AccessTokenOptions, getAccessToken } from './tokens.js'

@@ -1,0 +1,67 @@
+/**
+ * @codeflow/redis: codeflow's server-side state in Redis, for apps that run several instances or
+ * must survive a restart. Values arrive sealed by the core: Redis never sees a token in clear.
+ */
+import { type SessionStore, SessionStoreError } from '@codeflow/core'
+
+/**
+ * The few commands the store needs, as node-redis (v5, v6) offers them. Any client with these
+ * methods works; a cluster client too.
+ */
+export interface RedisCommands {
+  get(key: string): Promise<string | null | unknown>
+  set(key: string, value: string, options: { EX: number }): Promise<unknown>
+  del(key: string): Promise<unknown>
+}
+
+/** Options of `createRedisStore`. */
+export interface RedisStoreOptions {
+  /** prefix of every key; default `codeflow:session:` */
+  prefix?: string
+  /** milliseconds one command may take before the request fails with 503; default 2000 */
+  commandTimeout?: number
+}
+
+function deadline<T>(operation: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`redis did not answer within ${ms} ms`)), ms)
+  })
+  return Promise.race([operation, timeout]).finally(() => clearTimeout(timer))
+}
+
+/**
+ * A `SessionStore` on Redis: one key per session (`prefix` + id) whose TTL is the session's
+ * remaining lifetime. Create the client with `disableOfflineQueue: true` (see the README) so that
+ * a Redis outage fails requests at once with 503 instead of queueing them.
+ */
+export function createRedisStore(
+  client: RedisCommands,
+  options: RedisStoreOptions = {},
+): SessionStore {
+  const prefix = options.prefix ?? 'codeflow:session:'
+  const timeout = options.commandTimeout ?? 2000
+  if (typeof prefix !== 'string') throw new TypeError('"prefix" must be a string')
+  if (!Number.isInteger(timeout) || timeout < 1) {
+    throw new TypeError('"commandTimeout" must be a positive integer of milliseconds')
+  }
+  async function run<T>(operation: () => Promise<T>): Promise<T> {
+    try {
+      return await deadline(operation(), timeout)
+    } catch (error) {
+      throw new SessionStoreError(undefined, { cause: error })
+    }
+  }
+  return {
+    async get(id) {
+      const value = await run(() => client.get(prefix + id))
+      return typeof value === 'string' ? value : undefined
+    },
+    async set(id, value, ttl) {
+      await run(() => client.set(prefix + id, value, { EX: Math.max(1, Math.ceil(ttl)) }))
+    },
+    async delete(id) {
+      await run(() => client.del(prefix + id))
+    },
+  }
+}

@@ -1,0 +1,80 @@
+import { SessionStoreError } from '@codeflow/core'
+import { createClient } from 'redis'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { type RedisServer, startRedis } from '../../../test/support/redis.js'
+import { createRedisStore } from '../src/index.js'
+
+describe('createRedisStore against a real redis-server', () => {
+  let server: RedisServer
+  let client: ReturnType<typeof createClient>
+  beforeAll(async () => {
+    server = await startRedis()
+    client = createClient({ url: server.url, disableOfflineQueue: true })
+    client.on('error', () => undefined)
+    await client.connect()
+  })
+  afterAll(async () => {
+    client.destroy()
+    await server.stop()
+  })
+
+  it('stores, reads and deletes values under the prefix, with the TTL given', async () => {
+    const store = createRedisStore(client, { prefix: 'test:s:' })
+    await store.set('abc', 'sealed-value', 120)
+    expect(await store.get('abc')).toBe('sealed-value')
+    expect(await client.get('test:s:abc')).toBe('sealed-value')
+    const ttl = await client.ttl('test:s:abc')
+    expect(ttl).toBeGreaterThan(110)
+    expect(ttl).toBeLessThanOrEqual(120)
+    await store.delete('abc')
+    expect(await store.get('abc')).toBeUndefined()
+    await store.delete('abc')
+  })
+
+  it('uses codeflow:session: as the default prefix', async () => {
+    const store = createRedisStore(client)
+    await store.set('xyz', 'v', 60)
+    expect(await client.get('codeflow:session:xyz')).toBe('v')
+  })
+
+  it('lets values expire', async () => {
+    const store = createRedisStore(client)
+    await store.set('short', 'v', 1)
+    await client.pExpire('codeflow:session:short', 1)
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    expect(await store.get('short')).toBeUndefined()
+  })
+
+  it('fails with a 503 SessionStoreError when Redis is down, without hanging', async () => {
+    const other = await startRedis()
+    const fragile = createClient({
+      url: other.url,
+      disableOfflineQueue: true,
+      socket: { reconnectStrategy: false },
+    })
+    fragile.on('error', () => undefined)
+    await fragile.connect()
+    const store = createRedisStore(fragile, { commandTimeout: 500 })
+    await store.set('k', 'v', 60)
+    await other.stop()
+    const error = await store.get('k').catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(SessionStoreError)
+    expect((error as SessionStoreError).status).toBe(503)
+    expect((error as SessionStoreError).headers['Retry-After']).toBeTruthy()
+    fragile.destroy()
+  })
+
+  it('fails with a 503 when a command does not answer in time', async () => {
+    const hanging = {
+      get: () => new Promise<never>(() => undefined),
+      set: () => new Promise<never>(() => undefined),
+      del: () => new Promise<never>(() => undefined),
+    }
+    const store = createRedisStore(hanging, { commandTimeout: 50 })
+    await expect(store.get('k')).rejects.toBeInstanceOf(SessionStoreError)
+  })
+
+  it('validates its options', () => {
+    expect(() => createRedisStore(client, { commandTimeout: 0 })).toThrow(/commandTimeout/)
+  })
+})
