@@ -16,10 +16,17 @@ import { freePort } from './support/stack.js'
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 
-/** Every example app, started with its built server. */
-const examples = [
+/** Every example app, started with its built server: `node <main> ...args`. */
+const examples: { name: string; dir: string; main: string; args?: string[] }[] = [
   { name: 'express', dir: resolve(root, 'examples/express'), main: 'dist/server.js' },
   { name: 'koa', dir: resolve(root, 'examples/koa'), main: 'dist/server.js' },
+  // `next start` of the build that `pnpm test` makes first
+  {
+    name: 'next',
+    dir: resolve(root, 'examples/next'),
+    main: 'node_modules/next/dist/bin/next',
+    args: ['start'],
+  },
 ]
 
 /** A plain oidc-provider, configured by hand: the "any standard provider" of the contract. */
@@ -74,7 +81,7 @@ describe.each(examples)('the $name example as a process', (example) => {
   })
 
   it('starts the embedded dev provider when OIDC_ISSUER is unset, and signs in and out', async () => {
-    const app = spawnProcess('node', [example.main], {
+    const app = spawnProcess('node', [example.main, ...(example.args ?? [])], {
       cwd: example.dir,
       env: { PORT: String(port) },
     })
@@ -105,7 +112,7 @@ describe.each(examples)('the $name example as a process', (example) => {
     afterAll(() => provider.close())
 
     it('obeys the contract', async () => {
-      const app = spawnProcess('node', [example.main], {
+      const app = spawnProcess('node', [example.main, ...(example.args ?? [])], {
         cwd: example.dir,
         env: {
           PORT: String(port),
@@ -152,7 +159,7 @@ describe.each(examples)('the $name example as a process', (example) => {
   })
 
   it('refuses to start in production without SESSION_SECRET, naming it', async () => {
-    const app = spawnProcess('node', [example.main], {
+    const app = spawnProcess('node', [example.main, ...(example.args ?? [])], {
       cwd: example.dir,
       env: {
         PORT: String(port),
@@ -167,7 +174,7 @@ describe.each(examples)('the $name example as a process', (example) => {
   })
 
   it('refuses an invalid option with a message naming it', async () => {
-    const app = spawnProcess('node', [example.main], {
+    const app = spawnProcess('node', [example.main, ...(example.args ?? [])], {
       cwd: example.dir,
       env: {
         PORT: String(port),

@@ -3,6 +3,7 @@
  * a port with given codeflow options, and close it.
  */
 import type { AuthOptions } from '@codeflow/core'
+import { redisConnection } from '@codeflow/example-shared'
 
 /** What a harness is started with. */
 export interface HarnessOptions {
@@ -10,6 +11,11 @@ export interface HarnessOptions {
   readonly port: number
   /** the app's codeflow options */
   readonly auth: AuthOptions
+  /**
+   * a Redis to keep sessions in (as the examples' REDIS_URL): in-process harnesses connect a
+   * store themselves, process harnesses pass it on in the environment
+   */
+  readonly redisUrl?: string
 }
 
 /** A running app. */
@@ -21,4 +27,20 @@ export interface RunningApp {
 export interface Harness {
   readonly name: string
   start(options: HarnessOptions): Promise<RunningApp>
+}
+
+/**
+ * The app options of an in-process harness: `auth`, with a Redis session store when `redisUrl` is
+ * given, and what closes that connection.
+ */
+export function inProcessOptions(options: HarnessOptions): {
+  auth: AuthOptions
+  close(): Promise<void>
+} {
+  if (!options.redisUrl) return { auth: options.auth, close: async () => undefined }
+  const redis = redisConnection(options.redisUrl)
+  return {
+    auth: { ...options.auth, session: { ...options.auth.session, store: redis.store } },
+    close: () => redis.close(),
+  }
 }

@@ -1,7 +1,14 @@
 import { expressHarness } from './express.js'
 import type { Harness } from './harness.js'
 import { koaHarness } from './koa.js'
+import { nextHandlersHarness } from './next-handlers.js'
+import { nextStartHarness } from './next-start.js'
 
 /** Every adapter the shared scenario suite runs against. */
-export const harnesses: readonly Harness[] = [expressHarness, koaHarness]
+export const harnesses: readonly Harness[] = [
+  expressHarness,
+  koaHarness,
+  nextHandlersHarness,
+  nextStartHarness,
+]
 export type { Harness, HarnessOptions, RunningApp } from './harness.js'

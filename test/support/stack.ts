@@ -21,14 +21,31 @@ export const CLIENT_ID = 'scenario-client'
 export const CLIENT_SECRET = 'scenario-client-secret-value'
 export const SECRET = 'a-session-secret-of-at-least-32-characters!'
 
+/** One running instance of the app. */
+export interface Instance {
+  /** its base URL, e.g. http://localhost:PORT */
+  readonly baseUrl: string
+  readonly port: number
+  /** what it was configured with */
+  readonly options: AuthOptions
+  /** whether it is running */
+  readonly running: boolean
+  /** stops it */
+  stop(): Promise<void>
+  /** stops it if running, then starts it again on the same port, with `auth` overrides */
+  restart(auth?: Partial<AuthOptions>): Promise<void>
+}
+
 /** What `startStack` returns. */
 export interface Stack {
   readonly provider: DevProvider
   readonly app: RunningApp
-  /** the app's base URL, e.g. http://localhost:PORT */
+  /** the first instance's base URL, e.g. http://localhost:PORT */
   readonly baseUrl: string
-  /** what the app was configured with */
+  /** what the first instance was configured with */
   readonly options: AuthOptions
+  /** every instance; the first is `app` */
+  readonly instances: readonly Instance[]
   /** a fresh browser */
   browser(): Browser
   close(): Promise<void>
@@ -42,48 +59,95 @@ export interface StackOptions {
   provider?: Omit<DevProviderOptions, 'clients'>
   /** register a public client (no secret, PKCE alone) instead of a confidential one */
   publicClient?: boolean
+  /** keep sessions in this Redis (the examples' REDIS_URL) */
+  redisUrl?: string
+  /** how many instances of the app to start, each on its own port (default 1) */
+  instances?: number
 }
 
-/** Starts the dev provider and the app of `harness`, wired together on loopback. */
+/** Starts the dev provider and the app of `harness` (one or more instances), wired on loopback. */
 export async function startStack(harness: Harness, options: StackOptions = {}): Promise<Stack> {
-  const port = await freePort()
-  const baseUrl = `http://localhost:${port}`
+  const ports: number[] = []
+  for (let i = 0; i < (options.instances ?? 1); i++) ports.push(await freePort())
+  const baseUrls = ports.map((port) => `http://localhost:${port}`)
   const provider = await startDevProvider({
     ...options.provider,
     clients: [
       {
         clientId: CLIENT_ID,
         ...(options.publicClient ? {} : { clientSecret: CLIENT_SECRET }),
-        redirectUris: [`${baseUrl}/callback`],
-        postLogoutRedirectUris: [`${baseUrl}/`],
+        redirectUris: baseUrls.map((url) => `${url}/callback`),
+        postLogoutRedirectUris: baseUrls.map((url) => `${url}/`),
       },
     ],
   })
-  const auth: AuthOptions = {
-    issuer: provider.issuer,
-    clientId: CLIENT_ID,
-    ...(options.publicClient ? {} : { clientSecret: CLIENT_SECRET }),
-    baseUrl,
-    secret: SECRET,
-    scope: 'openid profile email offline_access',
-    allowInsecureRequests: true,
-    ...options.auth,
-  }
-  let app: RunningApp
+  const instances: Instance[] = []
   try {
-    app = await harness.start({ port, auth })
+    for (const [index, port] of ports.entries()) {
+      const baseUrl = baseUrls[index] as string
+      let options_: AuthOptions = {
+        issuer: provider.issuer,
+        clientId: CLIENT_ID,
+        ...(options.publicClient ? {} : { clientSecret: CLIENT_SECRET }),
+        baseUrl,
+        secret: SECRET,
+        scope: 'openid profile email offline_access',
+        allowInsecureRequests: true,
+        ...options.auth,
+      }
+      let app: RunningApp | undefined = await harness.start({
+        port,
+        auth: options_,
+        ...(options.redisUrl ? { redisUrl: options.redisUrl } : {}),
+      })
+      const instance: Instance & { app: RunningApp } = {
+        baseUrl,
+        port,
+        get options() {
+          return options_
+        },
+        get running() {
+          return app !== undefined
+        },
+        get app() {
+          return app as RunningApp
+        },
+        async stop() {
+          const running = app
+          app = undefined
+          await running?.close()
+        },
+        async restart(auth = {}) {
+          await instance.stop()
+          options_ = { ...options_, ...auth }
+          app = await harness.start({
+            port,
+            auth: options_,
+            ...(options.redisUrl ? { redisUrl: options.redisUrl } : {}),
+          })
+        },
+      }
+      instances.push(instance)
+    }
   } catch (error) {
+    for (const instance of instances) await instance.stop()
     await provider.close()
     throw error
   }
+  const first = instances[0] as Instance & { app: RunningApp }
   return {
     provider,
-    app,
-    baseUrl,
-    options: auth,
+    get app() {
+      return first.app
+    },
+    baseUrl: first.baseUrl,
+    get options() {
+      return first.options
+    },
+    instances,
     browser: () => new Browser(),
     async close() {
-      await app.close()
+      for (const instance of instances) await instance.stop()
       await provider.close()
     },
   }

@@ -10,7 +10,7 @@ try {
   const stop = () => {
     server.close()
     server.closeAllConnections()
-    void config.devProvider?.close()
+    void config.close()
   }
   process.once('SIGINT', stop)
   process.once('SIGTERM', stop)

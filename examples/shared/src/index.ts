@@ -1,5 +1,13 @@
 /** What the example apps share: configuration from the environment, pages, start-up banner. */
 
 export { banner } from './banner.js'
-export { DEV_CLIENT, EnvironmentError, type ExampleConfig, loadExampleConfig } from './config.js'
+export { type ExampleConfig, loadExampleConfig } from './config.js'
 export { homePage, internalErrorPage, profilePage } from './pages.js'
+export { type RedisConnection, redisConnection } from './redis.js'
+export {
+  DEV_CLIENT,
+  EnvironmentError,
+  type ExampleSettings,
+  readExampleSettings,
+  type SettingsOptions,
+} from './settings.js'

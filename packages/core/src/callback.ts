@@ -3,7 +3,14 @@ import type { HttpContext } from './context.js'
 import { CallbackError } from './errors.js'
 import { exchangeCode } from './provider.js'
 import { type AuthResponse, redirect } from './responses.js'
-import { epoch, randomId, storeSession } from './session.js'
+import {
+  clearSession,
+  epoch,
+  randomId,
+  type SessionData,
+  storeSession,
+  userClaims,
+} from './session.js'
 import { takeTransaction } from './transaction.js'
 
 /** The longest callback query accepted (a code, a state, an iss and an error description). */
@@ -27,7 +34,7 @@ export async function handleCallback(auth: Auth, ctx: HttpContext): Promise<Auth
   const claims = tokens.claims
   if (!tokens.idToken || !claims) throw new CallbackError('no ID token')
   const now = epoch()
-  await storeSession(ctx, options, {
+  let session: SessionData = {
     id: randomId(),
     iss: claims.iss,
     sub: claims.sub,
@@ -40,6 +47,17 @@ export async function handleCallback(auth: Auth, ctx: HttpContext): Promise<Auth
     scope: tokens.scope,
     createdAt: now,
     updatedAt: now,
-  })
+  }
+  if (options.beforeSessionSaved) {
+    const kept = await options.beforeSessionSaved({
+      user: userClaims(tokens.idToken, claims.sub),
+      idToken: tokens.idToken,
+      tokens: session,
+    })
+    session = { ...session, user: kept.user, idToken: kept.idToken }
+  }
+  // a fresh session at every login (no fixation): the previous one, if any, is ended first
+  await clearSession(ctx, options)
+  await storeSession(ctx, options, session)
   return redirect(transaction.returnTo)
 }

@@ -139,7 +139,8 @@ export class SessionTooLargeError extends AuthError {
   constructor(bytes: number, maxChunks: number) {
     super(
       `the session needs ${bytes} bytes of cookies, more than ${maxChunks} cookie chunks can hold; ` +
-        'keep fewer claims or use a server-side session store',
+        'keep fewer claims with "beforeSessionSaved" or use a server-side store ("session.store", ' +
+        'e.g. @codeflow/redis)',
       'session_too_large',
       500,
     )

@@ -30,6 +30,7 @@ export {
   UnauthenticatedError,
 } from './errors.js'
 export { handleError } from './errors-render.js'
+export { forwardedCookieHeader } from './forwarding.js'
 export {
   type GuardOptions,
   type GuardResult,
@@ -38,7 +39,7 @@ export {
   requireSession,
   type UnauthenticatedMode,
 } from './guard.js'
-export type { AuthLogEvent, AuthLogger } from './logger.js'
+export { type AuthLogEvent, type AuthLogger, report } from './logger.js'
 export { handleLogin, type LoginOptions } from './login.js'
 export { handleLogout } from './logout.js'
 export type { AuthOptions, ResolvedOptions, RoutePaths, SessionOptions } from './options.js'

@@ -47,14 +47,14 @@ export async function handleLogout(auth: Auth, ctx: HttpContext): Promise<AuthRe
     return confirmationPage(auth)
   }
   const session = await loadSession(ctx, options)
-  clearSession(ctx, options)
+  await clearSession(ctx, options)
   const status = isPost ? 303 : 302
   if (!session) return redirect(options.postLogoutRedirectUrl, status)
   let target: string | undefined
   try {
     const provider = await auth.provider.get()
     target = endSessionUrl(provider, {
-      id_token_hint: session.idToken,
+      ...(session.idToken === undefined ? {} : { id_token_hint: session.idToken }),
       client_id: options.clientId,
       post_logout_redirect_uri: options.postLogoutRedirectUrl,
     })

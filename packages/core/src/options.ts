@@ -1,5 +1,23 @@
 import { ConfigurationError } from './errors.js'
 import type { AuthLogger } from './logger.js'
+import type { SessionData, UserClaims } from './session.js'
+import type { SessionStore } from './store.js'
+
+/** What `beforeSessionSaved` receives and returns: the session about to be sealed at login. */
+export interface SessionToSave {
+  /** the user's claims (from the ID token); keep only what the app needs */
+  readonly user: UserClaims
+  /** the ID token; return `undefined` to drop it (logout then goes without `id_token_hint`) */
+  readonly idToken: string | undefined
+}
+
+/**
+ * Called at every login before the session is sealed, to keep it small: return the claims to
+ * keep, and the ID token or `undefined`. Tokens and timestamps are not the hook's to change.
+ */
+export type BeforeSessionSaved = (
+  session: SessionToSave & { readonly tokens: Readonly<SessionData> },
+) => SessionToSave | Promise<SessionToSave>
 
 /** Paths of the routes codeflow serves, relative to the origin of `baseUrl`. */
 export interface RoutePaths {
@@ -15,6 +33,21 @@ export interface RoutePaths {
 export interface SessionOptions {
   /** seconds a session lives after login, whatever the activity; default 7 days */
   absoluteDuration?: number
+  /**
+   * seconds of inactivity after which a session ends (rolling: activity extends it, up to the
+   * absolute duration); `false` for none; default 1 day
+   */
+  idleDuration?: number | false
+  /**
+   * `true` (default): the cookie carries Max-Age, so the session survives a browser restart;
+   * `false`: a browser-session cookie. Either way the server enforces the lifetimes itself.
+   */
+  persistent?: boolean
+  /**
+   * a server-side store (`createMemoryStore()`, `@codeflow/redis`): the cookie then holds only a
+   * sealed reference; a logout deletes the data, so a copied cookie is dead afterwards
+   */
+  store?: SessionStore
   /**
    * the most cookies one session may be split into; default 3 (about 12 KB, what Node's default
    * 16 KB header limit still accepts beside other cookies)
@@ -75,6 +108,8 @@ export interface AuthOptions {
   transactionTtl?: number
   /** the most logins one browser may have in progress at once; default 5 */
   maxTransactions?: number
+  /** trims the session at login (claims filter, drop the ID token); see `BeforeSessionSaved` */
+  beforeSessionSaved?: BeforeSessionSaved
 }
 
 /** The validated, normalized configuration every core function works from. */
@@ -101,6 +136,10 @@ export interface ResolvedOptions {
   readonly sessionCookieName: string
   readonly transactionCookiePrefix: string
   readonly absoluteDuration: number
+  readonly idleDuration: number | false
+  readonly persistent: boolean
+  readonly store: SessionStore | undefined
+  readonly beforeSessionSaved: BeforeSessionSaved | undefined
   readonly maxCookieChunks: number
   readonly transactionTtl: number
   readonly maxTransactions: number
@@ -148,6 +187,31 @@ function positiveInt(option: string, value: unknown, fallback: number, max: numb
     fail(option, `must be an integer between 1 and ${max}`)
   }
   return value
+}
+
+function bool(option: string, value: unknown, fallback: boolean): boolean {
+  if (value === undefined) return fallback
+  if (typeof value !== 'boolean') fail(option, 'must be a boolean')
+  return value
+}
+
+function fn<T>(option: string, value: T | undefined): T | undefined {
+  if (value !== undefined && typeof value !== 'function') fail(option, 'must be a function')
+  return value
+}
+
+function sessionStore(value: unknown): SessionStore | undefined {
+  if (value === undefined) return undefined
+  const store = value as Partial<SessionStore> | null
+  if (
+    !store ||
+    typeof store.get !== 'function' ||
+    typeof store.set !== 'function' ||
+    typeof store.delete !== 'function'
+  ) {
+    fail('session.store', 'must be a SessionStore (get, set, delete)')
+  }
+  return value as SessionStore
 }
 
 function routePath(option: string, value: unknown, fallback: string): string {
@@ -305,6 +369,18 @@ export function resolveOptions(options: AuthOptions): ResolvedOptions {
       7 * 24 * 3600,
       400 * 24 * 3600,
     ),
+    idleDuration:
+      options.session?.idleDuration === false
+        ? false
+        : positiveInt(
+            'session.idleDuration',
+            options.session?.idleDuration,
+            24 * 3600,
+            400 * 24 * 3600,
+          ),
+    persistent: bool('session.persistent', options.session?.persistent, true),
+    store: sessionStore(options.session?.store),
+    beforeSessionSaved: fn('beforeSessionSaved', options.beforeSessionSaved),
     maxCookieChunks: positiveInt(
       'session.maxCookieChunks',
       options.session?.maxCookieChunks,

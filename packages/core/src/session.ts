@@ -1,7 +1,9 @@
 /**
- * Sessions sealed into cookies with iron-session, chunked when large. The absolute lifetime is
- * enforced from the timestamp inside the seal, not only by the cookie's expiry. A tampered,
- * truncated, expired or foreign cookie reads as "no session" and is reported to the logger.
+ * Sessions sealed with iron-session: into cookies (chunked when large), or into a server-side
+ * store with a sealed reference in the cookie. The absolute, idle and provider lifetimes are
+ * enforced from timestamps inside the seal, not only by the cookie's expiry. A tampered,
+ * truncated, expired or foreign cookie reads as "no session" and is reported to the logger; a
+ * store that fails is a 503. A cookie sealed with a retired password is resealed with the newest.
  */
 import type { Auth } from './auth.js'
 import { forget, type HttpContext, memo, requestCookies, writeCookies } from './context.js'
@@ -9,7 +11,7 @@ import { chunkCookieNames, chunkValue, deletionCookie, readChunked } from './coo
 import { SessionTooLargeError } from './errors.js'
 import { report } from './logger.js'
 import type { ResolvedOptions } from './options.js'
-import { seal, unseal } from './seal.js'
+import { seal, sealPasswordId, unseal } from './seal.js'
 
 /** The claims about the signed-in user, from the ID token (protocol claims removed). */
 export type UserClaims = Readonly<Record<string, unknown>> & { readonly sub: string }
@@ -24,7 +26,10 @@ export interface SessionData {
   readonly sub: string
   /** the provider's session id (`sid` claim), for logout */
   readonly sid?: string | undefined
-  readonly idToken: string
+  /** the ID token, for `id_token_hint` at logout; absent when `beforeSessionSaved` dropped it */
+  readonly idToken?: string | undefined
+  /** the user's claims when `beforeSessionSaved` chose them; otherwise read from the ID token */
+  readonly user?: UserClaims | undefined
   readonly accessToken: string
   readonly tokenType: string
   /** when the access token expires, epoch seconds */
@@ -33,7 +38,7 @@ export interface SessionData {
   readonly scope?: string | undefined
   /** when the user logged in, epoch seconds */
   readonly createdAt: number
-  /** when the session was last written, epoch seconds */
+  /** when the session was last written (its last recorded activity), epoch seconds */
   readonly updatedAt: number
 }
 
@@ -41,7 +46,7 @@ export interface SessionData {
 export interface Session extends SessionData {
   /** the user's claims */
   readonly user: UserClaims
-  /** when the session ends whatever happens, epoch seconds */
+  /** when the session ends unless activity extends it (rolling), epoch seconds */
   readonly endsAt: number
 }
 
@@ -77,7 +82,7 @@ export function randomId(): string {
 }
 
 /** Decodes the payload of a JWT whose signature was verified when it was received. */
-function jwtPayload(jwt: string): Record<string, unknown> {
+export function jwtPayload(jwt: string): Record<string, unknown> {
   const part = jwt.split('.')[1] ?? ''
   const base64 = part.replace(/-/g, '+').replace(/_/g, '/')
   const binary = atob(base64 + '='.repeat((4 - (base64.length % 4)) % 4))
@@ -99,12 +104,75 @@ function isSessionData(
     typeof data.id === 'string' &&
     typeof data.iss === 'string' &&
     typeof data.sub === 'string' &&
-    typeof data.idToken === 'string' &&
+    (typeof data.idToken === 'string' || (data.idToken === undefined && isObject(data.user))) &&
     typeof data.accessToken === 'string' &&
     typeof data.tokenType === 'string' &&
     typeof data.createdAt === 'number' &&
     typeof data.updatedAt === 'number'
   )
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value)
+}
+
+/**
+ * When a session ends: its absolute end, its idle end (rolling sessions), and the provider's
+ * `session_expiry` claim when present, whichever comes first (epoch seconds).
+ */
+export function sessionEnd(options: ResolvedOptions, data: SessionData, user: UserClaims): number {
+  let end = data.createdAt + options.absoluteDuration
+  if (options.idleDuration !== false) end = Math.min(end, data.updatedAt + options.idleDuration)
+  const providerEnd = user.session_expiry
+  if (typeof providerEnd === 'number' && Number.isFinite(providerEnd))
+    end = Math.min(end, providerEnd)
+  return end
+}
+
+/** The claims of a session: the ones kept by `beforeSessionSaved`, else the ID token's. */
+function claimsOf(data: SessionData): UserClaims {
+  if (data.user)
+    return { ...Object.fromEntries(Object.entries(data.user)), sub: data.sub } as UserClaims
+  return userClaims(data.idToken ?? '', data.sub)
+}
+
+/** The newest password id of the map: the one every new seal uses. */
+function newestPasswordId(options: ResolvedOptions): string {
+  return String(Math.max(...Object.keys(options.passwords).map(Number)))
+}
+
+type Rejected = (reason: string, error?: unknown) => void
+
+/**
+ * Reads the session's sealed data: from the cookie itself, or through the cookie's sealed
+ * reference from the server-side store. Returns the data and whether it was sealed with a retired
+ * (older) password, so that the caller reseals it.
+ */
+async function readSealed(
+  options: ResolvedOptions,
+  value: string,
+  rejected: Rejected,
+): Promise<{ data: Record<string, unknown>; stale: boolean } | undefined> {
+  const refuse = (reason: string): undefined => {
+    rejected(reason)
+    return undefined
+  }
+  const newest = newestPasswordId(options)
+  const cookie = await unseal('session', value, options.passwords, rejected)
+  if (!cookie) return undefined
+  let stale = sealPasswordId(value) !== newest
+  if (!options.store) {
+    if (typeof cookie.ref === 'string') return refuse('a store reference without a store')
+    return { data: cookie, stale }
+  }
+  if (typeof cookie.ref !== 'string') return refuse('a cookie session while a store is configured')
+  // a store failure is a 503 (SessionStoreError), never a silent anonymous request
+  const stored = await options.store.get(cookie.ref)
+  if (stored === undefined) return refuse('not in the store (ended or expired)')
+  const data = await unseal('session', stored, options.passwords, rejected)
+  if (!data || data.id !== cookie.ref) return refuse('store value does not match')
+  stale ||= sealPasswordId(stored) !== newest
+  return { data, stale }
 }
 
 async function readSession(
@@ -113,33 +181,50 @@ async function readSession(
 ): Promise<Session | undefined> {
   const value = readChunked(requestCookies(ctx), options.sessionCookieName, options.maxCookieChunks)
   if (value === undefined) return undefined
-  const rejected = (reason: string, error?: unknown) =>
+  const rejected: Rejected = (reason, error) =>
     report(options.logger, {
       level: reason === 'expired' ? 'debug' : 'warn',
       code: 'session_cookie_rejected',
       message: `a session cookie was rejected (${reason}); the request is anonymous`,
       error,
     })
-  const data = await unseal('session', value, options.passwords, rejected)
-  if (!data) return undefined
+  const sealed = await readSealed(options, value, rejected)
+  if (!sealed) return undefined
+  const { data, stale } = sealed
   if (!isSessionData(data)) {
     rejected('malformed')
     return undefined
   }
-  const endsAt = data.createdAt + options.absoluteDuration
-  if (epoch() >= endsAt) {
-    rejected('expired')
-    return undefined
-  }
   let user: UserClaims
   try {
-    user = userClaims(data.idToken, data.sub)
+    user = claimsOf(data)
   } catch (error) {
     rejected('malformed', error)
     return undefined
   }
+  const now = epoch()
+  const endsAt = sessionEnd(options, data, user)
+  if (now >= endsAt) {
+    rejected('expired')
+    if (options.store) await options.store.delete(data.id)
+    return undefined
+  }
   const { k: _kind, ...fields } = data
-  return { ...(fields as SessionData), user, endsAt }
+  let session: SessionData = fields as unknown as SessionData
+  // rolling sessions: record activity, at most every touchInterval seconds (writing on every
+  // request would cost a seal per request); a retired password: reseal with the newest
+  if (stale || (options.idleDuration !== false && now - data.updatedAt >= touchInterval(options))) {
+    session = { ...session, updatedAt: now }
+    await writeSession(ctx, options, session, user)
+  }
+  return { ...session, user, endsAt: sessionEnd(options, session, user) }
+}
+
+/** Seconds between two activity writes of a rolling session: a twentieth of the idle time. */
+function touchInterval(options: ResolvedOptions): number {
+  return options.idleDuration === false
+    ? Number.POSITIVE_INFINITY
+    : Math.max(1, Math.floor(options.idleDuration / 20))
 }
 
 /** The request's session, or `undefined` when anonymous. Read once per request. */
@@ -150,28 +235,60 @@ export function loadSession(
   return memo(ctx, SESSION_KEY, () => readSession(ctx, options))
 }
 
+/** Writes the session cookie(s) (and the store's value), deleting chunks no longer used. */
+async function writeSession(
+  ctx: HttpContext,
+  options: ResolvedOptions,
+  data: SessionData,
+  user: UserClaims,
+): Promise<void> {
+  const remaining = sessionEnd(options, data, user) - epoch()
+  const ttl = Math.max(remaining, 1)
+  const sealedData = await seal('session', { ...data }, options.passwords, ttl)
+  let value = sealedData
+  if (options.store) {
+    await options.store.set(data.id, sealedData, ttl)
+    value = await seal('session', { ref: data.id }, options.passwords, ttl)
+  }
+  const name = options.sessionCookieName
+  const maxAge = options.persistent ? ttl : undefined
+  const chunks = chunkValue(name, value, options.secure, maxAge, options.maxCookieChunks)
+  if (!chunks) throw new SessionTooLargeError(value.length, options.maxCookieChunks)
+  const written = new Set(chunks.map((cookie) => cookie.name))
+  const stale = chunkCookieNames(requestCookies(ctx), name).filter((n) => !written.has(n))
+  writeCookies(ctx, [...stale.map((n) => deletionCookie(n, options.secure)), ...chunks])
+}
+
 /**
- * Seals `data` into the session cookie(s), chunked when needed, and deletes chunks the previous
- * session had beyond the new count. Throws `SessionTooLargeError` past the chunk cap.
+ * Seals `data` into the session cookie(s), or into the store with a sealed reference in the
+ * cookie; chunked when needed. Throws `SessionTooLargeError` past the chunk cap.
  */
 export async function storeSession(
   ctx: HttpContext,
   options: ResolvedOptions,
   data: SessionData,
 ): Promise<void> {
-  const remaining = data.createdAt + options.absoluteDuration - epoch()
-  const value = await seal('session', { ...data }, options.passwords, Math.max(remaining, 1))
-  const name = options.sessionCookieName
-  const chunks = chunkValue(name, value, options.secure, remaining, options.maxCookieChunks)
-  if (!chunks) throw new SessionTooLargeError(value.length, options.maxCookieChunks)
-  const written = new Set(chunks.map((cookie) => cookie.name))
-  const stale = chunkCookieNames(requestCookies(ctx), name).filter((n) => !written.has(n))
-  writeCookies(ctx, [...stale.map((n) => deletionCookie(n, options.secure)), ...chunks])
+  await writeSession(ctx, options, data, claimsOf(data))
   forget(ctx, SESSION_KEY)
 }
 
-/** Deletes the session cookie and all its chunks. */
-export function clearSession(ctx: HttpContext, options: ResolvedOptions): void {
+/**
+ * Ends the request's session: deletes the cookie and its chunks, and its data in the store (so a
+ * copied cookie is dead afterwards).
+ */
+export async function clearSession(ctx: HttpContext, options: ResolvedOptions): Promise<void> {
+  if (options.store) {
+    const value = readChunked(
+      requestCookies(ctx),
+      options.sessionCookieName,
+      options.maxCookieChunks,
+    )
+    const cookie =
+      value === undefined
+        ? undefined
+        : await unseal('session', value, options.passwords, () => undefined)
+    if (typeof cookie?.ref === 'string') await options.store.delete(cookie.ref)
+  }
   const names = chunkCookieNames(requestCookies(ctx), options.sessionCookieName)
   writeCookies(
     ctx,
@@ -185,7 +302,7 @@ export function getSession(auth: Auth, ctx: HttpContext): Promise<Session | unde
   return loadSession(ctx, auth.options)
 }
 
-/** Ends the local session: deletes its cookie(s) in the response. */
-export function destroySession(auth: Auth, ctx: HttpContext): void {
-  clearSession(ctx, auth.options)
+/** Ends the local session: deletes its cookie(s), and its data in the server-side store. */
+export function destroySession(auth: Auth, ctx: HttpContext): Promise<void> {
+  return clearSession(ctx, auth.options)
 }

@@ -1,0 +1,4 @@
+import { codeflow } from '../../../lib/codeflow'
+import { meRoute } from '../../../lib/routes'
+
+export const GET = meRoute(codeflow)

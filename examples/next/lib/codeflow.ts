@@ -1,0 +1,8 @@
+import { createCodeflow } from '@codeflow/next'
+import { nextExampleSettings } from './settings'
+
+/**
+ * The app's codeflow: configured from the environment at the first request (so that `next build`
+ * needs none of it). The proxy guards /profile; the page checks the session again itself.
+ */
+export const codeflow = createCodeflow(() => nextExampleSettings().auth, { protect: ['/profile'] })

@@ -1,0 +1,181 @@
+/**
+ * The example's configuration from the environment (CONTRACT.md), read without starting anything
+ * and without importing the dev provider: a Next.js app reads it in every module instance (proxy,
+ * pages, route handlers) and must compute the same issuer in each.
+ */
+import type { AuthOptions } from '@codeflow/core'
+import type { DevClient } from '@codeflow/dev-provider'
+import { type RedisConnection, redisConnection } from './redis.js'
+
+/** The development secret used when SESSION_SECRET is unset (refused in production). */
+const DEV_SECRET = 'codeflow-example-development-secret-not-for-production'
+/** The client the embedded dev provider registers for the example. */
+export const DEV_CLIENT = { clientId: 'codeflow-example', clientSecret: 'codeflow-example-secret' }
+
+/** Thrown for an environment variable with a bad value; names the variable. */
+export class EnvironmentError extends Error {}
+
+/** An example's settings, before anything is started. */
+export interface ExampleSettings {
+  readonly port: number
+  /** the address to listen on: HOST, else 127.0.0.1 for a loopback base URL, else every interface */
+  readonly host: string | undefined
+  readonly baseUrl: string
+  readonly auth: AuthOptions
+  /**
+   * when OIDC_ISSUER is unset: the embedded dev provider to start on 127.0.0.1:`port` (0: any free
+   * port, and the issuer in `auth` is only known once it runs) with `client` registered
+   */
+  readonly devProvider: { readonly port: number; readonly client: DevClient } | undefined
+  /** when REDIS_URL is set: the session store on it (connected on first use) */
+  readonly redis: RedisConnection | undefined
+}
+
+/** How an example reads its settings. */
+export interface SettingsOptions {
+  /** the dev provider's port when DEV_PROVIDER_PORT is unset; default 0 (any free port) */
+  devProviderPort?: number
+  /** whether the development secret is refused; default: NODE_ENV is `production` */
+  production?: boolean
+}
+
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]'])
+
+function env(name: string, source: NodeJS.ProcessEnv): string | undefined {
+  const value = source[name]
+  return value === undefined || value === '' ? undefined : value
+}
+
+/**
+ * SESSION_SECRET: one secret, or a JSON map `{"1": "old", "2": "new"}` to rotate (the highest id
+ * seals, every id unseals).
+ */
+function secretOption(value: string): string | Record<string, string> {
+  if (!value.startsWith('{')) return value
+  try {
+    const map: unknown = JSON.parse(value)
+    if (map !== null && typeof map === 'object' && !Array.isArray(map)) {
+      return map as Record<string, string>
+    }
+  } catch {
+    // reported below
+  }
+  throw new EnvironmentError('SESSION_SECRET must be a secret or a JSON map {"1": "…", "2": "…"}')
+}
+
+function seconds(name: string, source: NodeJS.ProcessEnv): number | undefined {
+  const value = env(name, source)
+  if (value === undefined) return undefined
+  const number = Number(value)
+  if (!Number.isInteger(number) || number < 1) {
+    throw new EnvironmentError(`${name} must be a number of seconds`)
+  }
+  return number
+}
+
+/**
+ * Session lifetimes: SESSION_ABSOLUTE_DURATION and SESSION_IDLE_DURATION (seconds, or `off` for
+ * no idle expiry), SESSION_PERSISTENT (`false`: a browser-session cookie).
+ */
+function sessionTuning(source: NodeJS.ProcessEnv): {
+  absoluteDuration?: number
+  idleDuration?: number | false
+  persistent?: boolean
+} {
+  const absoluteDuration = seconds('SESSION_ABSOLUTE_DURATION', source)
+  const idle = env('SESSION_IDLE_DURATION', source)
+  const idleDuration = idle === 'off' ? false : seconds('SESSION_IDLE_DURATION', source)
+  const persistent = env('SESSION_PERSISTENT', source)
+  if (persistent !== undefined && persistent !== 'true' && persistent !== 'false') {
+    throw new EnvironmentError('SESSION_PERSISTENT must be true or false')
+  }
+  return {
+    ...(absoluteDuration === undefined ? {} : { absoluteDuration }),
+    ...(idleDuration === undefined ? {} : { idleDuration }),
+    ...(persistent === undefined ? {} : { persistent: persistent === 'true' }),
+  }
+}
+
+/**
+ * Reads the example's settings from `source` (default `process.env`): PORT, APP_BASE_URL,
+ * OIDC_ISSUER, OIDC_CLIENT_ID, OIDC_CLIENT_SECRET, OIDC_SCOPE, OIDC_ID_TOKEN_SIGNING_ALG,
+ * SESSION_SECRET, SESSION_ABSOLUTE_DURATION, SESSION_IDLE_DURATION, SESSION_PERSISTENT,
+ * REDIS_URL, DEV_PROVIDER_PORT.
+ * Without OIDC_ISSUER the issuer is the embedded dev provider's, `http://127.0.0.1:<its port>`.
+ */
+export function readExampleSettings(
+  source: NodeJS.ProcessEnv = process.env,
+  options: SettingsOptions = {},
+): ExampleSettings {
+  const port = Number(env('PORT', source) ?? 3000)
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new EnvironmentError('PORT must be a port number')
+  }
+  const baseUrl = (env('APP_BASE_URL', source) ?? `http://localhost:${port}`).replace(/\/+$/, '')
+  if (!URL.canParse(baseUrl)) throw new EnvironmentError('APP_BASE_URL must be a URL')
+  const production = options.production ?? source.NODE_ENV === 'production'
+  const secret = env('SESSION_SECRET', source)
+  if (!secret && production) {
+    throw new EnvironmentError('SESSION_SECRET must be set when NODE_ENV=production')
+  }
+  const redisUrl = env('REDIS_URL', source)
+  if (redisUrl && !URL.canParse(redisUrl)) throw new EnvironmentError('REDIS_URL must be a URL')
+  const redis = redisUrl ? redisConnection(redisUrl) : undefined
+
+  let issuer = env('OIDC_ISSUER', source)
+  let devProvider: ExampleSettings['devProvider']
+  let clientId = env('OIDC_CLIENT_ID', source)
+  let clientSecret = env('OIDC_CLIENT_SECRET', source)
+  let scope = env('OIDC_SCOPE', source)
+  if (!issuer) {
+    const devPort = Number(env('DEV_PROVIDER_PORT', source) ?? options.devProviderPort ?? 0)
+    if (!Number.isInteger(devPort) || devPort < 0 || devPort > 65535) {
+      throw new EnvironmentError('DEV_PROVIDER_PORT must be a port number')
+    }
+    devProvider = {
+      port: devPort,
+      client: {
+        ...DEV_CLIENT,
+        redirectUris: [`${baseUrl}/callback`],
+        postLogoutRedirectUris: [`${baseUrl}/`],
+      },
+    }
+    issuer = `http://127.0.0.1:${devPort}`
+    clientId ??= DEV_CLIENT.clientId
+    clientSecret ??= DEV_CLIENT.clientSecret
+    scope ??= 'openid profile email offline_access'
+  }
+  if (!clientId) throw new EnvironmentError('OIDC_CLIENT_ID must be set with OIDC_ISSUER')
+  let issuerUrl: URL
+  try {
+    issuerUrl = new URL(issuer)
+  } catch {
+    throw new EnvironmentError('OIDC_ISSUER must be a URL')
+  }
+  const host =
+    env('HOST', source) ?? (LOOPBACK.has(new URL(baseUrl).hostname) ? '127.0.0.1' : undefined)
+  const session = {
+    ...(redis ? { store: redis.store } : {}),
+    ...sessionTuning(source),
+  }
+  const idTokenSigningAlg = env('OIDC_ID_TOKEN_SIGNING_ALG', source)
+  return {
+    port,
+    host,
+    baseUrl,
+    devProvider,
+    redis,
+    auth: {
+      ...(Object.keys(session).length > 0 ? { session } : {}),
+      ...(idTokenSigningAlg ? { idTokenSigningAlg } : {}),
+      issuer,
+      clientId,
+      clientSecret,
+      baseUrl,
+      secret: secret ? secretOption(secret) : DEV_SECRET,
+      scope: scope ?? 'openid profile email',
+      // http issuers only on loopback, for development and tests (CONTRACT.md)
+      allowInsecureRequests: issuerUrl.protocol === 'http:' && LOOPBACK.has(issuerUrl.hostname),
+    },
+  }
+}

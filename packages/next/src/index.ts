@@ -1,0 +1,322 @@
+/**
+ * @codeflow/next: OpenID Connect login for Next.js 15 and 16 (App Router). A thin adapter over the
+ * core's Web context: the proxy and the route handlers turn a `Request` into the core's context and
+ * its answer into a `Response`; Server Components, Route Handlers and Server Actions reach the
+ * session through `next/headers`. No protocol logic lives here.
+ */
+import {
+  type AccessToken,
+  type AccessTokenOptions,
+  type Auth,
+  AuthError,
+  type AuthOptions,
+  type AuthResponse,
+  ConfigurationError,
+  createAuth,
+  createWebContext,
+  errorResponse,
+  forwardedCookieHeader,
+  type GuardOptions,
+  getAccessToken,
+  getSession,
+  guard,
+  type HttpContext,
+  handleAuthRoute,
+  handleError,
+  loginUrl,
+  report,
+  type Session,
+  type SetCookie,
+  type UnauthenticatedMode,
+  type WebContext,
+} from '@codeflow/core'
+import { cookies, headers } from 'next/headers.js'
+import { NextResponse } from 'next/server.js'
+
+/** What the Next.js adapter adds to the core's options. */
+export interface NextOptions {
+  /**
+   * paths the proxy lets through only with a session: a string matches that path and every path
+   * below it, a RegExp is tested against the path; default none. Pages and handlers still check
+   * the session themselves (`requireAuth`): the proxy alone is never the authorization
+   */
+  protect?: ReadonlyArray<string | RegExp>
+  /** how the proxy answers an anonymous request to a protected path; default `auto` */
+  unauthenticated?: UnauthenticatedMode
+  /**
+   * the proxy refreshes an access token that expires within this many seconds before the page
+   * renders, so that Server Components (which cannot set cookies) rarely need to; `false` turns it
+   * off; default 60, the margin of `getAccessToken`
+   */
+  refreshAhead?: number | false
+}
+
+/** A Next.js route handler (`export const GET = …` in `app/…/route.ts`). */
+export type RouteHandler<Context = unknown> = (
+  request: Request,
+  context: Context,
+) => Promise<Response>
+
+/** What `requireAuth(handler)` passes to the handler it protects. */
+export interface AuthenticatedRoute<Context = unknown> {
+  /** the request's session */
+  readonly session: Session
+  /** a valid access token, refreshed when needed; the new session is set on the response */
+  accessToken(options?: AccessTokenOptions): Promise<AccessToken>
+  /** Next.js's second route handler argument (`params`) */
+  readonly context: Context
+}
+
+/** Options of `requireAuth()` in a page, layout or Server Action. */
+export interface PageAuthOptions {
+  /** where the login returns to (Next.js does not tell a page its path); default the home page */
+  returnTo?: string
+}
+
+/** The adapter for one app, made by `createCodeflow`. */
+export interface Codeflow {
+  /** the core configuration, for the core's own functions */
+  readonly auth: Auth
+  /**
+   * For `proxy.ts` (`middleware.ts` on Next.js 15): serves the login, callback and logout routes,
+   * guards the `protect` paths, refreshes an expiring access token, and lets the rest through
+   */
+  proxy(request: Request): Promise<Response>
+  /** The same routes as route handlers: `export const { GET, POST } = codeflow.handlers` */
+  readonly handlers: { readonly GET: RouteHandler; readonly POST: RouteHandler }
+  /**
+   * The session in a Server Component, Route Handler or Server Action; or of `request`, where a
+   * change to the session (rolling activity) cannot be set and is reported like a Server
+   * Component's: behind the proxy, which updates the session first, there is none
+   */
+  getSession(request?: Request): Promise<Session | undefined>
+  /** A valid access token in a Server Component, Route Handler or Server Action */
+  getAccessToken(options?: AccessTokenOptions): Promise<AccessToken>
+  /** In a page, layout or Server Action: the session, or a redirect to login */
+  requireAuth(options?: PageAuthOptions): Promise<Session>
+  /** Wraps a route handler: anonymous requests get 401 JSON (see `GuardOptions`) */
+  requireAuth<Context = unknown>(
+    handler: (request: Request, route: AuthenticatedRoute<Context>) => Response | Promise<Response>,
+    options?: GuardOptions,
+  ): RouteHandler<Context>
+}
+
+function setCookies(target: Headers, written: readonly SetCookie[]): void {
+  for (const cookie of written) target.append('set-cookie', cookie.header)
+  // a cached Set-Cookie leaks the session through shared caches (nextjs-auth0 CVE-2025-48947)
+  if (written.length > 0) target.set('cache-control', 'no-store')
+}
+
+function send(response: AuthResponse, ctx: WebContext): Response {
+  const sent = new Headers(response.headers)
+  setCookies(sent, ctx.cookies)
+  return new Response(response.body ?? null, { status: response.status, headers: sent })
+}
+
+function withCookies(response: Response, ctx: WebContext): Response {
+  if (ctx.cookies.length === 0) return response
+  // the handler's headers may be immutable (Response.redirect): copy them
+  const copy = new Response(response.body, response)
+  setCookies(copy.headers, ctx.cookies)
+  return copy
+}
+
+/** The signal that a changed session could not be set in this response (README). */
+function reportDeferred(config: Auth, error?: unknown): void {
+  report(config.options.logger, {
+    level: 'warn',
+    code: 'session_write_deferred',
+    message:
+      'the session changed where cookies cannot be set (a Server Component); the next request ' +
+      'that can set them writes it: run the proxy on this path',
+    error,
+  })
+}
+
+function matcher(patterns: ReadonlyArray<string | RegExp>): (path: string) => boolean {
+  for (const pattern of patterns) {
+    if (typeof pattern === 'string' && !pattern.startsWith('/')) {
+      throw new ConfigurationError('protect', 'must hold paths starting with "/" or RegExps')
+    }
+  }
+  return (path) =>
+    patterns.some((pattern) => {
+      if (typeof pattern !== 'string') return new RegExp(pattern.source, pattern.flags).test(path)
+      const prefix = pattern.endsWith('/') ? pattern : `${pattern}/`
+      return path === pattern || path.startsWith(prefix)
+    })
+}
+
+/**
+ * The Next.js adapter for one app. Takes the options of `createAuth`, an existing `Auth`, or a
+ * function returning either (called at the first request, so that `next build` does not need the
+ * runtime environment); a bad option throws a `ConfigurationError` naming it.
+ */
+export function createCodeflow(
+  options: AuthOptions | Auth | (() => AuthOptions | Auth),
+  nextOptions: NextOptions = {},
+): Codeflow {
+  let configured: Auth | undefined
+  const auth = (): Auth => {
+    if (configured) return configured
+    const given = typeof options === 'function' ? options() : options
+    configured = 'provider' in given ? given : createAuth(given)
+    return configured
+  }
+  const isProtected = matcher(nextOptions.protect ?? [])
+  const contexts = new WeakMap<object, HttpContext>()
+
+  /** The context of the current request in a Server Component, Route Handler or Server Action. */
+  async function requestContext(config: Auth): Promise<HttpContext> {
+    const [incoming, jar] = await Promise.all([headers(), cookies()])
+    let ctx = contexts.get(incoming)
+    if (ctx) return ctx
+    let deferred = false
+    ctx = {
+      url: new URL(config.options.homeUrl),
+      method: 'GET',
+      headers: new Headers(incoming),
+      readForm: async () => new URLSearchParams(),
+      setCookie({ name, value, options: attributes }) {
+        try {
+          jar.set(name, value, attributes)
+        } catch (error) {
+          // a Server Component cannot set cookies: the core remembers a refreshed session, and
+          // the next request that can write (the proxy, a Route Handler, a Server Action) does
+          if (!deferred) reportDeferred(config, error)
+          deferred = true
+        }
+      },
+    }
+    contexts.set(incoming, ctx)
+    return ctx
+  }
+
+  async function serveRoute(request: Request): Promise<Response> {
+    const config = auth()
+    const ctx = createWebContext(request)
+    try {
+      const routed = await handleAuthRoute(config, ctx)
+      if (routed) return send(routed, ctx)
+      const error = new AuthError('no codeflow route at this path', 'not_found', 404)
+      return send(errorResponse(ctx, error, { home: config.options.homeUrl }), ctx)
+    } catch (error) {
+      return send(handleError(config, ctx, error), ctx)
+    }
+  }
+
+  /**
+   * Brings the session up to date before the page renders, where cookies can still be set:
+   * reading it records activity (rolling sessions) and reseals a retired password; an access
+   * token about to expire is refreshed.
+   */
+  async function updateSession(config: Auth, ctx: HttpContext): Promise<void> {
+    const session = await getSession(config, ctx)
+    const margin = nextOptions.refreshAhead ?? 60
+    if (margin === false || !session?.refreshToken) return
+    try {
+      await getAccessToken(config, ctx, { refreshMargin: margin })
+    } catch (error) {
+      // an ended session is anonymous from here on; a provider fault is left to the page's own
+      // getAccessToken, which reports it to the user
+      if (!(error instanceof AuthError)) throw error
+    }
+  }
+
+  async function proxy(request: Request): Promise<Response> {
+    const config = auth()
+    const ctx = createWebContext(request)
+    try {
+      const routed = await handleAuthRoute(config, ctx)
+      if (routed) return send(routed, ctx)
+      if (isProtected(ctx.url.pathname)) {
+        const unauthenticated = nextOptions.unauthenticated ?? 'auto'
+        const result = await guard(config, ctx, { unauthenticated })
+        if (result.response) return send(result.response, ctx)
+      }
+      await updateSession(config, ctx)
+    } catch (error) {
+      return send(handleError(config, ctx, error), ctx)
+    }
+    if (ctx.cookies.length === 0) return NextResponse.next()
+    // the page behind the proxy reads the updated session, and the browser stores it
+    const forwarded = new Headers(request.headers)
+    forwarded.set('cookie', forwardedCookieHeader(ctx))
+    const response = NextResponse.next({ request: { headers: forwarded } })
+    setCookies(response.headers, ctx.cookies)
+    return response
+  }
+
+  function protectRoute<Context>(
+    handler: (request: Request, route: AuthenticatedRoute<Context>) => Response | Promise<Response>,
+    options: GuardOptions = {},
+  ): RouteHandler<Context> {
+    return async (request, context) => {
+      const config = auth()
+      const ctx = createWebContext(request)
+      try {
+        const result = await guard(config, ctx, { unauthenticated: 'json', ...options })
+        if (result.response) return send(result.response, ctx)
+        const accessToken = (tokenOptions?: AccessTokenOptions) =>
+          getAccessToken(config, ctx, tokenOptions)
+        const session = result.session
+        return withCookies(await handler(request, { session, accessToken, context }), ctx)
+      } catch (error) {
+        if (!(error instanceof AuthError)) throw error
+        return send(handleError(config, ctx, error), ctx)
+      }
+    }
+  }
+
+  async function requirePageAuth(options: PageAuthOptions = {}): Promise<Session> {
+    const config = auth()
+    const ctx = await requestContext(config)
+    const session = await getSession(config, ctx)
+    if (session) return session
+    const target = new URL(options.returnTo ?? config.options.homeUrl, config.options.homeUrl)
+    // imported here: bundled into a route handler, next/navigation's client half fails to load
+    const { redirect } = await import('next/navigation.js')
+    return redirect(loginUrl(config, { ...ctx, url: target }))
+  }
+
+  function requireAuth(...args: unknown[]): unknown {
+    const [first, second] = args
+    if (typeof first === 'function') {
+      return protectRoute(first as Parameters<typeof protectRoute>[0], second as GuardOptions)
+    }
+    return requirePageAuth(first as PageAuthOptions | undefined)
+  }
+
+  return {
+    get auth() {
+      return auth()
+    },
+    proxy,
+    handlers: { GET: serveRoute, POST: serveRoute },
+    async getSession(request) {
+      const config = auth()
+      if (!request) return getSession(config, await requestContext(config))
+      const ctx = createWebContext(request)
+      const session = await getSession(config, ctx)
+      // this call has no response to set cookies on (requireAuth(handler) has)
+      if (ctx.cookies.length > 0) reportDeferred(config)
+      return session
+    },
+    async getAccessToken(tokenOptions) {
+      const config = auth()
+      return getAccessToken(config, await requestContext(config), tokenOptions)
+    },
+    requireAuth: requireAuth as Codeflow['requireAuth'],
+  }
+}
+
+export type {
+  AccessToken,
+  AccessTokenOptions,
+  Auth,
+  AuthOptions,
+  GuardOptions,
+  Session,
+  UnauthenticatedMode,
+  UserClaims,
+} from '@codeflow/core'

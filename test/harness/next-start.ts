@@ -1,0 +1,92 @@
+/**
+ * The Next.js example as users run it: `next start` of its production build, as a child process
+ * configured by CONTRACT.md's environment, stopped by PID. `pnpm test` builds it first.
+ */
+import { existsSync } from 'node:fs'
+import { dirname, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import type { AuthOptions } from '@codeflow/core'
+import { spawnProcess, waitForOutput } from '../support/process.js'
+import type { Harness } from './harness.js'
+
+const exampleDir = resolve(dirname(fileURLToPath(import.meta.url)), '../../examples/next')
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]'])
+
+/**
+ * The environment that configures the example as `auth` does (CONTRACT.md and the examples'
+ * settings). An option without an environment variable fails the scenario loudly rather than
+ * being dropped.
+ */
+export function exampleEnvironment(auth: AuthOptions): Record<string, string> {
+  const {
+    issuer,
+    clientId,
+    clientSecret,
+    baseUrl,
+    secret,
+    scope,
+    allowInsecureRequests,
+    idTokenSigningAlg,
+    session = {},
+    ...rest
+  } = auth
+  const { absoluteDuration, idleDuration, persistent, ...restOfSession } = session
+  const unsupported = [
+    ...Object.keys(rest),
+    ...Object.keys(restOfSession).map((key) => `session.${key}`),
+  ]
+  const issuerUrl = new URL(String(issuer))
+  // the example allows an http issuer exactly on loopback (CONTRACT.md)
+  const insecure = issuerUrl.protocol === 'http:' && LOOPBACK.has(issuerUrl.hostname)
+  if ((allowInsecureRequests ?? false) !== insecure) unsupported.push('allowInsecureRequests')
+  if (unsupported.length > 0) {
+    throw new Error(`the next-start harness has no environment variable for ${unsupported}`)
+  }
+  const optional: Record<string, string | number | boolean | undefined> = {
+    OIDC_CLIENT_SECRET: clientSecret,
+    OIDC_SCOPE: scope,
+    OIDC_ID_TOKEN_SIGNING_ALG: idTokenSigningAlg,
+    SESSION_ABSOLUTE_DURATION: absoluteDuration,
+    SESSION_IDLE_DURATION: idleDuration === false ? 'off' : idleDuration,
+    SESSION_PERSISTENT: persistent,
+  }
+  const env: Record<string, string> = {
+    APP_BASE_URL: String(baseUrl),
+    OIDC_ISSUER: String(issuer),
+    OIDC_CLIENT_ID: clientId,
+    SESSION_SECRET: typeof secret === 'string' ? secret : JSON.stringify(secret),
+  }
+  for (const [name, value] of Object.entries(optional)) {
+    if (value !== undefined) env[name] = String(value)
+  }
+  return env
+}
+
+/** The built Next.js example under `next start`, in its own process. */
+export const nextStartHarness: Harness = {
+  name: 'next-start',
+  async start({ port, auth, redisUrl }) {
+    if (!existsSync(resolve(exampleDir, '.next/BUILD_ID'))) {
+      throw new Error(
+        'examples/next is not built: run `pnpm test` or `pnpm --dir examples/next build`',
+      )
+    }
+    const app = spawnProcess('node', ['node_modules/next/dist/bin/next', 'start'], {
+      cwd: exampleDir,
+      env: {
+        ...exampleEnvironment(auth),
+        ...(redisUrl === undefined ? {} : { REDIS_URL: redisUrl }),
+        PORT: String(port),
+        NEXT_TELEMETRY_DISABLED: '1',
+      },
+    })
+    try {
+      // the banner comes from instrumentation.ts, which runs before the first request is served
+      await waitForOutput(app, /press Ctrl\+C/)
+    } catch (error) {
+      await app.stop()
+      throw error
+    }
+    return { close: () => app.stop() }
+  },
+}
