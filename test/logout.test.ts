@@ -37,6 +37,7 @@ describe.each(harnesses)('logout ($name)', (harness) => {
 
   it('logs out on a same-origin POST, redirecting to end_session with id_token_hint', async () => {
     const browser = await signedIn()
+    const revocations = stack.provider.counts('revocation')
     const response = await browser.postForm(
       `${stack.baseUrl}/logout`,
       {},
@@ -44,6 +45,8 @@ describe.each(harnesses)('logout ($name)', (harness) => {
     )
     expect(response.status).toBe(303)
     expectEndSession(response, browser, true)
+    // the refresh token was revoked at the provider (RFC 7009)
+    expect(stack.provider.counts('revocation')).toBe(revocations + 1)
     expect(await status(browser)).toBe(401)
   })
 

@@ -2,7 +2,7 @@ import type { Auth } from './auth.js'
 import type { HttpContext } from './context.js'
 import { AuthError, ForbiddenError } from './errors.js'
 import { report } from './logger.js'
-import { endSessionUrl } from './provider.js'
+import { endSessionUrl, revokeRefreshToken } from './provider.js'
 import { type AuthResponse, escapeHtml, htmlPage, redirect } from './responses.js'
 import { clearSession, loadSession } from './session.js'
 
@@ -30,8 +30,9 @@ function confirmationPage(auth: Auth): AuthResponse {
 /**
  * Logs out: a same-origin POST (or a same-origin GET) clears the local session and, in the same
  * response, redirects to the provider's end_session_endpoint with id_token_hint, client_id and
- * the registered post_logout_redirect_uri. A cross-site GET gets a confirmation page and changes
- * nothing; a cross-site POST gets 403. A provider that is down does not block the local logout.
+ * the registered post_logout_redirect_uri, after revoking the refresh token (RFC 7009) where the
+ * provider offers it. A cross-site GET gets a confirmation page and changes nothing; a cross-site
+ * POST gets 403. A provider that is down does not block the local logout.
  */
 export async function handleLogout(auth: Auth, ctx: HttpContext): Promise<AuthResponse> {
   const { options } = auth
@@ -53,6 +54,18 @@ export async function handleLogout(auth: Auth, ctx: HttpContext): Promise<AuthRe
   let target: string | undefined
   try {
     const provider = await auth.provider.get()
+    if (session.refreshToken) {
+      // RFC 7009: the refresh token must not outlive the session; a failure is reported and the
+      // logout goes on (the local session is already cleared)
+      await revokeRefreshToken(provider, session.refreshToken).catch((error: unknown) =>
+        report(options.logger, {
+          level: 'warn',
+          code: 'revocation_failed',
+          message: 'the refresh token could not be revoked at logout',
+          error,
+        }),
+      )
+    }
     target = endSessionUrl(provider, {
       ...(session.idToken === undefined ? {} : { id_token_hint: session.idToken }),
       client_id: options.clientId,

@@ -50,6 +50,8 @@ export interface Provider {
   readonly issParameter: boolean
   /** whether the provider has an end_session_endpoint */
   readonly endSession: boolean
+  /** whether the provider has a revocation_endpoint (RFC 7009) */
+  readonly revocation: boolean
 }
 
 /** Fresh random values for a login: PKCE verifier and challenge (S256), state and nonce. */
@@ -106,6 +108,7 @@ async function discover(options: ResolvedOptions): Promise<Provider> {
     config,
     issParameter: server.authorization_response_iss_parameter_supported === true,
     endSession: typeof server.end_session_endpoint === 'string',
+    revocation: typeof server.revocation_endpoint === 'string',
   }
 }
 
@@ -262,4 +265,17 @@ export function endSessionUrl(
 ): string | undefined {
   if (!provider.endSession) return undefined
   return client.buildEndSessionUrl(provider.config, params).href
+}
+
+/**
+ * Revokes a refresh token (RFC 7009) when the provider has a revocation endpoint. Returns whether
+ * it was revoked; throws on a provider fault (the caller decides whether that matters).
+ */
+export async function revokeRefreshToken(
+  provider: Provider,
+  refreshToken: string,
+): Promise<boolean> {
+  if (!provider.revocation) return false
+  await client.tokenRevocation(provider.config, refreshToken, { token_type_hint: 'refresh_token' })
+  return true
 }
