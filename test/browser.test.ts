@@ -89,8 +89,11 @@ describe.each(harnesses)('browser ($name)', (harness) => {
       await Promise.all([page.waitForURL(`${issuer}/**`), page.click('#sign-out')])
       const confirm = page.locator('button[name="logout"][value="yes"]')
       await confirm.waitFor()
-      await Promise.all([page.waitForURL(`${baseUrl}/`), confirm.click()])
-      expect(page.url(), where()).toBe(`${baseUrl}/`)
+      // the provider sends the logout's `state` back with the browser (RP-Initiated Logout §3)
+      const atHome = (url: URL) => url.origin + url.pathname === `${baseUrl}/`
+      await Promise.all([page.waitForURL(atHome), confirm.click()])
+      expect(atHome(new URL(page.url())), where()).toBe(true)
+      expect(new URL(page.url()).searchParams.get('state'), where()).toMatch(/^[\w-]{22}$/)
       await expect.poll(() => page.textContent('#status')).toContain('You are not signed in')
       const after = await context.cookies(baseUrl)
       expect(

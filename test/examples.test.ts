@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Browser } from './support/browser.js'
 import { signIn } from './support/flow.js'
 import { spawnProcess, waitForOutput } from './support/process.js'
+import { confirmLogoutAt } from './support/provider-logout.js'
 import { freePort } from './support/stack.js'
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
@@ -98,6 +99,24 @@ describe.each(examples)('the $name example as a process', (example) => {
       const logout = await browser.postForm(`${baseUrl}/logout`, {}, { origin: baseUrl })
       expect(logout.status).toBe(303)
       expect(logout.location?.searchParams.get('id_token_hint')).toBeTruthy()
+      expect((await browser.request(`${baseUrl}/api/me`)).status).toBe(401)
+    } finally {
+      await app.stop()
+    }
+  })
+
+  it('registers its back-channel logout with the embedded dev provider: a sign-out there ends the session', async () => {
+    const app = spawnProcess('node', [example.main, ...(example.args ?? [])], {
+      cwd: example.dir,
+      env: { PORT: String(port) },
+    })
+    try {
+      await waitForOutput(app, /press Ctrl\+C/)
+      const issuer = /the embedded dev provider at (\S+)/.exec(app.output())?.[1] as string
+      const browser = new Browser()
+      await signIn(browser, baseUrl)
+      expect((await browser.request(`${baseUrl}/api/me`)).status).toBe(200)
+      await confirmLogoutAt(issuer, browser)
       expect((await browser.request(`${baseUrl}/api/me`)).status).toBe(401)
     } finally {
       await app.stop()

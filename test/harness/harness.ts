@@ -16,6 +16,11 @@ export interface HarnessOptions {
    * store themselves, process harnesses pass it on in the environment
    */
   readonly redisUrl?: string
+  /**
+   * with `redisUrl`: whether sessions live there (default true); logout revocations always do.
+   * `false` keeps cookie sessions (the examples' SESSION_STORE=cookie)
+   */
+  readonly redisSessions?: boolean
 }
 
 /** A running app. */
@@ -30,8 +35,9 @@ export interface Harness {
 }
 
 /**
- * The app options of an in-process harness: `auth`, with a Redis session store when `redisUrl` is
- * given, and what closes that connection.
+ * The app options of an in-process harness: `auth`, with a Redis revocation store and (unless
+ * `redisSessions` is false) session store when `redisUrl` is given, and what closes that
+ * connection: what the examples do with REDIS_URL and SESSION_STORE.
  */
 export function inProcessOptions(options: HarnessOptions): {
   auth: AuthOptions
@@ -39,8 +45,10 @@ export function inProcessOptions(options: HarnessOptions): {
 } {
   if (!options.redisUrl) return { auth: options.auth, close: async () => undefined }
   const redis = redisConnection(options.redisUrl)
-  return {
-    auth: { ...options.auth, session: { ...options.auth.session, store: redis.store } },
-    close: () => redis.close(),
+  const session = {
+    ...options.auth.session,
+    ...(options.redisSessions === false ? {} : { store: redis.store }),
+    revocationStore: redis.revocationStore,
   }
+  return { auth: { ...options.auth, session }, close: () => redis.close() }
 }

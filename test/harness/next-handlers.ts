@@ -1,7 +1,7 @@
 /**
  * The Next.js adapter in-process: a small node:http server turns each request into a Web
  * `Request` and does what Next.js does with an app built like examples/next, route for route. The
- * login, callback and logout routes are route handlers here (`codeflow.handlers`, the alternative
+ * login, callback, logout and back- and front-channel logout routes are route handlers here (`codeflow.handlers`, the alternative
  * to serving them from the proxy, which the example does); every other path goes through
  * `codeflow.proxy` first, as the example's matcher says, then to the example's own /api/me and
  * /api/token handlers, or to the pages, rendered from the same adapter calls as the example's
@@ -90,6 +90,8 @@ export const nextHandlersHarness: Harness = {
       '/login': { GET },
       '/callback': { GET },
       '/logout': { GET, POST },
+      '/backchannel-logout': { POST },
+      '/frontchannel-logout': { GET },
     }
     // behind the proxy: app/page.tsx, app/profile/page.tsx, app/api/*/route.ts
     const appRoutes: Record<string, RouteHandler> = {

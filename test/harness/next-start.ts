@@ -27,6 +27,9 @@ export function exampleEnvironment(auth: AuthOptions): Record<string, string> {
     scope,
     allowInsecureRequests,
     idTokenSigningAlg,
+    httpTimeout,
+    refreshMargin,
+    fetchUserinfo,
     session = {},
     ...rest
   } = auth
@@ -46,6 +49,9 @@ export function exampleEnvironment(auth: AuthOptions): Record<string, string> {
     OIDC_CLIENT_SECRET: clientSecret,
     OIDC_SCOPE: scope,
     OIDC_ID_TOKEN_SIGNING_ALG: idTokenSigningAlg,
+    OIDC_HTTP_TIMEOUT: httpTimeout,
+    OIDC_FETCH_USERINFO: fetchUserinfo,
+    ACCESS_TOKEN_REFRESH_MARGIN: refreshMargin,
     SESSION_ABSOLUTE_DURATION: absoluteDuration,
     SESSION_IDLE_DURATION: idleDuration === false ? 'off' : idleDuration,
     SESSION_PERSISTENT: persistent,
@@ -65,7 +71,7 @@ export function exampleEnvironment(auth: AuthOptions): Record<string, string> {
 /** The built Next.js example under `next start`, in its own process. */
 export const nextStartHarness: Harness = {
   name: 'next-start',
-  async start({ port, auth, redisUrl }) {
+  async start({ port, auth, redisUrl, redisSessions }) {
     if (!existsSync(resolve(exampleDir, '.next/BUILD_ID'))) {
       throw new Error(
         'examples/next is not built: run `pnpm test` or `pnpm --dir examples/next build`',
@@ -76,6 +82,7 @@ export const nextStartHarness: Harness = {
       env: {
         ...exampleEnvironment(auth),
         ...(redisUrl === undefined ? {} : { REDIS_URL: redisUrl }),
+        ...(redisSessions === false ? { SESSION_STORE: 'cookie' } : {}),
         PORT: String(port),
         NEXT_TELEMETRY_DISABLED: '1',
       },

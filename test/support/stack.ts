@@ -2,8 +2,9 @@
 import { createServer } from 'node:net'
 import type { AuthOptions } from '@codeflow/core'
 import { type DevProvider, type DevProviderOptions, startDevProvider } from '@codeflow/dev-provider'
-import type { Harness, RunningApp } from '../harness/harness.js'
+import type { Harness, HarnessOptions, RunningApp } from '../harness/harness.js'
 import { Browser } from './browser.js'
+import { type ScriptedProvider, startScriptedProvider } from './scripted-provider.js'
 
 /** A free TCP port on 127.0.0.1. */
 export function freePort(): Promise<number> {
@@ -61,6 +62,11 @@ export interface StackOptions {
   publicClient?: boolean
   /** keep sessions in this Redis (the examples' REDIS_URL) */
   redisUrl?: string
+  /**
+   * with `redisUrl`: keep the sessions there too (default true); `false` keeps cookie sessions,
+   * with only the logout revocations in Redis (the examples' SESSION_STORE=cookie)
+   */
+  redisSessions?: boolean
   /** how many instances of the app to start, each on its own port (default 1) */
   instances?: number
 }
@@ -78,14 +84,20 @@ export async function startStack(harness: Harness, options: StackOptions = {}): 
         ...(options.publicClient ? {} : { clientSecret: CLIENT_SECRET }),
         redirectUris: baseUrls.map((url) => `${url}/callback`),
         postLogoutRedirectUris: baseUrls.map((url) => `${url}/`),
+        // one URI per client: the provider tells the first instance, which tells the others
+        // through the shared revocation store
+        backchannelLogoutUri: `${baseUrls[0]}/backchannel-logout`,
+        backchannelLogoutSessionRequired: true,
       },
     ],
   })
-  const instances: Instance[] = []
+  let instances: Instance[]
   try {
-    for (const [index, port] of ports.entries()) {
-      const baseUrl = baseUrls[index] as string
-      let options_: AuthOptions = {
+    instances = await startInstances(
+      harness,
+      ports,
+      options.redisUrl,
+      (baseUrl) => ({
         issuer: provider.issuer,
         clientId: CLIENT_ID,
         ...(options.publicClient ? {} : { clientSecret: CLIENT_SECRET }),
@@ -94,43 +106,10 @@ export async function startStack(harness: Harness, options: StackOptions = {}): 
         scope: 'openid profile email offline_access',
         allowInsecureRequests: true,
         ...options.auth,
-      }
-      let app: RunningApp | undefined = await harness.start({
-        port,
-        auth: options_,
-        ...(options.redisUrl ? { redisUrl: options.redisUrl } : {}),
-      })
-      const instance: Instance & { app: RunningApp } = {
-        baseUrl,
-        port,
-        get options() {
-          return options_
-        },
-        get running() {
-          return app !== undefined
-        },
-        get app() {
-          return app as RunningApp
-        },
-        async stop() {
-          const running = app
-          app = undefined
-          await running?.close()
-        },
-        async restart(auth = {}) {
-          await instance.stop()
-          options_ = { ...options_, ...auth }
-          app = await harness.start({
-            port,
-            auth: options_,
-            ...(options.redisUrl ? { redisUrl: options.redisUrl } : {}),
-          })
-        },
-      }
-      instances.push(instance)
-    }
+      }),
+      options.redisSessions === undefined ? {} : { redisSessions: options.redisSessions },
+    )
   } catch (error) {
-    for (const instance of instances) await instance.stop()
     await provider.close()
     throw error
   }
@@ -145,6 +124,103 @@ export async function startStack(harness: Harness, options: StackOptions = {}): 
       return first.options
     },
     instances,
+    browser: () => new Browser(),
+    async close() {
+      for (const instance of instances) await instance.stop()
+      await provider.close()
+    },
+  }
+}
+
+/**
+ * Starts one app instance per port, each with the options `auth(baseUrl)` makes; `redisSessions`
+ * as in `StackOptions`.
+ */
+export async function startInstances(
+  harness: Harness,
+  ports: readonly number[],
+  redisUrl: string | undefined,
+  auth: (baseUrl: string) => AuthOptions,
+  extra: Pick<HarnessOptions, 'redisSessions'> = {},
+): Promise<Instance[]> {
+  const instances: Instance[] = []
+  const redis = redisUrl ? { redisUrl, ...extra } : {}
+  try {
+    for (const port of ports) {
+      const baseUrl = `http://localhost:${port}`
+      let current: AuthOptions = auth(baseUrl)
+      let app: RunningApp | undefined = await harness.start({ port, auth: current, ...redis })
+      const instance: Instance & { app: RunningApp } = {
+        baseUrl,
+        port,
+        get options() {
+          return current
+        },
+        get running() {
+          return app !== undefined
+        },
+        get app() {
+          return app as RunningApp
+        },
+        async stop() {
+          const running = app
+          app = undefined
+          await running?.close()
+        },
+        async restart(overrides = {}) {
+          await instance.stop()
+          current = { ...current, ...overrides }
+          app = await harness.start({ port, auth: current, ...redis })
+        },
+      }
+      instances.push(instance)
+    }
+  } catch (error) {
+    for (const instance of instances) await instance.stop()
+    throw error
+  }
+  return instances
+}
+
+/** What `startScriptedStack` returns: the scripted provider and the app instances. */
+export interface ScriptedStack {
+  readonly provider: ScriptedProvider
+  readonly instances: readonly Instance[]
+  readonly baseUrl: string
+  browser(): Browser
+  close(): Promise<void>
+}
+
+/** Starts the scripted provider and `instances` app instances (default 1) wired to it. */
+export async function startScriptedStack(
+  harness: Harness,
+  options: { auth?: Partial<AuthOptions>; redisUrl?: string; instances?: number } = {},
+): Promise<ScriptedStack> {
+  const ports: number[] = []
+  for (let i = 0; i < (options.instances ?? 1); i++) ports.push(await freePort())
+  const provider = await startScriptedProvider({
+    redirectUris: ports.map((port) => `http://localhost:${port}/callback`),
+  })
+  let instances: Instance[]
+  try {
+    instances = await startInstances(harness, ports, options.redisUrl, (baseUrl) => ({
+      issuer: provider.issuer,
+      clientId: provider.clientId,
+      clientSecret: provider.clientSecret,
+      baseUrl,
+      secret: SECRET,
+      scope: 'openid profile offline_access',
+      allowInsecureRequests: true,
+      ...options.auth,
+    }))
+  } catch (error) {
+    await provider.close()
+    throw error
+  }
+  return {
+    provider,
+    instances,
+    baseUrl: (instances[0] as Instance).baseUrl,
     browser: () => new Browser(),
     async close() {
       for (const instance of instances) await instance.stop()

@@ -1,10 +1,12 @@
-import type { SessionStore } from '@codeflow/core'
-import { createRedisStore } from '@codeflow/redis'
+import type { RevocationStore, SessionStore } from '@codeflow/core'
+import { createRedisRevocationStore, createRedisStore } from '@codeflow/redis'
 import { createClient } from 'redis'
 
-/** A Redis-backed session store and the connection behind it. */
+/** A Redis-backed session store and revocation store, and the connection behind them. */
 export interface RedisConnection {
   readonly store: SessionStore
+  /** logout revocations, shared by every instance (back-channel logout reaches them all) */
+  readonly revocationStore: RevocationStore
   close(): Promise<void>
 }
 
@@ -45,9 +47,28 @@ export function redisConnection(url: string): RedisConnection {
       await connected()
       return client.del(key)
     },
+    async eval(script, options) {
+      await connected()
+      return client.eval(script, options)
+    },
+  })
+  const revocationStore = createRedisRevocationStore({
+    async get(key) {
+      await connected()
+      return client.get(key)
+    },
+    async mGet(keys) {
+      await connected()
+      return client.mGet(keys)
+    },
+    async set(key, value, options) {
+      await connected()
+      return client.set(key, value, options)
+    },
   })
   return {
     store,
+    revocationStore,
     async close() {
       if (client.isOpen) client.destroy()
     },

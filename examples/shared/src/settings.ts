@@ -27,7 +27,10 @@ export interface ExampleSettings {
    * port, and the issuer in `auth` is only known once it runs) with `client` registered
    */
   readonly devProvider: { readonly port: number; readonly client: DevClient } | undefined
-  /** when REDIS_URL is set: the session store on it (connected on first use) */
+  /**
+   * when REDIS_URL is set: the session store (unless SESSION_STORE=cookie) and the logout
+   * revocation store on it (connected on first use)
+   */
   readonly redis: RedisConnection | undefined
 }
 
@@ -61,6 +64,17 @@ function secretOption(value: string): string | Record<string, string> {
     // reported below
   }
   throw new EnvironmentError('SESSION_SECRET must be a secret or a JSON map {"1": "…", "2": "…"}')
+}
+
+/** A whole number of at least `min` (milliseconds or seconds, as the variable says). */
+function wholeNumber(name: string, source: NodeJS.ProcessEnv, min: number): number | undefined {
+  const value = env(name, source)
+  if (value === undefined) return undefined
+  const number = Number(value)
+  if (!Number.isInteger(number) || number < min) {
+    throw new EnvironmentError(`${name} must be a whole number of at least ${min}`)
+  }
+  return number
 }
 
 function seconds(name: string, source: NodeJS.ProcessEnv): number | undefined {
@@ -100,7 +114,7 @@ function sessionTuning(source: NodeJS.ProcessEnv): {
  * Reads the example's settings from `source` (default `process.env`): PORT, APP_BASE_URL,
  * OIDC_ISSUER, OIDC_CLIENT_ID, OIDC_CLIENT_SECRET, OIDC_SCOPE, OIDC_ID_TOKEN_SIGNING_ALG,
  * SESSION_SECRET, SESSION_ABSOLUTE_DURATION, SESSION_IDLE_DURATION, SESSION_PERSISTENT,
- * REDIS_URL, DEV_PROVIDER_PORT.
+ * REDIS_URL, SESSION_STORE (`redis`, the default with REDIS_URL, or `cookie`), DEV_PROVIDER_PORT.
  * Without OIDC_ISSUER the issuer is the embedded dev provider's, `http://127.0.0.1:<its port>`.
  */
 export function readExampleSettings(
@@ -138,6 +152,8 @@ export function readExampleSettings(
         ...DEV_CLIENT,
         redirectUris: [`${baseUrl}/callback`],
         postLogoutRedirectUris: [`${baseUrl}/`],
+        backchannelLogoutUri: `${baseUrl}/backchannel-logout`,
+        backchannelLogoutSessionRequired: true,
       },
     }
     issuer = `http://127.0.0.1:${devPort}`
@@ -154,11 +170,26 @@ export function readExampleSettings(
   }
   const host =
     env('HOST', source) ?? (LOOPBACK.has(new URL(baseUrl).hostname) ? '127.0.0.1' : undefined)
+  // SESSION_STORE=cookie keeps cookie sessions while REDIS_URL holds the logout revocations
+  const sessionStore = env('SESSION_STORE', source) ?? (redis ? 'redis' : 'cookie')
+  if (sessionStore !== 'redis' && sessionStore !== 'cookie') {
+    throw new EnvironmentError('SESSION_STORE must be redis or cookie')
+  }
+  if (sessionStore === 'redis' && !redis) {
+    throw new EnvironmentError('SESSION_STORE=redis needs REDIS_URL')
+  }
   const session = {
-    ...(redis ? { store: redis.store } : {}),
+    ...(redis && sessionStore === 'redis' ? { store: redis.store } : {}),
+    ...(redis ? { revocationStore: redis.revocationStore } : {}),
     ...sessionTuning(source),
   }
   const idTokenSigningAlg = env('OIDC_ID_TOKEN_SIGNING_ALG', source)
+  const httpTimeout = wholeNumber('OIDC_HTTP_TIMEOUT', source, 1)
+  const refreshMargin = wholeNumber('ACCESS_TOKEN_REFRESH_MARGIN', source, 0)
+  const fetchUserinfo = env('OIDC_FETCH_USERINFO', source)
+  if (fetchUserinfo !== undefined && fetchUserinfo !== 'true' && fetchUserinfo !== 'false') {
+    throw new EnvironmentError('OIDC_FETCH_USERINFO must be true or false')
+  }
   return {
     port,
     host,
@@ -168,6 +199,9 @@ export function readExampleSettings(
     auth: {
       ...(Object.keys(session).length > 0 ? { session } : {}),
       ...(idTokenSigningAlg ? { idTokenSigningAlg } : {}),
+      ...(httpTimeout === undefined ? {} : { httpTimeout }),
+      ...(refreshMargin === undefined ? {} : { refreshMargin }),
+      ...(fetchUserinfo === undefined ? {} : { fetchUserinfo: fetchUserinfo === 'true' }),
       issuer,
       clientId,
       clientSecret,

@@ -1,7 +1,7 @@
 import type { Auth } from './auth.js'
 import type { HttpContext } from './context.js'
 import { CallbackError } from './errors.js'
-import { exchangeCode } from './provider.js'
+import { exchangeCode, fetchUserinfo } from './provider.js'
 import { type AuthResponse, redirect } from './responses.js'
 import {
   clearSession,
@@ -9,6 +9,7 @@ import {
   randomId,
   type SessionData,
   storeSession,
+  type UserClaims,
   userClaims,
 } from './session.js'
 import { takeTransaction } from './transaction.js'
@@ -48,9 +49,15 @@ export async function handleCallback(auth: Auth, ctx: HttpContext): Promise<Auth
     createdAt: now,
     updatedAt: now,
   }
+  if (options.fetchUserinfo) {
+    // OIDC Core 5.3.4: the userinfo `sub` must be the ID token's (checked by fetchUserinfo)
+    const userinfo = await fetchUserinfo(provider, tokens.accessToken, claims.sub)
+    const user = { ...userClaims(tokens.idToken, claims.sub), ...userinfo, sub: claims.sub }
+    session = { ...session, user: user as UserClaims }
+  }
   if (options.beforeSessionSaved) {
     const kept = await options.beforeSessionSaved({
-      user: userClaims(tokens.idToken, claims.sub),
+      user: session.user ?? userClaims(tokens.idToken, claims.sub),
       idToken: tokens.idToken,
       tokens: session,
     })

@@ -150,12 +150,15 @@ export interface NodeContext extends HttpContext {
  * Creates a context over Node's `req`/`res` (Express and Koa share it). `origin` is the app's
  * configured origin; the path and query come from `target`, by default `req.originalUrl`
  * (Express) or `req.url`. Koa passes its `ctx.originalUrl`: a mounted sub-app rewrites `req.url`.
+ * `parsedBody` returns what a body parser already read from the stream, by default `req.body`
+ * (Express); Koa's parsers put it on `ctx.request.body`.
  */
 export function createNodeContext(
   req: IncomingMessage & { body?: unknown; originalUrl?: string },
   res: ServerResponse,
   origin: string,
   target: string = req.originalUrl ?? req.url ?? '/',
+  parsedBody: () => unknown = () => req.body,
 ): NodeContext {
   let headers: Headers | undefined
   let url: URL | undefined
@@ -172,7 +175,7 @@ export function createNodeContext(
       return headers
     },
     async readForm() {
-      const parsed = req.body as ParsedBody
+      const parsed = parsedBody() as ParsedBody
       if (parsed && typeof parsed === 'object' && !Buffer.isBuffer(parsed)) {
         const form = new URLSearchParams()
         for (const [key, value] of Object.entries(parsed)) {

@@ -159,3 +159,13 @@ export class SessionStoreError extends AuthError {
     })
   }
 }
+
+/**
+ * A back-channel logout request or its `logout_token` is invalid (400, OIDC Back-Channel Logout
+ * 1.0 §2.8): answered as `{ "error": "invalid_request", "error_description": … }`.
+ */
+export class LogoutTokenError extends AuthError {
+  constructor(message: string, options?: AuthErrorOptions) {
+    super(message, 'invalid_request', 400, options)
+  }
+}

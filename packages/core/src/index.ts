@@ -3,6 +3,7 @@
  * `HttpContext`, call `handleAuthRoute` and the guards, and send the `AuthResponse` they get.
  */
 export { type Auth, createAuth } from './auth.js'
+export { handleBackchannelLogout } from './backchannel-logout.js'
 export { handleCallback } from './callback.js'
 export {
   createNodeContext,
@@ -20,6 +21,7 @@ export {
   ConfigurationError,
   DiscoveryError,
   ForbiddenError,
+  LogoutTokenError,
   MissingTransactionError,
   ProviderError,
   SessionStoreError,
@@ -31,6 +33,7 @@ export {
 } from './errors.js'
 export { handleError } from './errors-render.js'
 export { forwardedCookieHeader } from './forwarding.js'
+export { handleFrontchannelLogout } from './frontchannel-logout.js'
 export {
   type GuardOptions,
   type GuardResult,
@@ -41,7 +44,7 @@ export {
 } from './guard.js'
 export { type AuthLogEvent, type AuthLogger, report } from './logger.js'
 export { handleLogin, type LoginOptions } from './login.js'
-export { handleLogout } from './logout.js'
+export { finishLogout, handleLogout, type LogoutOptions } from './logout.js'
 export type { AuthOptions, ResolvedOptions, RoutePaths, SessionOptions } from './options.js'
 export {
   type AuthResponse,
@@ -51,9 +54,17 @@ export {
   isNavigation,
 } from './responses.js'
 export { safeReturnTo } from './return-to.js'
+export {
+  createMemoryRevocationStore,
+  type MemoryRevocationStoreOptions,
+  type Revocation,
+  type RevocationQuery,
+  type RevocationStore,
+} from './revocation.js'
 export { handleAuthRoute } from './routes.js'
 export {
   destroySession,
+  type ExtraToken,
   getSession,
   type Session,
   type SessionData,
@@ -61,3 +72,4 @@ export {
 } from './session.js'
 export { createMemoryStore, type MemoryStoreOptions, type SessionStore } from './store.js'
 export { type AccessToken, type AccessTokenOptions, getAccessToken } from './tokens.js'
+export { getUserinfo } from './userinfo.js'

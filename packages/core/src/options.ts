@@ -1,5 +1,6 @@
 import { ConfigurationError } from './errors.js'
 import type { AuthLogger } from './logger.js'
+import { processRevocationStore, type RevocationStore } from './revocation.js'
 import type { SessionData, UserClaims } from './session.js'
 import type { SessionStore } from './store.js'
 
@@ -27,6 +28,17 @@ export interface RoutePaths {
   callback?: string
   /** ends the session (GET shows a confirmation when cross-site, POST logs out); default `/logout` */
   logout?: string
+  /**
+   * where the provider POSTs logout tokens (OpenID Connect Back-Channel Logout 1.0), registered
+   * as the client's `backchannel_logout_uri`; default `/backchannel-logout`
+   */
+  backchannelLogout?: string
+  /**
+   * what the provider loads in an iframe with `iss` and `sid` (OpenID Connect Front-Channel
+   * Logout 1.0), registered as the client's `frontchannel_logout_uri`; default
+   * `/frontchannel-logout`
+   */
+  frontchannelLogout?: string
 }
 
 /** Session settings. */
@@ -48,6 +60,14 @@ export interface SessionOptions {
    * sealed reference; a logout deletes the data, so a copied cookie is dead afterwards
    */
   store?: SessionStore
+  /**
+   * where back-channel and front-channel logouts (and local logouts of cookie sessions) are
+   * remembered, so that the sessions they end read as anonymous, a copied cookie too; every
+   * session read checks it (one lookup). Default: a memory store per app in this process, which
+   * other instances do not see: with several instances, share one (`createRedisRevocationStore`
+   * from `@codeflow/redis`)
+   */
+  revocationStore?: RevocationStore
   /**
    * the most cookies one session may be split into; default 3 (about 12 KB, what Node's default
    * 16 KB header limit still accepts beside other cookies)
@@ -110,6 +130,13 @@ export interface AuthOptions {
   maxTransactions?: number
   /** trims the session at login (claims filter, drop the ID token); see `BeforeSessionSaved` */
   beforeSessionSaved?: BeforeSessionSaved
+  /** `getAccessToken` refreshes a token that expires within this many seconds; default 60 */
+  refreshMargin?: number
+  /**
+   * fetch the userinfo endpoint at login and merge its claims into `user` (refused when its `sub`
+   * differs from the ID token's); default false
+   */
+  fetchUserinfo?: boolean
 }
 
 /** The validated, normalized configuration every core function works from. */
@@ -125,6 +152,8 @@ export interface ResolvedOptions {
   readonly scope: string
   readonly authorizationParams: Readonly<Record<string, string>>
   readonly postLogoutRedirectUrl: string
+  /** the path of `postLogoutRedirectUrl`, where a logout through the provider ends */
+  readonly postLogoutRedirectPath: string
   /** the app's home page: the base URL's path, with a trailing slash */
   readonly homeUrl: string
   readonly clockTolerance: number
@@ -139,7 +168,12 @@ export interface ResolvedOptions {
   readonly idleDuration: number | false
   readonly persistent: boolean
   readonly store: SessionStore | undefined
+  readonly revocationStore: RevocationStore
+  /** the short-lived cookie that carries a logout's `state` and `returnTo` through the provider */
+  readonly logoutCookieName: string
   readonly beforeSessionSaved: BeforeSessionSaved | undefined
+  readonly refreshMargin: number
+  readonly fetchUserinfo: boolean
   readonly maxCookieChunks: number
   readonly transactionTtl: number
   readonly maxTransactions: number
@@ -189,6 +223,14 @@ function positiveInt(option: string, value: unknown, fallback: number, max: numb
   return value
 }
 
+function nonNegativeInt(option: string, value: unknown, fallback: number, max: number): number {
+  if (value === undefined) return fallback
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > max) {
+    fail(option, `must be an integer between 0 and ${max}`)
+  }
+  return value
+}
+
 function bool(option: string, value: unknown, fallback: boolean): boolean {
   if (value === undefined) return fallback
   if (typeof value !== 'boolean') fail(option, 'must be a boolean')
@@ -212,6 +254,20 @@ function sessionStore(value: unknown): SessionStore | undefined {
     fail('session.store', 'must be a SessionStore (get, set, delete)')
   }
   return value as SessionStore
+}
+
+function revocationStore(value: unknown): RevocationStore | undefined {
+  if (value === undefined) return undefined
+  const store = value as Partial<RevocationStore> | null
+  if (
+    !store ||
+    typeof store.revoke !== 'function' ||
+    typeof store.isRevoked !== 'function' ||
+    typeof store.recordJti !== 'function'
+  ) {
+    fail('session.revocationStore', 'must be a RevocationStore (revoke, isRevoked, recordJti)')
+  }
+  return value as RevocationStore
 }
 
 function routePath(option: string, value: unknown, fallback: string): string {
@@ -283,8 +339,24 @@ export function resolveOptions(options: AuthOptions): ResolvedOptions {
     login: basePath + routePath('routes.login', options.routes?.login, '/login'),
     callback: basePath + routePath('routes.callback', options.routes?.callback, '/callback'),
     logout: basePath + routePath('routes.logout', options.routes?.logout, '/logout'),
+    backchannelLogout:
+      basePath +
+      routePath(
+        'routes.backchannelLogout',
+        options.routes?.backchannelLogout,
+        '/backchannel-logout',
+      ),
+    frontchannelLogout:
+      basePath +
+      routePath(
+        'routes.frontchannelLogout',
+        options.routes?.frontchannelLogout,
+        '/frontchannel-logout',
+      ),
   }
-  if (new Set(Object.values(routes)).size !== 3) fail('routes', 'must be three distinct paths')
+  if (new Set(Object.values(routes)).size !== Object.keys(routes).length) {
+    fail('routes', 'must be distinct paths')
+  }
 
   const scope = options.scope ?? 'openid profile email'
   if (typeof scope !== 'string' || !scope.split(' ').includes('openid')) {
@@ -354,6 +426,7 @@ export function resolveOptions(options: AuthOptions): ResolvedOptions {
     scope,
     authorizationParams,
     postLogoutRedirectUrl: baseUrl.origin + basePath + postLogoutRedirect,
+    postLogoutRedirectPath: new URL(baseUrl.origin + basePath + postLogoutRedirect).pathname,
     homeUrl: `${baseUrl.origin}${basePath}/`,
     clockTolerance,
     httpTimeout,
@@ -380,7 +453,13 @@ export function resolveOptions(options: AuthOptions): ResolvedOptions {
           ),
     persistent: bool('session.persistent', options.session?.persistent, true),
     store: sessionStore(options.session?.store),
+    revocationStore:
+      revocationStore(options.session?.revocationStore) ??
+      processRevocationStore(`${issuer.href}\n${options.clientId}\n${baseUrl.origin}${basePath}`),
+    logoutCookieName: `${prefix}${cookieName}_logout`,
     beforeSessionSaved: fn('beforeSessionSaved', options.beforeSessionSaved),
+    refreshMargin: nonNegativeInt('refreshMargin', options.refreshMargin, 60, 3600),
+    fetchUserinfo: bool('fetchUserinfo', options.fetchUserinfo, false),
     maxCookieChunks: positiveInt(
       'session.maxCookieChunks',
       options.session?.maxCookieChunks,

@@ -52,6 +52,12 @@ export interface Provider {
   readonly endSession: boolean
   /** whether the provider has a revocation_endpoint (RFC 7009) */
   readonly revocation: boolean
+  /** the issuer identifier the provider's metadata declares (the `iss` of its tokens) */
+  readonly issuer: string
+  /** the provider's jwks_uri, for the signatures codeflow checks itself (logout tokens) */
+  readonly jwksUri: string | undefined
+  /** the one signing algorithm accepted from this provider (ID tokens, logout tokens) */
+  readonly signingAlg: string
 }
 
 /** Fresh random values for a login: PKCE verifier and challenge (S256), state and nonce. */
@@ -109,6 +115,9 @@ async function discover(options: ResolvedOptions): Promise<Provider> {
     issParameter: server.authorization_response_iss_parameter_supported === true,
     endSession: typeof server.end_session_endpoint === 'string',
     revocation: typeof server.revocation_endpoint === 'string',
+    issuer: server.issuer,
+    jwksUri: server.jwks_uri,
+    signingAlg: alg,
   }
 }
 
@@ -250,11 +259,38 @@ export async function exchangeCode(
 }
 
 /** Uses a refresh token; the caller compares the new ID token's claims (OIDC Core 12.2). */
-export async function refreshTokens(provider: Provider, refreshToken: string): Promise<TokenSet> {
+export async function refreshTokens(
+  provider: Provider,
+  refreshToken: string,
+  params: Readonly<Record<string, string>> = {},
+): Promise<TokenSet> {
   try {
-    return tokenSet(await client.refreshTokenGrant(provider.config, refreshToken))
+    return tokenSet(await client.refreshTokenGrant(provider.config, refreshToken, params))
   } catch (error) {
     throw tokenEndpointError(error, true)
+  }
+}
+
+/**
+ * The userinfo response for an access token, checked to be about `subject` (OIDC Core 5.3.4:
+ * a different `sub` must not be used). Faults are 502/504; a mismatch is 502.
+ */
+export async function fetchUserinfo(
+  provider: Provider,
+  accessToken: string,
+  subject: string,
+): Promise<Record<string, unknown>> {
+  try {
+    return { ...(await client.fetchUserInfo(provider.config, accessToken, subject)) }
+  } catch (error) {
+    if (isTimeout(error)) {
+      throw new TokenExchangeError('the identity provider did not answer in time', 504, {
+        cause: error,
+      })
+    }
+    throw new TokenExchangeError('the identity provider sent an invalid userinfo response', 502, {
+      cause: error,
+    })
   }
 }
 

@@ -2,9 +2,10 @@ import { sealData, type UnsealErrorReason, unsealData } from 'iron-session'
 
 /**
  * What a sealed cookie holds. The `k` member types the payload, so a transaction cookie can never
- * be accepted as a session cookie or the other way round (next-auth CVE-2023-48309 was that).
+ * be accepted as a session cookie or the other way round (next-auth CVE-2023-48309 was that);
+ * `logout` is the cookie that carries a logout's `state` and `returnTo` through the provider.
  */
-export type SealKind = 'session' | 'transaction'
+export type SealKind = 'session' | 'transaction' | 'logout'
 
 /** Seals `data` as a payload of `kind` with the newest password; the seal expires after `ttl` s. */
 export async function seal(

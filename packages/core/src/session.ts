@@ -4,11 +4,13 @@
  * enforced from timestamps inside the seal, not only by the cookie's expiry. A tampered,
  * truncated, expired or foreign cookie reads as "no session" and is reported to the logger; a
  * store that fails is a 503. A cookie sealed with a retired password is resealed with the newest.
+ * A session that a logout revoked (back-channel, front-channel, or a copy of a logged-out cookie)
+ * reads as anonymous: every read asks the revocation store once.
  */
 import type { Auth } from './auth.js'
 import { forget, type HttpContext, memo, requestCookies, writeCookies } from './context.js'
 import { chunkCookieNames, chunkValue, deletionCookie, readChunked } from './cookies.js'
-import { SessionTooLargeError } from './errors.js'
+import { AuthError, SessionStoreError, SessionTooLargeError } from './errors.js'
 import { report } from './logger.js'
 import type { ResolvedOptions } from './options.js'
 import { seal, sealPasswordId, unseal } from './seal.js'
@@ -36,10 +38,20 @@ export interface SessionData {
   readonly expiresAt?: number | undefined
   readonly refreshToken?: string | undefined
   readonly scope?: string | undefined
+  /** tokens for other resources or scopes (`getAccessToken` with `resource`/`scope`), by target */
+  readonly extraTokens?: Readonly<Record<string, ExtraToken>> | undefined
   /** when the user logged in, epoch seconds */
   readonly createdAt: number
   /** when the session was last written (its last recorded activity), epoch seconds */
   readonly updatedAt: number
+}
+
+/** An access token kept beside the session's own, for another resource or scope. */
+export interface ExtraToken {
+  readonly accessToken: string
+  readonly tokenType: string
+  readonly expiresAt: number | undefined
+  readonly scope: string | undefined
 }
 
 /** A signed-in user's session, as the app sees it. */
@@ -209,6 +221,15 @@ async function readSession(
     if (options.store) await options.store.delete(data.id)
     return undefined
   }
+  if (await isRevoked(options, data)) {
+    report(options.logger, {
+      level: 'info',
+      code: 'session_revoked',
+      message: 'the session was ended by a logout; the request is anonymous',
+    })
+    if (options.store) await options.store.delete(data.id)
+    return undefined
+  }
   const { k: _kind, ...fields } = data
   let session: SessionData = fields as unknown as SessionData
   // rolling sessions: record activity, at most every touchInterval seconds (writing on every
@@ -218,6 +239,27 @@ async function readSession(
     await writeSession(ctx, options, session, user)
   }
   return { ...session, user, endsAt: sessionEnd(options, session, user) }
+}
+
+/**
+ * Whether a logout (back-channel, front-channel, or a local logout of a copy of this cookie) ended
+ * the session: one lookup in the revocation store. A store that fails is a 503, never a session.
+ */
+async function isRevoked(options: ResolvedOptions, data: SessionData): Promise<boolean> {
+  try {
+    return await options.revocationStore.isRevoked({
+      id: data.id,
+      iss: data.iss,
+      sub: data.sub,
+      sid: typeof data.sid === 'string' ? data.sid : undefined,
+      createdAt: data.createdAt,
+    })
+  } catch (error) {
+    if (error instanceof AuthError) throw error
+    throw new SessionStoreError('the revocation store is unavailable, try again shortly', {
+      cause: error,
+    })
+  }
 }
 
 /** Seconds between two activity writes of a rolling session: a twentieth of the idle time. */
@@ -257,6 +299,29 @@ async function writeSession(
   const written = new Set(chunks.map((cookie) => cookie.name))
   const stale = chunkCookieNames(requestCookies(ctx), name).filter((n) => !written.has(n))
   writeCookies(ctx, [...stale.map((n) => deletionCookie(n, options.secure)), ...chunks])
+}
+
+/** Seals `data` into the store under its id (no cookie): what other instances then read. */
+export async function saveToStore(options: ResolvedOptions, data: SessionData): Promise<void> {
+  if (!options.store) return
+  const ttl = Math.max(sessionEnd(options, data, claimsOf(data)) - epoch(), 1)
+  await options.store.set(data.id, await seal('session', { ...data }, options.passwords, ttl), ttl)
+}
+
+/**
+ * The session `id` as the store holds it now (another instance may have refreshed it), or
+ * `undefined` when it is gone or there is no store.
+ */
+export async function reloadSession(
+  options: ResolvedOptions,
+  id: string,
+): Promise<SessionData | undefined> {
+  const stored = await options.store?.get(id)
+  if (stored === undefined) return undefined
+  const data = await unseal('session', stored, options.passwords, () => undefined)
+  if (!data || !isSessionData(data) || data.id !== id) return undefined
+  const { k: _kind, ...fields } = data
+  return fields as unknown as SessionData
 }
 
 /**

@@ -12,6 +12,12 @@ export interface SessionStore {
   set(id: string, value: string, ttl: number): Promise<void>
   /** deletes `id`; deleting a missing id is not an error */
   delete(id: string): Promise<void>
+  /**
+   * Takes the short lock `name` for `ttl` milliseconds: resolves with the function that releases
+   * it, or `undefined` while another holder has it. Optional; with it, a session is refreshed by
+   * one instance at a time (others wait and read the result from the store).
+   */
+  lock?(name: string, ttl: number): Promise<(() => Promise<void>) | undefined>
 }
 
 /** Options of `createMemoryStore`. */
@@ -28,6 +34,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SessionStor
   const maxEntries = options.maxEntries ?? 10_000
   // insertion order is write order: the first entries are the oldest
   const entries = new Map<string, { value: string; until: number }>()
+  const locks = new Map<string, { until: number }>()
   return {
     async get(id) {
       const entry = entries.get(id)
@@ -48,6 +55,15 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SessionStor
     },
     async delete(id) {
       entries.delete(id)
+    },
+    async lock(name, ttl) {
+      const held = locks.get(name)
+      if (held !== undefined && held.until > Date.now()) return undefined
+      const mine = { until: Date.now() + ttl }
+      locks.set(name, mine)
+      return async () => {
+        if (locks.get(name) === mine) locks.delete(name)
+      }
     },
   }
 }

@@ -307,7 +307,13 @@ describe('createAuth validation', () => {
 describe('createAuth defaults', () => {
   it('resolves every default on a loopback http base URL', () => {
     const { options } = createAuth(validOptions())
-    expect(options.routes).toEqual({ login: '/login', callback: '/callback', logout: '/logout' })
+    expect(options.routes).toEqual({
+      login: '/login',
+      callback: '/callback',
+      logout: '/logout',
+      backchannelLogout: '/backchannel-logout',
+      frontchannelLogout: '/frontchannel-logout',
+    })
     expect(options.callbackUrl).toBe('http://localhost:3000/callback')
     expect(options.postLogoutRedirectUrl).toBe('http://localhost:3000/')
     expect(options.origin).toBe('http://localhost:3000')
@@ -334,6 +340,8 @@ describe('createAuth defaults', () => {
       login: '/portal/login',
       callback: '/portal/callback',
       logout: '/portal/logout',
+      backchannelLogout: '/portal/backchannel-logout',
+      frontchannelLogout: '/portal/frontchannel-logout',
     })
     expect(options.callbackUrl).toBe('https://app.example.com/portal/callback')
     expect(options.postLogoutRedirectUrl).toBe('https://app.example.com/portal/bye')

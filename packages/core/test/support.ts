@@ -10,7 +10,7 @@ import {
   type SetCookie,
   type WebContext,
 } from '../src/index.js'
-import { epoch, type SessionData, storeSession } from '../src/session.js'
+import { epoch, randomId, type SessionData, storeSession } from '../src/session.js'
 
 /** A sealing secret of the minimum length. */
 export const SECRET = 'test-secret-0123456789abcdefghijk'
@@ -64,11 +64,11 @@ export function fakeIdToken(claims: Record<string, unknown> | string): string {
   return `${base64url('{"alg":"RS256"}')}.${base64url(payload)}.c2lnbmF0dXJl`
 }
 
-/** Session data as the callback would store it. */
+/** Session data as the callback would store it, with a fresh id (as every login has). */
 export function sessionData(overrides: Partial<SessionData> = {}): SessionData {
   const now = epoch()
   return {
-    id: 'session-id',
+    id: randomId(),
     iss: 'https://op.example.com',
     sub: 'user-1',
     sid: 'op-session',

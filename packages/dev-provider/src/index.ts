@@ -3,7 +3,14 @@ import type { EventEmitter } from 'node:events'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { format, stripVTControlCharacters } from 'node:util'
-import { calculateJwkThumbprint, exportJWK, generateKeyPair } from 'jose'
+import {
+  CompactSign,
+  calculateJwkThumbprint,
+  exportJWK,
+  generateKeyPair,
+  importJWK,
+  type JWK as JoseJWK,
+} from 'jose'
 import Provider, {
   type ClientMetadata,
   type Configuration,
@@ -82,6 +89,17 @@ export interface DevProvider {
   close(): Promise<void>
   /** How many requests an endpoint has received since start, e.g. `counts('token')`. */
   counts(endpoint: DevProviderEndpoint): number
+  /**
+   * Signs a back-channel logout token with the provider's own signing key, for tests that need
+   * tokens the provider would not send (an old `iat`, a missing `events`, a foreign `aud`, …).
+   * `claims` are merged over `{ iss, aud: <first client>, iat: now, exp: now + 120, jti: <random>,
+   * events: { <back-channel logout event>: {} } }` and `header` over `{ alg: 'RS256', kid, typ:
+   * 'logout+jwt' }`; a member set to `undefined` is left out. Never use it outside tests.
+   */
+  signLogoutToken(
+    claims?: Record<string, unknown>,
+    header?: Record<string, unknown>,
+  ): Promise<string>
 }
 
 /** Endpoint paths, set explicitly so that the counting below cannot drift from the routes. */
@@ -191,6 +209,11 @@ async function signingKey(): Promise<JWK> {
   const { privateKey } = await generateKeyPair('RS256', { extractable: true })
   const jwk = { ...(await exportJWK(privateKey)), alg: 'RS256', use: 'sig' }
   return { ...jwk, kid: await calculateJwkThumbprint(jwk) }
+}
+
+/** `object` without its members whose value is `undefined`. */
+function defined(object: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(object).filter(([, value]) => value !== undefined))
 }
 
 function listen(
@@ -323,12 +346,37 @@ export async function startDevProvider(options: DevProviderOptions = {}): Promis
     }
 
     handle = provider.callback()
+    const audience = options.clients?.[0]?.clientId
     return {
       issuer,
       port,
       provider,
       close,
       counts: (endpoint) => requestCounts.get(endpoint) ?? 0,
+      async signLogoutToken(claims = {}, header = {}) {
+        const now = Math.floor(Date.now() / 1000)
+        const payload = defined({
+          iss: issuer,
+          aud: audience,
+          iat: now,
+          exp: now + 120,
+          jti: randomBytes(16).toString('base64url'),
+          events: { 'http://schemas.openid.net/event/backchannel-logout': {} },
+          ...claims,
+        })
+        const protectedHeader = defined({
+          alg: 'RS256',
+          kid: jwk.kid,
+          typ: 'logout+jwt',
+          ...header,
+        })
+        const alg = String(protectedHeader.alg)
+        // the same RSA key, imported for the algorithm asked for (RS384 to test the alg pin)
+        const key = await importJWK(jwk as JoseJWK, alg)
+        return new CompactSign(new TextEncoder().encode(JSON.stringify(payload)))
+          .setProtectedHeader({ ...protectedHeader, alg })
+          .sign(key)
+      },
     }
   } catch (error) {
     await close()

@@ -14,6 +14,7 @@ import {
   type GuardOptions,
   getAccessToken,
   getSession,
+  getUserinfo,
   guard,
   type HttpContext,
   handleAuthRoute,
@@ -33,6 +34,8 @@ export interface RequestAuth {
   readonly session: Session | undefined
   /** a valid access token, refreshed when it has expired; throws 401 when anonymous */
   accessToken(options?: AccessTokenOptions): Promise<AccessToken>
+  /** the userinfo endpoint's claims, fetched now; throws 401 when anonymous */
+  userinfo(): Promise<Record<string, unknown>>
 }
 
 declare global {
@@ -85,6 +88,7 @@ export function auth(options: AuthOptions | Auth): AuthMiddleware {
         user: session?.user,
         session,
         accessToken: (tokenOptions) => getAccessToken(config, ctx, tokenOptions),
+        userinfo: () => getUserinfo(config, ctx),
       }
       next()
     } catch (error) {

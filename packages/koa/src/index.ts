@@ -67,7 +67,10 @@ function withCookies(error: unknown, cookies: readonly SetCookie[]): unknown {
 function contextOf(auth: Auth, ctx: Context): NodeContext {
   let entry = contexts.get(ctx)
   if (!entry || entry.auth !== auth) {
-    const http = createNodeContext(ctx.req, ctx.res, auth.options.origin, ctx.originalUrl)
+    const { origin } = auth.options
+    // a body parser mounted before us has consumed the stream: its result is on ctx.request
+    const parsedBody = () => (ctx.request as { body?: unknown }).body
+    const http = createNodeContext(ctx.req, ctx.res, origin, ctx.originalUrl, parsedBody)
     entry = { auth, http }
     contexts.set(ctx, entry)
     // Koa calls `ctx.onerror` for any error that no middleware caught

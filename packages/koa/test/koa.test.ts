@@ -15,7 +15,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Harness } from '../../../test/harness/harness.js'
 import { Browser } from '../../../test/support/browser.js'
 import { authorize, signIn, startLogin } from '../../../test/support/flow.js'
-import { freePort, type Stack, startStack } from '../../../test/support/stack.js'
+import { providerSid } from '../../../test/support/provider-logout.js'
+import { CLIENT_ID, freePort, type Stack, startStack } from '../../../test/support/stack.js'
 import { auth, authErrorHandler, type RequestAuth, requireAuth } from '../src/index.js'
 
 /** Errors that reached Koa's default error handling, in order. */
@@ -181,6 +182,55 @@ describe('@codeflow/koa without authErrorHandler', () => {
     } finally {
       await mounted.close()
     }
+  })
+})
+
+/** A Koa app whose body parser (as @koa/bodyparser does) reads forms before `auth()` runs. */
+function parsedApp(options: AuthOptions): Koa {
+  const app = new Koa()
+  app.silent = true
+  app.use(async (ctx, next) => {
+    if (ctx.is('application/x-www-form-urlencoded')) {
+      let text = ''
+      for await (const chunk of ctx.req) text += chunk
+      ;(ctx.request as { body?: unknown }).body = Object.fromEntries(new URLSearchParams(text))
+    }
+    await next()
+  })
+  app.use(auth(options))
+  app.use(routes)
+  return app
+}
+
+describe('@codeflow/koa behind a body parser', () => {
+  let stack: Stack
+  beforeAll(async () => {
+    stack = await startStack(harnessOf(parsedApp))
+  })
+  afterAll(() => stack.close())
+
+  it('reads the back-channel logout form from ctx.request.body', async () => {
+    const browser = stack.browser()
+    await signIn(browser, stack.baseUrl)
+    const sid = await providerSid(stack.provider, browser, CLIENT_ID)
+    const token = await stack.provider.signLogoutToken({ sid })
+    const response = await stack.browser().postForm(`${stack.baseUrl}/backchannel-logout`, {
+      logout_token: token,
+    })
+    expect(response.status).toBe(200)
+    expect((await browser.request(`${stack.baseUrl}/state`)).json().isAuthenticated).toBe(false)
+  })
+
+  it("reads a logout's returnTo from ctx.request.body", async () => {
+    const browser = stack.browser()
+    await signIn(browser, stack.baseUrl)
+    const response = await browser.postForm(
+      `${stack.baseUrl}/logout`,
+      { returnTo: '/state' },
+      { origin: stack.baseUrl },
+    )
+    expect(response.status).toBe(303)
+    expect(response.setCookies.some((c) => c.startsWith('codeflow_logout='))).toBe(true)
   })
 })
 

@@ -10,8 +10,24 @@ import { type SessionStore, SessionStoreError } from '@codeflow/core'
  */
 export interface RedisCommands {
   get(key: string): Promise<string | null | unknown>
-  set(key: string, value: string, options: { EX: number }): Promise<unknown>
+  set(
+    key: string,
+    value: string,
+    options: { EX: number } | { PX: number; NX: true },
+  ): Promise<unknown>
   del(key: string): Promise<unknown>
+  /** for releasing refresh locks safely (compare-and-delete); without it, no cross-instance lock */
+  eval?(script: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>
+}
+
+/** Deletes a lock only if it is still ours (it may have expired and been taken by another). */
+const RELEASE =
+  "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
+
+function randomToken(): string {
+  return Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) =>
+    b.toString(16).padStart(2, '0'),
+  ).join('')
 }
 
 /** Options of `createRedisStore`. */
@@ -63,5 +79,26 @@ export function createRedisStore(
     async delete(id) {
       await run(() => client.del(prefix + id))
     },
+    ...(client.eval
+      ? {
+          async lock(name: string, ttl: number) {
+            const key = `${prefix}lock:${name}`
+            const token = randomToken()
+            const taken = await run(() =>
+              client.set(key, token, { PX: Math.max(1, ttl), NX: true }),
+            )
+            if (taken !== 'OK') return undefined
+            return async () => {
+              await run(async () => client.eval?.(RELEASE, { keys: [key], arguments: [token] }))
+            }
+          },
+        }
+      : {}),
   }
 }
+
+export {
+  createRedisRevocationStore,
+  type RedisRevocationCommands,
+  type RedisRevocationStoreOptions,
+} from './revocation.js'

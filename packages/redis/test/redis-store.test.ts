@@ -78,3 +78,48 @@ describe('createRedisStore against a real redis-server', () => {
     expect(() => createRedisStore(client, { commandTimeout: 0 })).toThrow(/commandTimeout/)
   })
 })
+
+describe('refresh locks on a real redis-server', () => {
+  let server: RedisServer
+  let client: ReturnType<typeof createClient>
+  beforeAll(async () => {
+    server = await startRedis()
+    client = createClient({ url: server.url, disableOfflineQueue: true })
+    client.on('error', () => undefined)
+    await client.connect()
+  })
+  afterAll(async () => {
+    client.destroy()
+    await server.stop()
+  })
+
+  it('is exclusive, expires, and is released only by its holder', async () => {
+    const store = createRedisStore(client, { prefix: 'lock-test:' })
+    expect(store.lock).toBeTypeOf('function')
+    const release = await store.lock?.('refresh:s1', 5000)
+    expect(release).toBeTypeOf('function')
+    expect(await store.lock?.('refresh:s1', 5000)).toBeUndefined()
+    expect(await client.pTTL('lock-test:lock:refresh:s1')).toBeGreaterThan(4000)
+    await release?.()
+    expect(await client.exists('lock-test:lock:refresh:s1')).toBe(0)
+
+    // an expired lock taken by another holder is not released by the first one
+    const short = await store.lock?.('refresh:s2', 30)
+    await new Promise((resolve) => setTimeout(resolve, 60))
+    const other = await store.lock?.('refresh:s2', 5000)
+    expect(other).toBeTypeOf('function')
+    await short?.()
+    expect(await client.exists('lock-test:lock:refresh:s2')).toBe(1)
+    await other?.()
+    expect(await client.exists('lock-test:lock:refresh:s2')).toBe(0)
+  })
+
+  it('offers no lock without eval', () => {
+    const store = createRedisStore({
+      get: async () => null,
+      set: async () => 'OK',
+      del: async () => 1,
+    })
+    expect(store.lock).toBeUndefined()
+  })
+})

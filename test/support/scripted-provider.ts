@@ -1,0 +1,263 @@
+/**
+ * A scripted OpenID Provider (node:http + jose) whose behaviour the tests choose: who signs in,
+ * how long access tokens live, and what the token endpoint does at a refresh (rotate, refuse with
+ * invalid_grant, answer about another user, fail with 500, hang). It checks what a real provider
+ * checks (client credentials, PKCE S256, redirect_uri, one-time codes, rotating refresh tokens),
+ * so the app under test cannot tell it from one, until a test makes it misbehave.
+ */
+import { createHash, randomBytes } from 'node:crypto'
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose'
+
+/** What the token endpoint does when a refresh token is used. */
+export type RefreshBehaviour =
+  | 'rotate'
+  | 'keep'
+  | 'invalid_grant'
+  | 'other_subject'
+  | 'server_error'
+  | 'hang'
+
+/** The endpoints whose requests are counted. */
+export type ScriptedEndpoint = 'authorize' | 'token' | 'refresh' | 'userinfo' | 'revocation'
+
+/** A running scripted provider. */
+export interface ScriptedProvider {
+  readonly issuer: string
+  readonly clientId: string
+  readonly clientSecret: string
+  /** who the next authorization signs in as (default `alice`) */
+  subject: string
+  /** seconds an access token lives (default 3600) */
+  accessTokenTtl: number
+  /** what refreshes do (default `rotate`) */
+  refresh: RefreshBehaviour
+  /** the `sub` userinfo answers with; default the token's own */
+  userinfoSubject: string | undefined
+  /** requests per endpoint so far */
+  counts(endpoint: ScriptedEndpoint): number
+  /** the form of the last refresh request (to see `resource` and `scope`) */
+  readonly lastRefresh: URLSearchParams | undefined
+  close(): Promise<void>
+}
+
+interface Grant {
+  readonly sub: string
+  readonly sid: string
+}
+
+function base64url(bytes: Buffer): string {
+  return bytes.toString('base64url')
+}
+
+async function readBody(req: IncomingMessage): Promise<URLSearchParams> {
+  let body = ''
+  for await (const chunk of req) body += chunk
+  return new URLSearchParams(body)
+}
+
+/** Starts a scripted provider on 127.0.0.1 for one confidential client with `redirectUris`. */
+export async function startScriptedProvider(options: {
+  redirectUris: string[]
+  postLogoutRedirectUris?: string[]
+}): Promise<ScriptedProvider> {
+  const { privateKey, publicKey } = await generateKeyPair('RS256', { extractable: true })
+  const jwk: JWK = { ...(await exportJWK(publicKey)), kid: 'scripted-1', alg: 'RS256', use: 'sig' }
+  const clientId = 'scripted-client'
+  const clientSecret = 'scripted-client-secret'
+  const codes = new Map<string, Grant & { nonce: string; challenge: string; redirectUri: string }>()
+  const refreshTokens = new Map<string, Grant>()
+  const accessTokens = new Map<string, Grant>()
+  const counts = new Map<ScriptedEndpoint, number>()
+  const hanging = new Set<ServerResponse>()
+  let issuer = ''
+  let lastRefresh: URLSearchParams | undefined
+
+  const count = (endpoint: ScriptedEndpoint) =>
+    counts.set(endpoint, (counts.get(endpoint) ?? 0) + 1)
+
+  function json(res: ServerResponse, status: number, body: unknown): void {
+    res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' })
+    res.end(JSON.stringify(body))
+  }
+
+  async function idToken(grant: Grant, nonce?: string): Promise<string> {
+    return new SignJWT({
+      sid: grant.sid,
+      ...(nonce ? { nonce } : {}),
+      name: `Scripted ${grant.sub}`,
+    })
+      .setProtectedHeader({ alg: 'RS256', kid: 'scripted-1' })
+      .setIssuer(issuer)
+      .setSubject(grant.sub)
+      .setAudience(clientId)
+      .setIssuedAt()
+      .setExpirationTime('10m')
+      .sign(privateKey)
+  }
+
+  async function tokens(grant: Grant, nonce?: string) {
+    const accessToken = base64url(randomBytes(24))
+    const refreshToken = base64url(randomBytes(24))
+    accessTokens.set(accessToken, grant)
+    refreshTokens.set(refreshToken, grant)
+    return {
+      access_token: accessToken,
+      token_type: 'Bearer',
+      expires_in: provider.accessTokenTtl,
+      refresh_token: refreshToken,
+      id_token: await idToken(grant, nonce),
+      scope: 'openid profile offline_access',
+    }
+  }
+
+  function authenticated(req: IncomingMessage): boolean {
+    const header = req.headers.authorization ?? ''
+    if (!header.startsWith('Basic ')) return false
+    const [id, secret] = Buffer.from(header.slice(6), 'base64').toString().split(':')
+    return (
+      decodeURIComponent(id ?? '') === clientId && decodeURIComponent(secret ?? '') === clientSecret
+    )
+  }
+
+  async function token(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    count('token')
+    const form = await readBody(req)
+    if (!authenticated(req)) return json(res, 401, { error: 'invalid_client' })
+    if (form.get('grant_type') === 'authorization_code') {
+      const code = codes.get(form.get('code') ?? '')
+      codes.delete(form.get('code') ?? '')
+      const verifier = form.get('code_verifier') ?? ''
+      const challenge = base64url(createHash('sha256').update(verifier).digest())
+      if (!code || code.challenge !== challenge || code.redirectUri !== form.get('redirect_uri')) {
+        return json(res, 400, { error: 'invalid_grant' })
+      }
+      return json(res, 200, await tokens(code, code.nonce))
+    }
+    if (form.get('grant_type') === 'refresh_token') {
+      count('refresh')
+      lastRefresh = form
+      const presented = form.get('refresh_token') ?? ''
+      const grant = refreshTokens.get(presented)
+      switch (provider.refresh) {
+        case 'hang':
+          hanging.add(res)
+          return
+        case 'server_error':
+          res.writeHead(500, { 'content-type': 'text/html' })
+          res.end('<h1>Internal Server Error</h1>')
+          return
+        case 'invalid_grant':
+          refreshTokens.delete(presented)
+          return json(res, 400, { error: 'invalid_grant', error_description: 'grant revoked' })
+      }
+      if (!grant)
+        return json(res, 400, { error: 'invalid_grant', error_description: 'unknown or spent' })
+      const next =
+        provider.refresh === 'other_subject' ? { ...grant, sub: `${grant.sub}-other` } : grant
+      const issued = await tokens(next)
+      if (provider.refresh === 'keep') {
+        refreshTokens.delete(issued.refresh_token)
+        const { refresh_token: _kept, ...rest } = issued
+        return json(res, 200, rest)
+      }
+      refreshTokens.delete(presented)
+      return json(res, 200, issued)
+    }
+    return json(res, 400, { error: 'unsupported_grant_type' })
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', issuer)
+    switch (url.pathname) {
+      case '/.well-known/openid-configuration':
+        return json(res, 200, {
+          issuer,
+          authorization_endpoint: `${issuer}/authorize`,
+          token_endpoint: `${issuer}/token`,
+          userinfo_endpoint: `${issuer}/userinfo`,
+          jwks_uri: `${issuer}/jwks`,
+          end_session_endpoint: `${issuer}/logout`,
+          revocation_endpoint: `${issuer}/revoke`,
+          response_types_supported: ['code'],
+          subject_types_supported: ['public'],
+          id_token_signing_alg_values_supported: ['RS256'],
+          code_challenge_methods_supported: ['S256'],
+          token_endpoint_auth_methods_supported: ['client_secret_basic'],
+          authorization_response_iss_parameter_supported: true,
+        })
+      case '/jwks':
+        return json(res, 200, { keys: [jwk] })
+      case '/authorize': {
+        count('authorize')
+        const redirectUri = url.searchParams.get('redirect_uri') ?? ''
+        if (
+          url.searchParams.get('client_id') !== clientId ||
+          !options.redirectUris.includes(redirectUri)
+        ) {
+          return json(res, 400, { error: 'invalid_request' })
+        }
+        const code = base64url(randomBytes(16))
+        codes.set(code, {
+          sub: provider.subject,
+          sid: base64url(randomBytes(8)),
+          nonce: url.searchParams.get('nonce') ?? '',
+          challenge: url.searchParams.get('code_challenge') ?? '',
+          redirectUri,
+        })
+        const target = new URL(redirectUri)
+        target.searchParams.set('code', code)
+        target.searchParams.set('state', url.searchParams.get('state') ?? '')
+        target.searchParams.set('iss', issuer)
+        res.writeHead(302, { location: target.href })
+        res.end()
+        return
+      }
+      case '/token':
+        return token(req, res)
+      case '/userinfo': {
+        count('userinfo')
+        const grant = accessTokens.get((req.headers.authorization ?? '').replace(/^Bearer /, ''))
+        if (!grant) return json(res, 401, { error: 'invalid_token' })
+        return json(res, 200, {
+          sub: provider.userinfoSubject ?? grant.sub,
+          email: `${grant.sub}@scripted.test`,
+        })
+      }
+      case '/revoke':
+        count('revocation')
+        await readBody(req)
+        return json(res, 200, {})
+      default:
+        return json(res, 404, { error: 'not_found' })
+    }
+  }
+
+  const server: Server = createServer((req, res) => {
+    handle(req, res).catch((error: unknown) => json(res, 500, { error: String(error) }))
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+
+  const provider: ScriptedProvider = {
+    issuer,
+    clientId,
+    clientSecret,
+    subject: 'alice',
+    accessTokenTtl: 3600,
+    refresh: 'rotate',
+    userinfoSubject: undefined,
+    counts: (endpoint) => counts.get(endpoint) ?? 0,
+    get lastRefresh() {
+      return lastRefresh
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const res of hanging) res.destroy()
+        server.close(() => resolve())
+        server.closeAllConnections()
+      }),
+  }
+  return provider
+}
