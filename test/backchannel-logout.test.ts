@@ -48,7 +48,7 @@ describe.each(harnesses)('back-channel logout ($name)', (harness) => {
   beforeAll(async () => {
     stack = await startStack(harness)
   })
-  afterAll(() => stack.close())
+  afterAll(() => stack?.close())
 
   /** A browser signed in as a fresh user, and its provider session id. */
   async function signedIn(): Promise<{ browser: Browser; sub: string; sid: string }> {

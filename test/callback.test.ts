@@ -21,7 +21,7 @@ describe.each(harnesses)('callback ($name)', (harness) => {
   beforeAll(async () => {
     stack = await startStack(harness)
   })
-  afterAll(() => stack.close())
+  afterAll(() => stack?.close())
 
   async function callbackUrl(browser: Browser, login = 'alice'): Promise<URL> {
     return authorize(browser, await startLogin(browser, stack.baseUrl), login)

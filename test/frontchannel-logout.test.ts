@@ -35,7 +35,7 @@ describe.each(harnesses)('front-channel logout ($name)', (harness) => {
   beforeAll(async () => {
     stack = await startStack(harness)
   })
-  afterAll(() => stack.close())
+  afterAll(() => stack?.close())
 
   async function signedIn(): Promise<{ browser: Browser; sid: string }> {
     const browser = stack.browser()

@@ -8,7 +8,7 @@ describe.each(harnesses)('login ($name)', (harness) => {
   beforeAll(async () => {
     stack = await startStack(harness)
   })
-  afterAll(() => stack.close())
+  afterAll(() => stack?.close())
 
   it('redirects /login to the authorization endpoint with code, S256 PKCE, state and nonce', async () => {
     const browser = stack.browser()
@@ -199,7 +199,7 @@ describe.each(harnesses)('login with a public client ($name)', (harness) => {
   beforeAll(async () => {
     stack = await startStack(harness, { publicClient: true })
   })
-  afterAll(() => stack.close())
+  afterAll(() => stack?.close())
 
   it('signs in with PKCE alone, no client secret anywhere', async () => {
     const browser = stack.browser()

@@ -14,7 +14,7 @@ describe.each(harnesses)('logout with returnTo ($name)', (harness) => {
   beforeAll(async () => {
     stack = await startStack(harness)
   })
-  afterAll(() => stack.close())
+  afterAll(() => stack?.close())
 
   /** Confirms the logout on the provider's page and follows it back to the app. */
   async function throughProvider(browser: Browser, endSession: URL): Promise<BrowserResponse> {

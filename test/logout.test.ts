@@ -9,7 +9,7 @@ describe.each(harnesses)('logout ($name)', (harness) => {
   beforeAll(async () => {
     stack = await startStack(harness)
   })
-  afterAll(() => stack.close())
+  afterAll(() => stack?.close())
 
   async function signedIn(): Promise<Browser> {
     const browser = stack.browser()

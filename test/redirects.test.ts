@@ -58,7 +58,7 @@ describe.each(harnesses)('open redirects ($name)', (harness) => {
     stack = await startStack(harness)
     browser = stack.browser()
   })
-  afterAll(() => stack.close())
+  afterAll(() => stack?.close())
 
   async function landing(returnTo: string): Promise<URL> {
     const start = await startLogin(browser, stack.baseUrl, returnTo)

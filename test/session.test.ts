@@ -32,7 +32,7 @@ describe.each(harnesses)('session cookies ($name)', (harness) => {
     await signIn(browser, stack.baseUrl)
     sealed = browser.cookie(stack.baseUrl, 'codeflow')?.value as string
   })
-  afterAll(() => stack.close())
+  afterAll(() => stack?.close())
 
   async function expectAnonymousWith(value: string, name = 'codeflow'): Promise<void> {
     const browser = stack.browser()
@@ -136,7 +136,7 @@ describe.each(harnesses)('large sessions ($name)', (harness) => {
   beforeAll(async () => {
     stack = await startStack(harness, { provider: { claims: { groups } } })
   })
-  afterAll(() => stack.close())
+  afterAll(() => stack?.close())
 
   it('chunks a 10 KB session across cookies, each Set-Cookie at most 4096 bytes', async () => {
     const browser = stack.browser()

@@ -72,7 +72,7 @@ export interface StackOptions {
 }
 
 /** Starts the dev provider and the app of `harness` (one or more instances), wired on loopback. */
-export async function startStack(harness: Harness, options: StackOptions = {}): Promise<Stack> {
+async function startStackOnce(harness: Harness, options: StackOptions = {}): Promise<Stack> {
   const ports: number[] = []
   for (let i = 0; i < (options.instances ?? 1); i++) ports.push(await freePort())
   const baseUrls = ports.map((port) => `http://localhost:${port}`)
@@ -192,7 +192,7 @@ export interface ScriptedStack {
 }
 
 /** Starts the scripted provider and `instances` app instances (default 1) wired to it. */
-export async function startScriptedStack(
+async function startScriptedStackOnce(
   harness: Harness,
   options: { auth?: Partial<AuthOptions>; redisUrl?: string; instances?: number } = {},
 ): Promise<ScriptedStack> {
@@ -227,4 +227,33 @@ export async function startScriptedStack(
       await provider.close()
     },
   }
+}
+
+/**
+ * A port found free may be taken (by a client socket's ephemeral port, say) before the app binds
+ * it: the whole stack is started again on new ports, at most three times.
+ */
+async function retryOnPortClash<T>(start: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await start()
+    } catch (error) {
+      const clash =
+        (error as { code?: string }).code === 'EADDRINUSE' || /EADDRINUSE/.test(String(error))
+      if (!clash || attempt >= 3) throw error
+    }
+  }
+}
+
+/** Starts the dev provider and the app of `harness` (one or more instances), wired on loopback. */
+export function startStack(harness: Harness, options: StackOptions = {}): Promise<Stack> {
+  return retryOnPortClash(() => startStackOnce(harness, options))
+}
+
+/** Starts the scripted provider and `instances` app instances (default 1) wired to it. */
+export function startScriptedStack(
+  harness: Harness,
+  options: { auth?: Partial<AuthOptions>; redisUrl?: string; instances?: number } = {},
+): Promise<ScriptedStack> {
+  return retryOnPortClash(() => startScriptedStackOnce(harness, options))
 }
