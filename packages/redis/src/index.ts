@@ -2,7 +2,8 @@
  * @codeflow/redis: codeflow's server-side state in Redis, for apps that run several instances or
  * must survive a restart. Values arrive sealed by the core: Redis never sees a token in clear.
  */
-import { type SessionStore, SessionStoreError } from '@codeflow/core'
+import type { SessionStore } from '@codeflow/core'
+import { command } from './deadline.js'
 
 /**
  * The few commands the store needs, as node-redis (v5, v6) offers them. Any client with these
@@ -38,14 +39,6 @@ export interface RedisStoreOptions {
   commandTimeout?: number
 }
 
-function deadline<T>(operation: Promise<T>, ms: number): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`redis did not answer within ${ms} ms`)), ms)
-  })
-  return Promise.race([operation, timeout]).finally(() => clearTimeout(timer))
-}
-
 /**
  * A `SessionStore` on Redis: one key per session (`prefix` + id) whose TTL is the session's
  * remaining lifetime. Create the client with `disableOfflineQueue: true` (see the README) so that
@@ -61,13 +54,8 @@ export function createRedisStore(
   if (!Number.isInteger(timeout) || timeout < 1) {
     throw new TypeError('"commandTimeout" must be a positive integer of milliseconds')
   }
-  async function run<T>(operation: () => Promise<T>): Promise<T> {
-    try {
-      return await deadline(operation(), timeout)
-    } catch (error) {
-      throw new SessionStoreError(undefined, { cause: error })
-    }
-  }
+  const run = <T>(operation: () => Promise<T>): Promise<T> => command(operation, timeout)
+
   return {
     async get(id) {
       const value = await run(() => client.get(prefix + id))
