@@ -4,6 +4,7 @@ export { banner } from './banner.js'
 export { type ExampleConfig, loadExampleConfig } from './config.js'
 export { homePage, internalErrorPage, profilePage } from './pages.js'
 export { type RedisConnection, redisConnection } from './redis.js'
+export { type Listener, serveExample } from './serve.js'
 export {
   DEV_CLIENT,
   EnvironmentError,

@@ -73,3 +73,4 @@ export {
 export { createMemoryStore, type MemoryStoreOptions, type SessionStore } from './store.js'
 export { type AccessToken, type AccessTokenOptions, getAccessToken } from './tokens.js'
 export { getUserinfo } from './userinfo.js'
+export { type RequestAuth, requestAuth } from './request-auth.js'

@@ -3,8 +3,6 @@
  * context from `req`/`res`, and sends what the core answers. No protocol logic lives here.
  */
 import {
-  type AccessToken,
-  type AccessTokenOptions,
   type Auth,
   AuthError,
   type AuthOptions,
@@ -12,31 +10,18 @@ import {
   createAuth,
   createNodeContext,
   type GuardOptions,
-  getAccessToken,
   getSession,
-  getUserinfo,
   guard,
   type HttpContext,
   handleAuthRoute,
   handleError,
-  type Session,
-  type UserClaims,
+  type RequestAuth,
+  requestAuth,
 } from '@codeflow/core'
 import type { ErrorRequestHandler, Request, RequestHandler, Response } from 'express'
 
-/** What `auth()` puts on `req.auth`. */
-export interface RequestAuth {
-  /** whether the request has a valid session */
-  readonly isAuthenticated: boolean
-  /** the signed-in user's claims, or undefined */
-  readonly user: UserClaims | undefined
-  /** the session (tokens included), or undefined */
-  readonly session: Session | undefined
-  /** a valid access token, refreshed when it has expired; throws 401 when anonymous */
-  accessToken(options?: AccessTokenOptions): Promise<AccessToken>
-  /** the userinfo endpoint's claims, fetched now; throws 401 when anonymous */
-  userinfo(): Promise<Record<string, unknown>>
-}
+/** What `auth()` puts on the request: see the core's `RequestAuth`. */
+export type { RequestAuth }
 
 declare global {
   namespace Express {
@@ -83,13 +68,7 @@ export function auth(options: AuthOptions | Auth): AuthMiddleware {
       const response = await handleAuthRoute(config, ctx)
       if (response) return send(res, response)
       const session = await getSession(config, ctx)
-      req.auth = {
-        isAuthenticated: session !== undefined,
-        user: session?.user,
-        session,
-        accessToken: (tokenOptions) => getAccessToken(config, ctx, tokenOptions),
-        userinfo: () => getUserinfo(config, ctx),
-      }
+      req.auth = requestAuth(config, ctx, session)
       next()
     } catch (error) {
       next(error)

@@ -3,8 +3,6 @@
  * `ctx.req`/`ctx.res`, and sends what the core answers. No protocol logic lives here.
  */
 import {
-  type AccessToken,
-  type AccessTokenOptions,
   type Auth,
   AuthError,
   type AuthOptions,
@@ -12,29 +10,19 @@ import {
   createAuth,
   createNodeContext,
   type GuardOptions,
-  getAccessToken,
   getSession,
   guard,
   handleAuthRoute,
   handleError,
   type NodeContext,
-  type Session,
+  type RequestAuth,
+  requestAuth,
   type SetCookie,
-  type UserClaims,
 } from '@codeflow/core'
 import type { Context, Middleware } from 'koa'
 
-/** What `auth()` puts on `ctx.state.auth`. */
-export interface RequestAuth {
-  /** whether the request has a valid session */
-  readonly isAuthenticated: boolean
-  /** the signed-in user's claims, or undefined */
-  readonly user: UserClaims | undefined
-  /** the session (tokens included), or undefined */
-  readonly session: Session | undefined
-  /** a valid access token, refreshed when it has expired; throws 401 when anonymous */
-  accessToken(options?: AccessTokenOptions): Promise<AccessToken>
-}
+/** What `auth()` puts on the request: see the core's `RequestAuth`. */
+export type { RequestAuth }
 
 declare module 'koa' {
   interface DefaultState {
@@ -105,12 +93,7 @@ export function auth(options: AuthOptions | Auth): AuthMiddleware {
     const response = await handleAuthRoute(config, http)
     if (response) return send(ctx, response)
     const session = await getSession(config, http)
-    ctx.state.auth = {
-      isAuthenticated: session !== undefined,
-      user: session?.user,
-      session,
-      accessToken: (tokenOptions) => getAccessToken(config, http, tokenOptions),
-    }
+    ctx.state.auth = requestAuth(config, http, session)
     await next()
   }
   return Object.assign(middleware, { auth: config })

@@ -99,7 +99,7 @@ describe('@codeflow/koa without authErrorHandler', () => {
   it('sets ctx.state.auth for an anonymous request', async () => {
     const response = await stack.browser().request(`${stack.baseUrl}/state`)
     expect(response.json()).toEqual({
-      keys: ['accessToken', 'isAuthenticated', 'session', 'user'],
+      keys: ['accessToken', 'isAuthenticated', 'session', 'user', 'userinfo'],
       isAuthenticated: false,
       hasIdToken: false,
       token: { error: 401 },
@@ -111,7 +111,7 @@ describe('@codeflow/koa without authErrorHandler', () => {
     await signIn(browser, stack.baseUrl)
     const response = await browser.request(`${stack.baseUrl}/state`)
     expect(response.json()).toEqual({
-      keys: ['accessToken', 'isAuthenticated', 'session', 'user'],
+      keys: ['accessToken', 'isAuthenticated', 'session', 'user', 'userinfo'],
       isAuthenticated: true,
       sub: 'alice',
       sessionSub: 'alice',

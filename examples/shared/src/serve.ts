@@ -1,0 +1,37 @@
+import type { Server } from 'node:http'
+import type { AuthOptions } from '@codeflow/core'
+import { banner } from './banner.js'
+import { loadExampleConfig } from './config.js'
+import { EnvironmentError } from './settings.js'
+
+/** Something that listens like Express's and Koa's `app.listen`. */
+export interface Listener {
+  listen(port: number, host: string, ready: () => void): Server
+}
+
+/**
+ * Runs an example as `pnpm --dir examples/<name> start` does: reads the environment, starts what
+ * it needs, prints the banner, stops on SIGINT/SIGTERM; a bad setting prints its message and exits
+ * with code 1, without a stack trace.
+ */
+export async function serveExample(name: string, createApp: (auth: AuthOptions) => Listener) {
+  try {
+    const config = await loadExampleConfig()
+    const server = createApp(config.auth).listen(config.port, config.host ?? '::', () =>
+      console.log(banner(name, config)),
+    )
+    const stop = () => {
+      server.close()
+      server.closeAllConnections()
+      void config.close()
+    }
+    process.once('SIGINT', stop)
+    process.once('SIGTERM', stop)
+  } catch (error) {
+    if (!(error instanceof EnvironmentError || (error as Error).name === 'ConfigurationError')) {
+      throw error
+    }
+    console.error(`codeflow example: ${(error as Error).message}`)
+    process.exitCode = 1
+  }
+}
