@@ -3,12 +3,14 @@
  * how long access tokens live, and what the token endpoint does at a refresh (rotate, refuse with
  * invalid_grant, answer about another user, fail with 500, hang). It checks what a real provider
  * checks (client credentials, PKCE S256, redirect_uri, one-time codes, rotating refresh tokens),
- * so the app under test cannot tell it from one, until a test makes it misbehave.
+ * so the app under test cannot tell it from one, until a test makes it misbehave: then it is the
+ * hostile provider of the attack scenarios (forged ID tokens, a wrong or missing RFC 9207 `iss`,
+ * broken or hanging token endpoints, key rotation).
  */
-import { createHash, randomBytes } from 'node:crypto'
+import { createHash, createSign, randomBytes } from 'node:crypto'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose'
+import { exportJWK, exportPKCS8, generateKeyPair, type JWK, SignJWT } from 'jose'
 
 /** What the token endpoint does when a refresh token is used. */
 export type RefreshBehaviour =
@@ -20,7 +22,47 @@ export type RefreshBehaviour =
   | 'hang'
 
 /** The endpoints whose requests are counted. */
-export type ScriptedEndpoint = 'authorize' | 'token' | 'refresh' | 'userinfo' | 'revocation'
+export type ScriptedEndpoint =
+  | 'authorize'
+  | 'token'
+  | 'refresh'
+  | 'userinfo'
+  | 'revocation'
+  | 'jwks'
+
+/**
+ * How the hostile provider forges the ID token of its token responses (code exchange and
+ * refresh); `undefined` signs an honest one.
+ */
+export type IdTokenForgery =
+  | 'wrong_nonce'
+  | 'alg_none'
+  | 'hs256_client_secret'
+  | 'wrong_aud'
+  | 'extra_aud'
+  | 'wrong_iss'
+  | 'expired'
+  | 'future_iat'
+  | 'foreign_key'
+  | 'foreign_key_unknown_kid'
+  | 'missing'
+  | 'wrong_azp'
+  | 'no_sub'
+  | 'huge_claims'
+  | 'proto_claims'
+
+/** How the hostile token endpoint breaks (for every grant); `undefined` answers normally. */
+export type TokenFault =
+  | 'html_500'
+  | 'bad_json'
+  | 'huge_body'
+  | 'hang'
+  | 'redirect'
+  | 'error_json'
+  | 'no_access_token'
+
+/** What the authorization endpoint puts in the RFC 9207 `iss` response parameter. */
+export type IssParameter = 'correct' | 'missing' | 'wrong'
 
 /** A running scripted provider. */
 export interface ScriptedProvider {
@@ -39,6 +81,18 @@ export interface ScriptedProvider {
   counts(endpoint: ScriptedEndpoint): number
   /** the form of the last refresh request (to see `resource` and `scope`) */
   readonly lastRefresh: URLSearchParams | undefined
+  /** hostile: how ID tokens are forged (default honest) */
+  forgery: IdTokenForgery | undefined
+  /** hostile: how the token endpoint fails (default it does not) */
+  tokenFault: TokenFault | undefined
+  /** hostile: the `iss` authorization response parameter (default correct) */
+  issParameter: IssParameter
+  /** the `kid` ID tokens are signed with now */
+  readonly kid: string
+  /** Rotates the signing key: a new key with a new `kid` signs from now on, both are published. */
+  rotateKey(): Promise<void>
+  /** Signs `payload` with the current key (RS256, its `kid`), e.g. a logout token. */
+  sign(payload: Record<string, unknown>, header?: Record<string, unknown>): Promise<string>
   close(): Promise<void>
 }
 
@@ -62,8 +116,12 @@ export async function startScriptedProvider(options: {
   redirectUris: string[]
   postLogoutRedirectUris?: string[]
 }): Promise<ScriptedProvider> {
-  const { privateKey, publicKey } = await generateKeyPair('RS256', { extractable: true })
-  const jwk: JWK = { ...(await exportJWK(publicKey)), kid: 'scripted-1', alg: 'RS256', use: 'sig' }
+  const { privateKey: firstKey, publicKey } = await generateKeyPair('RS256', { extractable: true })
+  let privateKey = firstKey
+  let kid = 'scripted-1'
+  const jwks: JWK[] = [{ ...(await exportJWK(publicKey)), kid, alg: 'RS256', use: 'sig' }]
+  // a key nobody published, to sign forgeries with
+  const foreign = await generateKeyPair('RS256')
   const clientId = 'scripted-client'
   const clientSecret = 'scripted-client-secret'
   const codes = new Map<string, Grant & { nonce: string; challenge: string; redirectUri: string }>()
@@ -82,19 +140,65 @@ export async function startScriptedProvider(options: {
     res.end(JSON.stringify(body))
   }
 
-  async function idToken(grant: Grant, nonce?: string): Promise<string> {
-    return new SignJWT({
+  function encodeJson(value: unknown): string {
+    return Buffer.from(JSON.stringify(value)).toString('base64url')
+  }
+
+  async function idToken(grant: Grant, nonce?: string): Promise<string | undefined> {
+    const forgery = provider.forgery
+    const now = Math.floor(Date.now() / 1000)
+    const claims: Record<string, unknown> = {
+      iss: forgery === 'wrong_iss' ? 'https://evil.example' : issuer,
+      sub: grant.sub,
+      aud:
+        forgery === 'wrong_aud'
+          ? 'another-client'
+          : forgery === 'extra_aud' || forgery === 'wrong_azp'
+            ? [clientId, 'another-client']
+            : clientId,
+      iat: forgery === 'future_iat' ? now + 3600 : forgery === 'expired' ? now - 7200 : now,
+      exp: forgery === 'expired' ? now - 3600 : now + 600,
       sid: grant.sid,
-      ...(nonce ? { nonce } : {}),
+      ...(nonce ? { nonce: forgery === 'wrong_nonce' ? 'a-nonce-of-another-login' : nonce } : {}),
       name: `Scripted ${grant.sub}`,
-    })
-      .setProtectedHeader({ alg: 'RS256', kid: 'scripted-1' })
-      .setIssuer(issuer)
-      .setSubject(grant.sub)
-      .setAudience(clientId)
-      .setIssuedAt()
-      .setExpirationTime('10m')
-      .sign(privateKey)
+    }
+    if (forgery === 'wrong_azp') claims.azp = 'another-client'
+    if (forgery === 'no_sub') delete claims.sub
+    if (forgery === 'huge_claims') claims.picture = 'x'.repeat(200_000)
+    switch (forgery) {
+      case 'missing':
+        return undefined
+      case 'alg_none':
+        return `${encodeJson({ alg: 'none', typ: 'JWT' })}.${encodeJson(claims)}.`
+      case 'proto_claims': {
+        const header = encodeJson({ alg: 'RS256', kid })
+        const body = Buffer.from(
+          JSON.stringify(claims).replace(
+            /^\{/,
+            '{"__proto__":{"admin":true},"constructor":{"prototype":{"admin":true}},',
+          ),
+        ).toString('base64url')
+        const signature = createSign('RSA-SHA256')
+          .update(`${header}.${body}`)
+          .sign(await exportPKCS8(privateKey))
+          .toString('base64url')
+        return `${header}.${body}.${signature}`
+      }
+      case 'hs256_client_secret':
+        return new SignJWT(claims)
+          .setProtectedHeader({ alg: 'HS256', kid })
+          .sign(new TextEncoder().encode(clientSecret))
+      case 'foreign_key':
+        return new SignJWT(claims)
+          .setProtectedHeader({ alg: 'RS256', kid })
+          .sign(foreign.privateKey)
+      case 'foreign_key_unknown_kid':
+        return new SignJWT(claims)
+          .setProtectedHeader({ alg: 'RS256', kid: `unknown-${randomBytes(4).toString('hex')}` })
+          .sign(foreign.privateKey)
+      default:
+        return new SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid }).sign(privateKey)
+    }
   }
 
   async function tokens(grant: Grant, nonce?: string) {
@@ -102,13 +206,47 @@ export async function startScriptedProvider(options: {
     const refreshToken = base64url(randomBytes(24))
     accessTokens.set(accessToken, grant)
     refreshTokens.set(refreshToken, grant)
+    const id = await idToken(grant, nonce)
     return {
-      access_token: accessToken,
+      ...(provider.tokenFault === 'no_access_token' ? {} : { access_token: accessToken }),
       token_type: 'Bearer',
       expires_in: provider.accessTokenTtl,
       refresh_token: refreshToken,
-      id_token: await idToken(grant, nonce),
+      ...(id === undefined ? {} : { id_token: id }),
       scope: 'openid profile offline_access',
+    }
+  }
+
+  /** The hostile token endpoint's faults; whether one was served. */
+  function tokenFault(res: ServerResponse): boolean {
+    switch (provider.tokenFault) {
+      case 'html_500':
+        res.writeHead(500, { 'content-type': 'text/html' })
+        res.end('<html><body><h1>500 Internal Server Error</h1><script>x()</script></body></html>')
+        return true
+      case 'bad_json':
+        res.writeHead(200, { 'content-type': 'application/json' })
+        res.end('{"access_token": "abc", "token_type": ')
+        return true
+      case 'huge_body':
+        res.writeHead(200, { 'content-type': 'application/json' })
+        res.end(`{"access_token":"${'a'.repeat(8 * 1024 * 1024)}","token_type":"Bearer"}`)
+        return true
+      case 'hang':
+        hanging.add(res)
+        return true
+      case 'redirect':
+        res.writeHead(307, { location: 'http://127.0.0.1:9/token' })
+        res.end()
+        return true
+      case 'error_json':
+        json(res, 400, {
+          error: 'invalid_request',
+          error_description: '<img src=x onerror=alert(1)>',
+        })
+        return true
+      default:
+        return false
     }
   }
 
@@ -125,6 +263,10 @@ export async function startScriptedProvider(options: {
     count('token')
     const form = await readBody(req)
     if (!authenticated(req)) return json(res, 401, { error: 'invalid_client' })
+    if (tokenFault(res)) {
+      if (form.get('grant_type') === 'refresh_token') count('refresh')
+      return
+    }
     if (form.get('grant_type') === 'authorization_code') {
       const code = codes.get(form.get('code') ?? '')
       codes.delete(form.get('code') ?? '')
@@ -188,7 +330,8 @@ export async function startScriptedProvider(options: {
           authorization_response_iss_parameter_supported: true,
         })
       case '/jwks':
-        return json(res, 200, { keys: [jwk] })
+        count('jwks')
+        return json(res, 200, { keys: jwks })
       case '/authorize': {
         count('authorize')
         const redirectUri = url.searchParams.get('redirect_uri') ?? ''
@@ -209,7 +352,12 @@ export async function startScriptedProvider(options: {
         const target = new URL(redirectUri)
         target.searchParams.set('code', code)
         target.searchParams.set('state', url.searchParams.get('state') ?? '')
-        target.searchParams.set('iss', issuer)
+        if (provider.issParameter !== 'missing') {
+          target.searchParams.set(
+            'iss',
+            provider.issParameter === 'wrong' ? 'https://evil.example' : issuer,
+          )
+        }
         res.writeHead(302, { location: target.href })
         res.end()
         return
@@ -252,6 +400,20 @@ export async function startScriptedProvider(options: {
     get lastRefresh() {
       return lastRefresh
     },
+    forgery: undefined,
+    tokenFault: undefined,
+    issParameter: 'correct',
+    get kid() {
+      return kid
+    },
+    async rotateKey() {
+      const next = await generateKeyPair('RS256', { extractable: true })
+      kid = `scripted-${jwks.length + 1}`
+      jwks.push({ ...(await exportJWK(next.publicKey)), kid, alg: 'RS256', use: 'sig' })
+      privateKey = next.privateKey
+    },
+    sign: (payload, header = {}) =>
+      new SignJWT(payload).setProtectedHeader({ alg: 'RS256', kid, ...header }).sign(privateKey),
     close: () =>
       new Promise<void>((resolve) => {
         for (const res of hanging) res.destroy()

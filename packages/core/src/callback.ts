@@ -18,6 +18,12 @@ import { takeTransaction } from './transaction.js'
 const MAX_QUERY = 8192
 
 /**
+ * The authorization response parameters that must appear at most once (RFC 6749 §3.1; RFC 9207):
+ * a duplicate is the browser's fault, refused with 400 before any transaction or token request.
+ */
+const SINGLE = ['state', 'code', 'iss', 'error', 'error_description', 'error_uri'] as const
+
+/**
  * Completes a login: the transaction of `state` is consumed, the authorization response is
  * validated (state, RFC 9207 `iss`, error) and the code exchanged with the PKCE verifier; the ID
  * token is required and checked (signature, pinned alg, iss, aud, nonce, exp). A fresh session is
@@ -29,6 +35,11 @@ export async function handleCallback(auth: Auth, ctx: HttpContext): Promise<Auth
     throw new CallbackError('the callback query is too long', 'query_too_long')
   }
   const params = ctx.url.searchParams
+  for (const name of SINGLE) {
+    if (params.getAll(name).length > 1) {
+      throw new CallbackError(`the "${name}" parameter is repeated`, 'duplicate_parameter')
+    }
+  }
   const provider = await auth.provider.get()
   const transaction = await takeTransaction(ctx, options, params.get('state'))
   const tokens = await exchangeCode(provider, options, params, transaction)

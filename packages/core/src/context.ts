@@ -13,6 +13,11 @@ export interface HttpContext {
   readonly method: string
   /** the request headers; the core parses `Cookie` itself */
   readonly headers: Headers
+  /**
+   * optional: the request's `Cookie` header (repeated headers joined with "; "), read without
+   * building `headers`; the hot path of a session read needs nothing else
+   */
+  cookieHeader?(): string | null | undefined
   /** reads a urlencoded form body (only POST routes call it) */
   readForm(): Promise<URLSearchParams>
   /** appends a `Set-Cookie` to the response; `cookie.header` is already serialized */
@@ -34,7 +39,8 @@ const states = new WeakMap<HttpContext, RequestState>()
 function state(ctx: HttpContext): RequestState {
   let current = states.get(ctx)
   if (!current) {
-    current = { cookies: parseCookieHeader(ctx.headers.get('cookie')), memo: new Map() }
+    const header = ctx.cookieHeader ? ctx.cookieHeader() : ctx.headers.get('cookie')
+    current = { cookies: parseCookieHeader(header), memo: new Map() }
     states.set(ctx, current)
   }
   return current
@@ -173,6 +179,10 @@ export function createNodeContext(
     get headers() {
       headers ??= toHeaders(req)
       return headers
+    },
+    cookieHeader() {
+      // Node joins repeated Cookie headers with "; " (RFC 6265 §5.4), as toHeaders does
+      return req.headers.cookie
     },
     async readForm() {
       const parsed = parsedBody() as ParsedBody

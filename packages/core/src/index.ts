@@ -46,6 +46,7 @@ export { type AuthLogEvent, type AuthLogger, report } from './logger.js'
 export { handleLogin, type LoginOptions } from './login.js'
 export { finishLogout, handleLogout, type LogoutOptions } from './logout.js'
 export type { AuthOptions, ResolvedOptions, RoutePaths, SessionOptions } from './options.js'
+export { type RequestAuth, requestAuth } from './request-auth.js'
 export {
   type AuthResponse,
   type ErrorResponseOptions,
@@ -73,4 +74,3 @@ export {
 export { createMemoryStore, type MemoryStoreOptions, type SessionStore } from './store.js'
 export { type AccessToken, type AccessTokenOptions, getAccessToken } from './tokens.js'
 export { getUserinfo } from './userinfo.js'
-export { type RequestAuth, requestAuth } from './request-auth.js'

@@ -58,7 +58,15 @@ export interface Provider {
   readonly jwksUri: string | undefined
   /** the one signing algorithm accepted from this provider (ID tokens, logout tokens) */
   readonly signingAlg: string
+  /** seconds of clock skew tolerated in token timestamps */
+  readonly clockTolerance: number
 }
+
+/**
+ * The longest token (ID, access or refresh) accepted from the token endpoint: a hostile provider
+ * must not fill the session with megabytes (a 502, not a 500 from the session's size cap).
+ */
+const MAX_TOKEN = 64 * 1024
 
 /** Fresh random values for a login: PKCE verifier and challenge (S256), state and nonce. */
 export async function loginSecrets(): Promise<CallbackChecks & { codeChallenge: string }> {
@@ -118,6 +126,7 @@ async function discover(options: ResolvedOptions): Promise<Provider> {
     issuer: server.issuer,
     jwksUri: server.jwks_uri,
     signingAlg: alg,
+    clockTolerance: options.clockTolerance,
   }
 }
 
@@ -180,7 +189,32 @@ function isTimeout(error: unknown): boolean {
   return false
 }
 
-function tokenSet(response: client.TokenEndpointResponse & client.TokenEndpointResponseHelpers) {
+/**
+ * What openid-client leaves unchecked in a token response: the size of its tokens, and an ID
+ * token `iat` in the future (OIDC Core 3.1.3.7 step 10 lets the client reject tokens issued too
+ * far from now; one from the future was not issued by an honest provider with a sane clock).
+ */
+function checkTokens(
+  provider: Provider,
+  response: client.TokenEndpointResponse & client.TokenEndpointResponseHelpers,
+): void {
+  for (const token of [response.access_token, response.refresh_token, response.id_token]) {
+    if (typeof token === 'string' && token.length > MAX_TOKEN) {
+      throw new Error('a token of the response is too large')
+    }
+  }
+  if (response.id_token === undefined) return
+  const iat = response.claims()?.iat
+  if (typeof iat !== 'number' || iat > Math.floor(Date.now() / 1000) + provider.clockTolerance) {
+    throw new Error('the ID token "iat" is missing or in the future')
+  }
+}
+
+function tokenSet(
+  provider: Provider,
+  response: client.TokenEndpointResponse & client.TokenEndpointResponseHelpers,
+) {
+  checkTokens(provider, response)
   const expiresIn = response.expiresIn()
   return {
     idToken: response.id_token,
@@ -239,7 +273,7 @@ export async function exchangeCode(
       pkceCodeVerifier: checks.codeVerifier,
       idTokenExpected: true,
     })
-    const tokens = tokenSet(response)
+    const tokens = tokenSet(provider, response)
     if (!tokens.idToken || !tokens.claims) {
       throw new TokenExchangeError('the identity provider sent no ID token')
     }
@@ -265,7 +299,7 @@ export async function refreshTokens(
   params: Readonly<Record<string, string>> = {},
 ): Promise<TokenSet> {
   try {
-    return tokenSet(await client.refreshTokenGrant(provider.config, refreshToken, params))
+    return tokenSet(provider, await client.refreshTokenGrant(provider.config, refreshToken, params))
   } catch (error) {
     throw tokenEndpointError(error, true)
   }

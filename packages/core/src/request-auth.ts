@@ -19,7 +19,11 @@ export interface RequestAuth {
 }
 
 /** The request's `RequestAuth`, for the session already read for it. */
-export function requestAuth(auth: Auth, ctx: HttpContext, session: Session | undefined): RequestAuth {
+export function requestAuth(
+  auth: Auth,
+  ctx: HttpContext,
+  session: Session | undefined,
+): RequestAuth {
   return {
     isAuthenticated: session !== undefined,
     user: session?.user,

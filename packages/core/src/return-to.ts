@@ -67,8 +67,9 @@ export function safeReturnTo(value: unknown, base: URL): string | undefined {
     if (target.username || target.password) return undefined
   }
   if (target.origin !== base.origin) return undefined
-  // re-emit from parts: the pathname may have normalised to `//host`, which is harmless only
-  // because the result is absolute on our origin
+  // dot segments (`/..//host`, `/%2e%2e//host`) can normalise the path to `//host`: refused, since
+  // a framework that makes same-origin Locations relative (Next.js does) would emit `//host`
+  if (target.pathname.startsWith('//')) return undefined
   return `${base.origin}${target.pathname}${target.search}${target.hash}`
 }
 

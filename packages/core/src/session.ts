@@ -6,6 +6,12 @@
  * store that fails is a 503. A cookie sealed with a retired password is resealed with the newest.
  * A session that a logout revoked (back-channel, front-channel, or a copy of a logged-out cookie)
  * reads as anonymous: every read asks the revocation store once.
+ *
+ * The hot path: unsealed payloads are cached per app by their exact sealed value
+ * (session-cache.ts), so a cookie seen before is not unsealed again; every other check still runs
+ * on every read (lifetimes, revocation, the store's current value, touches and reseals). A cookie
+ * session whose payload is cached, with the memory revocation store, awaits nothing; with a Redis
+ * revocation store or a session store, those lookups stay one round trip each per request.
  */
 import type { Auth } from './auth.js'
 import { forget, type HttpContext, memo, requestCookies, writeCookies } from './context.js'
@@ -14,6 +20,7 @@ import { AuthError, SessionStoreError, SessionTooLargeError } from './errors.js'
 import { report } from './logger.js'
 import type { ResolvedOptions } from './options.js'
 import { seal, sealPasswordId, unseal } from './seal.js'
+import { type CachedSeal, sessionCacheOf } from './session-cache.js'
 
 /** The claims about the signed-in user, from the ID token (protocol claims removed). */
 export type UserClaims = Readonly<Record<string, unknown>> & { readonly sub: string }
@@ -155,42 +162,118 @@ function newestPasswordId(options: ResolvedOptions): string {
 
 type Rejected = (reason: string, error?: unknown) => void
 
+/** A verified session payload and whether a retired (older) password sealed it. */
+interface Sealed {
+  readonly entry: CachedSeal
+  readonly stale: boolean
+}
+
+/** The newest password id, per configuration (every new seal uses it). */
+const newestIds = new WeakMap<ResolvedOptions, string>()
+
+function newestId(options: ResolvedOptions): string {
+  let id = newestIds.get(options)
+  if (id === undefined) {
+    id = newestPasswordId(options)
+    newestIds.set(options, id)
+  }
+  return id
+}
+
 /**
- * Reads the session's sealed data: from the cookie itself, or through the cookie's sealed
- * reference from the server-side store. Returns the data and whether it was sealed with a retired
- * (older) password, so that the caller reseals it.
+ * Unseals a session payload through the app's cache: a value seen before (and still within its
+ * seal's expiry, under a password still configured) is not unsealed again. Synchronous on a hit.
  */
-async function readSealed(
+function unsealCached(
   options: ResolvedOptions,
   value: string,
   rejected: Rejected,
-): Promise<{ data: Record<string, unknown>; stale: boolean } | undefined> {
+): CachedSeal | undefined | Promise<CachedSeal | undefined> {
+  const cache = sessionCacheOf(options)
+  const hit = cache.get(value, options.passwords)
+  if (hit) return hit
+  return unseal('session', value, options.passwords, rejected).then((payload) =>
+    payload
+      ? (cache.set(value, payload, options.passwords) ?? uncached(payload, value))
+      : undefined,
+  )
+}
+
+/** A payload that could not be cached (not expected from codeflow's own seals). */
+function uncached(payload: Record<string, unknown>, value: string): CachedSeal {
+  return { value, payload, passwordId: sealPasswordId(value) ?? '', password: '', expires: 0 }
+}
+
+/**
+ * Reads the session's sealed data: from the cookie itself, or through the cookie's sealed
+ * reference from the server-side store. Returns the data and whether it was sealed with a retired
+ * (older) password, so that the caller reseals it. Synchronous for a cookie session whose value is
+ * cached; with a store, the store is read on every request (a logout elsewhere deletes the value),
+ * and only the two unseals (the reference and the stored value) come from the cache.
+ */
+function readSealed(
+  options: ResolvedOptions,
+  value: string,
+  rejected: Rejected,
+): Sealed | undefined | Promise<Sealed | undefined> {
+  const cookie = unsealCached(options, value, rejected)
+  if (cookie instanceof Promise)
+    return cookie.then((entry) => entry && fromCookie(options, entry, rejected))
+  return cookie && fromCookie(options, cookie, rejected)
+}
+
+function fromCookie(
+  options: ResolvedOptions,
+  cookie: CachedSeal,
+  rejected: Rejected,
+): Sealed | undefined | Promise<Sealed | undefined> {
   const refuse = (reason: string): undefined => {
     rejected(reason)
     return undefined
   }
-  const newest = newestPasswordId(options)
-  const cookie = await unseal('session', value, options.passwords, rejected)
-  if (!cookie) return undefined
-  let stale = sealPasswordId(value) !== newest
+  const newest = newestId(options)
+  const stale = cookie.passwordId !== newest
+  const { ref } = cookie.payload
   if (!options.store) {
-    if (typeof cookie.ref === 'string') return refuse('a store reference without a store')
-    return { data: cookie, stale }
+    if (typeof ref === 'string') return refuse('a store reference without a store')
+    return { entry: cookie, stale }
   }
-  if (typeof cookie.ref !== 'string') return refuse('a cookie session while a store is configured')
-  // a store failure is a 503 (SessionStoreError), never a silent anonymous request
-  const stored = await options.store.get(cookie.ref)
-  if (stored === undefined) return refuse('not in the store (ended or expired)')
-  const data = await unseal('session', stored, options.passwords, rejected)
-  if (!data || data.id !== cookie.ref) return refuse('store value does not match')
-  stale ||= sealPasswordId(stored) !== newest
-  return { data, stale }
+  if (typeof ref !== 'string') return refuse('a cookie session while a store is configured')
+  return fromStore(options, ref, stale, newest, rejected)
 }
 
-async function readSession(
+async function fromStore(
+  options: ResolvedOptions,
+  ref: string,
+  stale: boolean,
+  newest: string,
+  rejected: Rejected,
+): Promise<Sealed | undefined> {
+  // a store failure is a 503 (SessionStoreError), never a silent anonymous request
+  const stored = await options.store?.get(ref)
+  if (stored === undefined) {
+    rejected('not in the store (ended or expired)')
+    return undefined
+  }
+  const entry = await unsealCached(options, stored, rejected)
+  if (!entry || entry.payload.id !== ref) {
+    rejected('store value does not match')
+    return undefined
+  }
+  return { entry, stale: stale || entry.passwordId !== newest }
+}
+
+/** The claims of a cached payload, derived once per sealed value. */
+function cachedClaims(entry: CachedSeal, data: SessionData): UserClaims {
+  if (entry.derived === undefined) entry.derived = Object.freeze(claimsOf(data))
+  // a copy: an app that adds a member to `session.user` changes its own request only
+  return { ...(entry.derived as UserClaims) }
+}
+
+function readSession(
   ctx: HttpContext,
   options: ResolvedOptions,
-): Promise<Session | undefined> {
+): Session | undefined | Promise<Session | undefined> {
   const value = readChunked(requestCookies(ctx), options.sessionCookieName, options.maxCookieChunks)
   if (value === undefined) return undefined
   const rejected: Rejected = (reason, error) =>
@@ -200,16 +283,32 @@ async function readSession(
       message: `a session cookie was rejected (${reason}); the request is anonymous`,
       error,
     })
-  const sealed = await readSealed(options, value, rejected)
-  if (!sealed) return undefined
-  const { data, stale } = sealed
+  const sealed = readSealed(options, value, rejected)
+  if (sealed instanceof Promise)
+    return sealed.then((found) => found && checkSession(ctx, options, found, rejected))
+  return sealed && checkSession(ctx, options, sealed, rejected)
+}
+
+/**
+ * The checks of every read, cached payload or not: shape, lifetimes (absolute, idle, provider),
+ * revocation; then the rolling touch or the rotation reseal. Synchronous when nothing needs I/O
+ * (a revocation store that answers synchronously, no write due).
+ */
+function checkSession(
+  ctx: HttpContext,
+  options: ResolvedOptions,
+  sealed: Sealed,
+  rejected: Rejected,
+): Session | undefined | Promise<Session | undefined> {
+  const { entry, stale } = sealed
+  const data = entry.payload
   if (!isSessionData(data)) {
     rejected('malformed')
     return undefined
   }
   let user: UserClaims
   try {
-    user = claimsOf(data)
+    user = cachedClaims(entry, data)
   } catch (error) {
     rejected('malformed', error)
     return undefined
@@ -218,25 +317,42 @@ async function readSession(
   const endsAt = sessionEnd(options, data, user)
   if (now >= endsAt) {
     rejected('expired')
-    if (options.store) await options.store.delete(data.id)
-    return undefined
+    return options.store ? options.store.delete(data.id).then(() => undefined) : undefined
   }
-  if (await isRevoked(options, data)) {
+  const revoked = isRevoked(options, data)
+  if (revoked instanceof Promise)
+    return revoked.then((yes) => afterRevocation(ctx, options, data, user, stale, now, yes))
+  return afterRevocation(ctx, options, data, user, stale, now, revoked)
+}
+
+function afterRevocation(
+  ctx: HttpContext,
+  options: ResolvedOptions,
+  data: SessionData & { readonly k?: unknown },
+  user: UserClaims,
+  stale: boolean,
+  now: number,
+  revoked: boolean,
+): Session | undefined | Promise<Session | undefined> {
+  if (revoked) {
     report(options.logger, {
       level: 'info',
       code: 'session_revoked',
       message: 'the session was ended by a logout; the request is anonymous',
     })
-    if (options.store) await options.store.delete(data.id)
-    return undefined
+    return options.store ? options.store.delete(data.id).then(() => undefined) : undefined
   }
   const { k: _kind, ...fields } = data
-  let session: SessionData = fields as unknown as SessionData
+  const session: SessionData = fields as unknown as SessionData
   // rolling sessions: record activity, at most every touchInterval seconds (writing on every
   // request would cost a seal per request); a retired password: reseal with the newest
   if (stale || (options.idleDuration !== false && now - data.updatedAt >= touchInterval(options))) {
-    session = { ...session, updatedAt: now }
-    await writeSession(ctx, options, session, user)
+    const touched = { ...session, updatedAt: now }
+    return writeSession(ctx, options, touched, user).then(() => ({
+      ...touched,
+      user,
+      endsAt: sessionEnd(options, touched, user),
+    }))
   }
   return { ...session, user, endsAt: sessionEnd(options, session, user) }
 }
@@ -245,21 +361,29 @@ async function readSession(
  * Whether a logout (back-channel, front-channel, or a local logout of a copy of this cookie) ended
  * the session: one lookup in the revocation store. A store that fails is a 503, never a session.
  */
-async function isRevoked(options: ResolvedOptions, data: SessionData): Promise<boolean> {
-  try {
-    return await options.revocationStore.isRevoked({
-      id: data.id,
-      iss: data.iss,
-      sub: data.sub,
-      sid: typeof data.sid === 'string' ? data.sid : undefined,
-      createdAt: data.createdAt,
-    })
-  } catch (error) {
-    if (error instanceof AuthError) throw error
-    throw new SessionStoreError('the revocation store is unavailable, try again shortly', {
-      cause: error,
-    })
+function isRevoked(options: ResolvedOptions, data: SessionData): boolean | Promise<boolean> {
+  const query = {
+    id: data.id,
+    iss: data.iss,
+    sub: data.sub,
+    sid: typeof data.sid === 'string' ? data.sid : undefined,
+    createdAt: data.createdAt,
   }
+  const store = options.revocationStore
+  try {
+    // the memory store answers synchronously: no await on the hot path
+    if (store.isRevokedNow) return store.isRevokedNow(query)
+    return store.isRevoked(query).catch(revocationFailure)
+  } catch (error) {
+    return revocationFailure(error)
+  }
+}
+
+function revocationFailure(error: unknown): never {
+  if (error instanceof AuthError) throw error
+  throw new SessionStoreError('the revocation store is unavailable, try again shortly', {
+    cause: error,
+  })
 }
 
 /** Seconds between two activity writes of a rolling session: a twentieth of the idle time. */
@@ -274,7 +398,10 @@ export function loadSession(
   ctx: HttpContext,
   options: ResolvedOptions,
 ): Promise<Session | undefined> {
-  return memo(ctx, SESSION_KEY, () => readSession(ctx, options))
+  return memo(ctx, SESSION_KEY, () => {
+    const session = readSession(ctx, options)
+    return session instanceof Promise ? session : Promise.resolve(session)
+  })
 }
 
 /** Writes the session cookie(s) (and the store's value), deleting chunks no longer used. */
@@ -286,11 +413,17 @@ async function writeSession(
 ): Promise<void> {
   const remaining = sessionEnd(options, data, user) - epoch()
   const ttl = Math.max(remaining, 1)
-  const sealedData = await seal('session', { ...data }, options.passwords, ttl)
+  const payload = { ...data }
+  const sealedData = await seal('session', payload, options.passwords, ttl)
+  // the next request presents what was just sealed: remember it, as unsealing would return it
+  const cache = sessionCacheOf(options)
+  cache.set(sealedData, asUnsealed(payload), options.passwords)
   let value = sealedData
   if (options.store) {
     await options.store.set(data.id, sealedData, ttl)
-    value = await seal('session', { ref: data.id }, options.passwords, ttl)
+    const reference = { ref: data.id }
+    value = await seal('session', reference, options.passwords, ttl)
+    cache.set(value, asUnsealed(reference), options.passwords)
   }
   const name = options.sessionCookieName
   const maxAge = options.persistent ? ttl : undefined
@@ -299,6 +432,11 @@ async function writeSession(
   const written = new Set(chunks.map((cookie) => cookie.name))
   const stale = chunkCookieNames(requestCookies(ctx), name).filter((n) => !written.has(n))
   writeCookies(ctx, [...stale.map((n) => deletionCookie(n, options.secure)), ...chunks])
+}
+
+/** What unsealing a seal of `payload` returns: its JSON round trip, with the kind member. */
+function asUnsealed(payload: Record<string, unknown>): Record<string, unknown> {
+  return JSON.parse(JSON.stringify({ ...payload, k: 'session' })) as Record<string, unknown>
 }
 
 /** Seals `data` into the store under its id (no cookie): what other instances then read. */
@@ -351,7 +489,7 @@ export async function clearSession(ctx: HttpContext, options: ResolvedOptions): 
     const cookie =
       value === undefined
         ? undefined
-        : await unseal('session', value, options.passwords, () => undefined)
+        : (await unsealCached(options, value, () => undefined))?.payload
     if (typeof cookie?.ref === 'string') await options.store.delete(cookie.ref)
   }
   const names = chunkCookieNames(requestCookies(ctx), options.sessionCookieName)

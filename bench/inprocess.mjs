@@ -1,0 +1,127 @@
+// In-process measurements, in a fresh process (`node --expose-gc bench/inprocess.mjs SESSIONS`):
+// the cold path (a session read of a never-seen cookie: one unseal), the warm path (the same
+// cookies again: cache hits), and the heap after SESSIONS distinct sessions were read.
+import { randomBytes } from 'node:crypto'
+import { dirname, join } from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import { createAuth, getSession } from '@codeflow/core'
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..')
+const { sealData } = await import(
+  pathToFileURL(join(root, 'packages/core/node_modules/iron-session/dist/index.js')).href
+)
+
+const sessions = Number(process.argv[2] ?? 100_000)
+const SECRET = 'a-benchmark-secret-of-at-least-32-characters'
+const ISSUER = 'http://127.0.0.1:9'
+const auth = createAuth({
+  issuer: ISSUER,
+  clientId: 'bench',
+  clientSecret: 'bench-secret',
+  baseUrl: 'http://127.0.0.1:3000',
+  secret: SECRET,
+  allowInsecureRequests: true,
+})
+const name = auth.options.sessionCookieName
+
+const b64 = (value) => Buffer.from(JSON.stringify(value)).toString('base64url')
+const now = () => Math.floor(Date.now() / 1000)
+
+/** A session the size of the HTTP benchmarks' (ID, access and refresh tokens, ~300 B of claims). */
+async function cookie(n) {
+  const t = now()
+  const sub = `user-${n}`
+  const claims = {
+    iss: ISSUER,
+    sub,
+    aud: 'bench',
+    iat: t,
+    exp: t + 3600,
+    sid: `sid-${n}`,
+    name: 'Alice Example',
+    email: 'alice@example.com',
+    email_verified: true,
+    org: 'Example Organisation',
+    roles: ['reader', 'writer', 'reviewer'],
+    department: 'Research and Development',
+    locale: 'en-GB',
+    zoneinfo: 'Europe/London',
+    picture: 'https://example.com/avatars/alice-example-profile.png',
+  }
+  const sig = randomBytes(256).toString('base64url')
+  const idToken = `${b64({ alg: 'RS256', kid: 'k1' })}.${b64(claims)}.${sig}`
+  const accessToken = `${b64({ alg: 'RS256', typ: 'at+jwt' })}.${b64({ ...claims, scope: 'openid profile email', client_id: 'bench', jti: randomBytes(16).toString('hex') })}.${sig}`
+  const data = {
+    id: randomBytes(16).toString('base64url'),
+    iss: ISSUER,
+    sub,
+    sid: `sid-${n}`,
+    idToken,
+    accessToken,
+    tokenType: 'bearer',
+    expiresAt: t + 3600,
+    refreshToken: randomBytes(32).toString('base64url'),
+    scope: 'openid profile email offline_access',
+    createdAt: t,
+    updatedAt: t,
+    k: 'session',
+  }
+  const value = await sealData(data, { password: { 1: SECRET }, ttl: 86_400 })
+  return `${name}=${value}`
+}
+
+/** A minimal request context: the Cookie header is read without building Headers. */
+function context(header) {
+  return {
+    url: new URL('http://127.0.0.1:3000/api/me'),
+    method: 'GET',
+    headers: new Headers({ cookie: header }),
+    cookieHeader: () => header,
+    readForm: async () => new URLSearchParams(),
+    setCookie() {},
+  }
+}
+
+async function read(header) {
+  const session = await getSession(auth, context(header))
+  if (!session) throw new Error('the benchmark session did not read back')
+  return session
+}
+
+// cold and warm paths, on 2,000 distinct cookies
+const sample = []
+for (let n = 0; n < 2000; n++) sample.push(await cookie(n))
+for (const header of sample.slice(0, 200)) await read(header) // JIT warm-up (then cached)
+const fresh = sample.slice(200)
+let start = process.hrtime.bigint()
+for (const header of fresh) await read(header)
+const coldUs = Number(process.hrtime.bigint() - start) / 1000 / fresh.length
+start = process.hrtime.bigint()
+for (let round = 0; round < 5; round++) for (const header of fresh) await read(header)
+const warmUs = Number(process.hrtime.bigint() - start) / 1000 / (fresh.length * 5)
+sample.length = 0
+fresh.length = 0
+
+// memory: SESSIONS distinct sessions read once each (cookies made and dropped one at a time)
+globalThis.gc?.()
+const before = process.memoryUsage()
+// in batches: sealing and unsealing use WebCrypto, which runs on the thread pool
+for (let n = 0; n < sessions; n += 64) {
+  const batch = []
+  for (let i = n; i < Math.min(n + 64, sessions); i++) batch.push(cookie(2000 + i).then(read))
+  await Promise.all(batch)
+}
+globalThis.gc?.()
+const after = process.memoryUsage()
+
+console.log(
+  JSON.stringify({
+    cookieBytes: (await cookie(0)).length,
+    coldUs,
+    warmUs,
+    sessions,
+    heapBeforeMiB: before.heapUsed / 2 ** 20,
+    heapAfterMiB: after.heapUsed / 2 ** 20,
+    rssAfterMiB: after.rss / 2 ** 20,
+  }),
+)

@@ -1,0 +1,425 @@
+// `pnpm bench`: every HTTP scenario runs in its own process on 127.0.0.1 and is loaded by
+// autocannon from this process for a bounded time, in interleaved rounds; medians and ratios go
+// to bench/results/latest.md and latest.json. Flags: --rounds N (3), --duration S (5),
+// --connections C (10), --sessions N (100000: the memory measurement), --flows N (40: logins).
+import { fork, spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { cpus, tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import { parseArgs } from 'node:util'
+import { startDevProvider } from '@codeflow/dev-provider'
+import autocannon from 'autocannon'
+import { login } from './login.mjs'
+
+const here = dirname(fileURLToPath(import.meta.url))
+const root = join(here, '..')
+const { values: flags } = parseArgs({
+  args: process.argv.slice(2).filter((arg) => arg !== '--'),
+  options: {
+    rounds: { type: 'string', default: '3' },
+    duration: { type: 'string', default: '5' },
+    connections: { type: 'string', default: '10' },
+    sessions: { type: 'string', default: '100000' },
+    flows: { type: 'string', default: '40' },
+  },
+})
+const rounds = Number(flags.rounds)
+const duration = Number(flags.duration)
+const connections = Number(flags.connections)
+const SECRET = 'a-benchmark-secret-of-at-least-32-characters'
+const CLIENT_SECRET = 'a-benchmark-client-secret'
+const EXTRA_CLAIMS = {
+  org: 'Example Organisation',
+  roles: ['reader', 'writer', 'reviewer'],
+  department: 'Research and Development',
+  locale: 'en-GB',
+  zoneinfo: 'Europe/London',
+  picture: 'https://example.com/avatars/alice-example-profile.png',
+}
+
+const log = (line) => process.stderr.write(`${line}\n`)
+const children = []
+const cleanups = []
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address()
+      server.close(() => resolve(port))
+    })
+  })
+}
+
+async function waitFor(check, what, ms = 30_000) {
+  const deadline = Date.now() + ms
+  for (;;) {
+    if (
+      await check().catch((error) => (/exited/.test(error.message) ? Promise.reject(error) : false))
+    )
+      return
+    if (Date.now() > deadline) throw new Error(`${what} did not start`)
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+}
+
+async function startRedis() {
+  const port = await freePort()
+  const dir = mkdtempSync(join(tmpdir(), 'codeflow-bench-redis-'))
+  const child = spawn(
+    'redis-server',
+    [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--dir',
+      dir,
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  )
+  let output = ''
+  child.stdout.on('data', (chunk) => {
+    output += chunk
+  })
+  const [spawned] = await Promise.race([
+    once(child, 'spawn').then(() => [true]),
+    once(child, 'error').then(() => [false]),
+  ])
+  if (!spawned) throw new Error('redis-server is not installed: apt-get install -y redis-server')
+  children.push(child)
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }))
+  await waitFor(async () => /Ready to accept connections/.test(output), 'redis-server', 10_000)
+  return `redis://127.0.0.1:${port}`
+}
+
+/** Starts `bench/server.mjs <scenario>` on a free port and waits for it. */
+async function startServer(scenario, port, env) {
+  const child = fork(join(here, 'server.mjs'), [scenario], {
+    env: { ...process.env, ...env, BENCH_PORT: String(port), NODE_ENV: 'production' },
+    stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
+  })
+  children.push(child)
+  let output = ''
+  child.stdout.on('data', (chunk) => {
+    output += chunk
+  })
+  await waitFor(async () => {
+    if (child.exitCode !== null) throw new Error(`${scenario} exited with ${child.exitCode}`)
+    return output.includes('ready')
+  }, scenario)
+  return { child, url: `http://127.0.0.1:${port}` }
+}
+
+async function startNext(port, env) {
+  const dir = join(root, 'examples/next')
+  const child = spawn(
+    join(dir, 'node_modules/.bin/next'),
+    ['start', '-H', '127.0.0.1', '-p', String(port)],
+    {
+      cwd: dir,
+      env: { ...process.env, ...env, PORT: String(port), NEXT_TELEMETRY_DISABLED: '1' },
+      stdio: ['ignore', 'ignore', 'inherit'],
+      detached: true,
+    },
+  )
+  children.push(child)
+  const url = `http://127.0.0.1:${port}`
+  await waitFor(async () => (await fetch(`${url}/api/public`)).ok, 'next start', 60_000)
+  return { child, url }
+}
+
+function cpuOf(child) {
+  return new Promise((resolve) => {
+    child.once('message', (message) => resolve(message.cpu))
+    child.send('cpu')
+  })
+}
+
+/** One autocannon run: requests per second (mean over the run); fails on any non-2xx answer. */
+async function load(target, seconds) {
+  const result = await autocannon({
+    url: `${target.url}${target.path}`,
+    connections,
+    duration: seconds,
+    headers: target.cookie ? { cookie: target.cookie } : {},
+  })
+  const bad = result.non2xx + result.errors + result.timeouts
+  if (bad > 0 || result.requests.total === 0) {
+    throw new Error(`${target.name}: ${bad} failed of ${result.requests.total} requests`)
+  }
+  return result.requests.average
+}
+
+const median = (list) => {
+  const sorted = [...list].sort((a, b) => a - b)
+  const mid = Math.floor(sorted.length / 2)
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
+}
+
+async function inProcess(sessions) {
+  const child = spawn(
+    process.execPath,
+    ['--expose-gc', join(here, 'inprocess.mjs'), String(sessions)],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  )
+  let output = ''
+  child.stdout.on('data', (chunk) => {
+    output += chunk
+  })
+  const [code] = await once(child, 'exit')
+  if (code !== 0) throw new Error(`inprocess.mjs exited with ${code}`)
+  return JSON.parse(output)
+}
+
+async function main() {
+  const started = Date.now()
+  const names = ['express', 'express-redis', 'koa', 'next']
+  const ports = Object.fromEntries(await Promise.all(names.map(async (n) => [n, await freePort()])))
+  const clients = names.map((n) => ({
+    clientId: `bench-${n}`,
+    clientSecret: CLIENT_SECRET,
+    redirectUris: [`http://127.0.0.1:${ports[n]}/callback`],
+  }))
+  const provider = await startDevProvider({ clients, claims: EXTRA_CLAIMS })
+  cleanups.push(() => provider.close())
+  const redisUrl = await startRedis()
+  const env = (n) => ({
+    BENCH_ISSUER: provider.issuer,
+    BENCH_CLIENT_ID: `bench-${n}`,
+    BENCH_CLIENT_SECRET: CLIENT_SECRET,
+    BENCH_SECRET: SECRET,
+    BENCH_REDIS_URL: redisUrl,
+  })
+
+  log('starting the apps')
+  const [express, expressRedis, koa, next] = await Promise.all([
+    startServer('express-codeflow', ports.express, env('express')),
+    startServer('express-redis', ports['express-redis'], env('express-redis')),
+    startServer('koa-codeflow', ports.koa, env('koa')),
+    startNext(ports.next, {
+      OIDC_ISSUER: provider.issuer,
+      OIDC_CLIENT_ID: 'bench-next',
+      OIDC_CLIENT_SECRET: CLIENT_SECRET,
+      OIDC_SCOPE: 'openid profile email offline_access',
+      SESSION_SECRET: SECRET,
+      APP_BASE_URL: `http://127.0.0.1:${ports.next}`,
+    }),
+  ])
+  const cookies = {
+    express: await login(express.url),
+    'express-redis': await login(expressRedis.url),
+    koa: await login(koa.url),
+    next: await login(next.url),
+  }
+  const me = await fetch(`${express.url}/api/me`, { headers: { cookie: cookies.express } })
+  if (!me.ok) throw new Error(`/api/me answered ${me.status}`)
+  const claimsText = await me.text()
+
+  // express-openid-connect's own cookie (its appSession JWE, made by its own crypto module) for
+  // the same tokens as the codeflow session
+  const session = await sessionTokens(cookies.express)
+  const eocCookie = await eocSessionCookie(session)
+
+  const bareEnv = { BENCH_CLAIMS: claimsText }
+  const [expressBare, koaBare, eoc] = await Promise.all([
+    startServer('express-bare', await freePort(), bareEnv),
+    startServer('koa-bare', await freePort(), bareEnv),
+    startServer('express-eoc', await freePort(), { ...env('express'), ...bareEnv }),
+  ])
+
+  // the bare servers get the same request (the same Cookie header) and ignore it; Next's
+  // /api/public gets none, or its proxy would read the session
+  const targets = [
+    { name: 'express bare', url: expressBare.url, path: '/api/me', cookie: cookies.express },
+    { name: 'express codeflow', url: express.url, path: '/api/me', cookie: cookies.express },
+    { name: 'express express-openid-connect', url: eoc.url, path: '/api/me', cookie: eocCookie },
+    {
+      name: 'express codeflow redis',
+      url: expressRedis.url,
+      path: '/api/me',
+      cookie: cookies['express-redis'],
+    },
+    { name: 'koa bare', url: koaBare.url, path: '/api/me', cookie: cookies.koa },
+    { name: 'koa codeflow', url: koa.url, path: '/api/me', cookie: cookies.koa },
+    { name: 'next public', url: next.url, path: '/api/public' },
+    { name: 'next codeflow', url: next.url, path: '/api/me', cookie: cookies.next },
+  ]
+  const bodies = {}
+  for (const target of targets) {
+    const response = await fetch(`${target.url}${target.path}`, {
+      headers: target.cookie ? { cookie: target.cookie } : {},
+    })
+    if (!response.ok) throw new Error(`${target.name} answered ${response.status}`)
+    bodies[target.name] = (await response.text()).length
+  }
+
+  log('warming up')
+  for (const target of targets) await load(target, 1)
+  const samples = Object.fromEntries(targets.map((t) => [t.name, []]))
+  for (let round = 1; round <= rounds; round++) {
+    // interleaved, and in a different order each round
+    const order = round % 2 ? targets : [...targets].reverse()
+    for (const target of order) {
+      const rps = await load(target, duration)
+      samples[target.name].push(rps)
+      log(`round ${round}/${rounds} ${target.name}: ${Math.round(rps)} req/s`)
+    }
+  }
+  const rps = Object.fromEntries(targets.map((t) => [t.name, median(samples[t.name])]))
+
+  // a full login, sequentially: the app's CPU per flow (its process's cpuUsage) and flows/s
+  const flows = Number(flags.flows)
+  const before = await cpuOf(express.child)
+  const t0 = performance.now()
+  for (let i = 0; i < flows; i++) await login(express.url)
+  const wall = performance.now() - t0
+  const after = await cpuOf(express.child)
+  const loginCpuMs = (after.user - before.user + after.system - before.system) / 1000 / flows
+
+  log('in-process: cold path and memory')
+  const memory = await inProcess(Number(flags.sessions))
+
+  const ratio = (a, b) => rps[a] / rps[b]
+  const results = {
+    date: new Date().toISOString(),
+    machine: { cpus: cpus().length, model: cpus()[0]?.model, node: process.version },
+    settings: { rounds, duration, connections, flows, sessions: Number(flags.sessions) },
+    responseBytes: bodies,
+    sessionCookieBytes: cookies.express.length,
+    eocCookieBytes: eocCookie.length,
+    requestsPerSecond: rps,
+    samples,
+    ratios: {
+      expressCodeflowVsBare: ratio('express codeflow', 'express bare'),
+      koaCodeflowVsBare: ratio('koa codeflow', 'koa bare'),
+      nextCodeflowVsPublic: ratio('next codeflow', 'next public'),
+      expressCodeflowVsExpressOpenidConnect: ratio(
+        'express codeflow',
+        'express express-openid-connect',
+      ),
+      expressOpenidConnectVsBare: ratio('express express-openid-connect', 'express bare'),
+      expressRedisVsBare: ratio('express codeflow redis', 'express bare'),
+    },
+    login: { flows, appCpuMsPerFlow: loginCpuMs, flowsPerSecond: flows / (wall / 1000) },
+    coldPath: {
+      usPerColdRead: memory.coldUs,
+      usPerWarmRead: memory.warmUs,
+      cookieBytes: memory.cookieBytes,
+    },
+    memory: {
+      sessions: memory.sessions,
+      heapBeforeMiB: memory.heapBeforeMiB,
+      heapAfterMiB: memory.heapAfterMiB,
+      rssAfterMiB: memory.rssAfterMiB,
+    },
+    seconds: (Date.now() - started) / 1000,
+  }
+  mkdirSync(join(here, 'results'), { recursive: true })
+  writeFileSync(join(here, 'results/latest.json'), `${JSON.stringify(results, null, 2)}\n`)
+  writeFileSync(join(here, 'results/latest.md'), markdown(results))
+  process.stdout.write(markdown(results))
+}
+
+/** The tokens inside a codeflow session cookie (unsealed with the app's secret). */
+async function sessionTokens(cookieHeader) {
+  const { unsealData } = await import(
+    pathToFileURL(join(root, 'packages/core/node_modules/iron-session/dist/index.js')).href
+  )
+  const jar = new Map(cookieHeader.split('; ').map((pair) => pair.split(/=(.*)/s).slice(0, 2)))
+  let value = jar.get('codeflow')
+  if (value === undefined) {
+    value = ''
+    for (let i = 0; jar.has(`codeflow.${i}`); i++) value += jar.get(`codeflow.${i}`)
+  }
+  if (!value) throw new Error(`no session cookie after login: ${cookieHeader.slice(0, 200)}`)
+  const data = await unsealData(value, { password: { 1: SECRET }, ttl: 0 })
+  if (!data.idToken) throw new Error(`no ID token in the session (${Object.keys(data)})`)
+  return data
+}
+
+/** An express-openid-connect `appSession` cookie for `tokens`, made with its own crypto module. */
+async function eocSessionCookie(tokens) {
+  const { createRequire } = await import('node:module')
+  const require = createRequire(join(here, 'package.json'))
+  const crypto = require('express-openid-connect/lib/crypto.js')
+  const [key] = crypto.getKeyStore(SECRET, true)
+  const now = Math.floor(Date.now() / 1000)
+  const value = crypto.encryptSync(
+    JSON.stringify({
+      id_token: tokens.idToken,
+      access_token: tokens.accessToken,
+      refresh_token: tokens.refreshToken,
+      token_type: tokens.tokenType,
+      expires_at: tokens.expiresAt,
+    }),
+    key,
+    { iat: now, uat: now, exp: now + 86_400 },
+  )
+  return `appSession=${value}`
+}
+
+function markdown(r) {
+  const row = (name) =>
+    `| ${name} | ${Math.round(r.requestsPerSecond[name])} | ${r.samples[name].map(Math.round).join(', ')} | ${r.responseBytes[name]} |`
+  const x = (value) => `${value.toFixed(2)}×`
+  return `# codeflow benchmarks
+
+${r.date} — ${r.machine.cpus} × ${r.machine.model}, Node ${r.machine.node}; ${r.settings.rounds} interleaved rounds of ${r.settings.duration} s, ${r.settings.connections} connections (autocannon, another process).
+
+| scenario | req/s (median) | rounds | body bytes |
+| --- | ---: | --- | ---: |
+${Object.keys(r.requestsPerSecond).map(row).join('\n')}
+
+| ratio | value | goal |
+| --- | ---: | --- |
+| Express: codeflow / bare | ${x(r.ratios.expressCodeflowVsBare)} | ≥ 0.85× |
+| Koa: codeflow / bare | ${x(r.ratios.koaCodeflowVsBare)} | ≥ 0.85× |
+| Next: /api/me (proxy + requireAuth) / /api/public | ${x(r.ratios.nextCodeflowVsPublic)} | ≥ 0.85× |
+| Express: codeflow / express-openid-connect requiresAuth() | ${x(r.ratios.expressCodeflowVsExpressOpenidConnect)} | ≥ 3× |
+| Express: express-openid-connect / bare | ${x(r.ratios.expressOpenidConnectVsBare)} | |
+| Express: codeflow with Redis sessions and revocations / bare | ${x(r.ratios.expressRedisVsBare)} | |
+
+| measurement | value | goal |
+| --- | ---: | --- |
+| full login: app CPU per flow | ${r.login.appCpuMsPerFlow.toFixed(2)} ms | ≤ 5 ms |
+| full login: flows/s (sequential, provider included) | ${r.login.flowsPerSecond.toFixed(1)} | |
+| cold read (unseal of a never-seen ${r.coldPath.cookieBytes}-byte cookie), in-process | ${r.coldPath.usPerColdRead.toFixed(0)} µs | |
+| warm read (cache hit), in-process | ${r.coldPath.usPerWarmRead.toFixed(1)} µs | |
+| heap after ${r.memory.sessions} distinct sessions (before: ${r.memory.heapBeforeMiB.toFixed(0)} MiB) | ${r.memory.heapAfterMiB.toFixed(0)} MiB | bounded |
+
+Session cookie ${r.sessionCookieBytes} bytes; express-openid-connect cookie ${r.eocCookieBytes} bytes. Run took ${r.seconds.toFixed(0)} s.
+`
+}
+
+function stopAll() {
+  for (const child of children) {
+    if (child.exitCode === null && child.signalCode === null && child.pid) {
+      try {
+        // next start was started detached: its group holds the server it forks
+        if (child.spawnargs.includes('start')) process.kill(-child.pid, 'SIGKILL')
+        else child.kill('SIGKILL')
+      } catch {}
+    }
+  }
+}
+
+try {
+  await main()
+} catch (error) {
+  console.error(error)
+  process.exitCode = 1
+} finally {
+  stopAll()
+  for (const cleanup of cleanups) await Promise.resolve(cleanup()).catch(() => undefined)
+}

@@ -1,0 +1,109 @@
+// One benchmark scenario in its own process: `node bench/server.mjs <scenario>`, configured by
+// BENCH_* environment variables, listening on 127.0.0.1:BENCH_PORT. Prints "ready" when it
+// listens. Every scenario answers GET /api/me with the same JSON body (the user's claims).
+
+const scenario = process.argv[2]
+const port = Number(process.env.BENCH_PORT)
+const baseUrl = `http://127.0.0.1:${port}`
+const claims = JSON.parse(process.env.BENCH_CLAIMS ?? '{}')
+const authOptions = {
+  issuer: process.env.BENCH_ISSUER,
+  clientId: process.env.BENCH_CLIENT_ID,
+  clientSecret: process.env.BENCH_CLIENT_SECRET,
+  baseUrl,
+  secret: process.env.BENCH_SECRET,
+  scope: 'openid profile email offline_access',
+  // the dev provider is http on loopback
+  allowInsecureRequests: true,
+}
+
+async function redisStores() {
+  const { createClient } = await import('redis')
+  const { createRedisRevocationStore, createRedisStore } = await import('@codeflow/redis')
+  const client = createClient({
+    url: process.env.BENCH_REDIS_URL,
+    disableOfflineQueue: true,
+    socket: { reconnectStrategy: false },
+  })
+  client.on('error', () => undefined)
+  await client.connect()
+  return {
+    store: createRedisStore(client),
+    revocationStore: createRedisRevocationStore(client),
+  }
+}
+
+async function expressApp() {
+  const { default: express } = await import('express')
+  const app = express()
+  app.disable('x-powered-by')
+  app.disable('etag')
+  if (scenario === 'express-bare') {
+    app.get('/api/me', (_req, res) => {
+      res.json(claims)
+    })
+    return app
+  }
+  if (scenario === 'express-eoc') {
+    const { auth, requiresAuth } = (await import('express-openid-connect')).default
+    app.use(
+      auth({
+        authRequired: false,
+        auth0Logout: false,
+        issuerBaseURL: authOptions.issuer,
+        baseURL: baseUrl,
+        clientID: authOptions.clientId,
+        clientSecret: authOptions.clientSecret,
+        secret: authOptions.secret,
+        idpLogout: false,
+        authorizationParams: { response_type: 'code', scope: 'openid profile email' },
+      }),
+    )
+    app.get('/api/me', requiresAuth(), (req, res) => {
+      const { sub, name, email } = req.oidc.user
+      res.json({ ...claims, sub, name, email })
+    })
+    return app
+  }
+  const { auth, requireAuth } = await import('@codeflow/express')
+  const extra = scenario === 'express-redis' ? { session: await redisStores() } : {}
+  app.use(auth({ ...authOptions, ...extra }))
+  app.get('/api/me', requireAuth({ unauthenticated: 'json' }), (req, res) => {
+    res.json(req.auth.user)
+  })
+  return app
+}
+
+async function koaApp() {
+  const { default: Koa } = await import('koa')
+  const app = new Koa()
+  if (scenario === 'koa-bare') {
+    app.use((ctx) => {
+      if (ctx.path === '/api/me') ctx.body = claims
+    })
+    return app
+  }
+  const { auth, requireAuth } = await import('@codeflow/koa')
+  const guard = requireAuth({ unauthenticated: 'json' })
+  app.use(auth(authOptions))
+  app.use(async (ctx, next) => {
+    if (ctx.path !== '/api/me') return next()
+    await guard(ctx, async () => {
+      ctx.body = ctx.state.auth.user
+    })
+  })
+  return app
+}
+
+const { createServer } = await import('node:http')
+let handler
+if (scenario.startsWith('express')) handler = await expressApp()
+else if (scenario.startsWith('koa')) handler = (await koaApp()).callback()
+else throw new Error(`unknown scenario ${scenario}`)
+const server = createServer({ keepAliveTimeout: 60_000 }, handler)
+server.listen(port, '127.0.0.1', () => console.log('ready'))
+// the CPU this process has used, for the login measurement (the orchestrator reads it)
+process.on('message', (message) => {
+  if (message === 'cpu') process.send?.({ cpu: process.cpuUsage() })
+})
+process.on('SIGINT', () => process.exit(0))
