@@ -2,6 +2,8 @@
  * The small interface every adapter implements for the scenario suite: start the example app on
  * a port with given codeflow options, and close it.
  */
+import { once } from 'node:events'
+import type { Server } from 'node:http'
 import type { AuthOptions } from '@codeflow/core'
 import { redisConnection } from '@codeflow/example-shared'
 
@@ -51,4 +53,28 @@ export function inProcessOptions(options: HarnessOptions): {
     revocationStore: redis.revocationStore,
   }
   return { auth: { ...options.auth, session }, close: () => redis.close() }
+}
+
+/** A harness for an example whose `createApp(auth)` returns something that listens (Express, Koa). */
+export function inProcessHarness(
+  name: string,
+  createApp: (auth: AuthOptions) => { listen(port: number, host: string): Server },
+): Harness {
+  return {
+    name,
+    async start(options) {
+      const { auth, close } = inProcessOptions(options)
+      const server = createApp(auth).listen(options.port, '127.0.0.1')
+      await once(server, 'listening')
+      return {
+        async close() {
+          await new Promise<void>((resolve) => {
+            server.close(() => resolve())
+            server.closeAllConnections()
+          })
+          await close()
+        },
+      }
+    },
+  }
 }

@@ -215,20 +215,23 @@ function parseUrl(option: string, value: unknown): URL {
   return url
 }
 
-function positiveInt(option: string, value: unknown, fallback: number, max: number): number {
+/** An integer between `min` and `max`, or `fallback` when unset; fails naming `option`. */
+function integer(
+  option: string,
+  value: unknown,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
   if (value === undefined) return fallback
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > max) {
-    fail(option, `must be an integer between 1 and ${max}`)
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    fail(option, `must be an integer between ${min} and ${max}`)
   }
   return value
 }
 
-function nonNegativeInt(option: string, value: unknown, fallback: number, max: number): number {
-  if (value === undefined) return fallback
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > max) {
-    fail(option, `must be an integer between 0 and ${max}`)
-  }
-  return value
+function positiveInt(option: string, value: unknown, fallback: number, max: number): number {
+  return integer(option, value, fallback, 1, max)
 }
 
 function bool(option: string, value: unknown, fallback: boolean): boolean {
@@ -242,32 +245,19 @@ function fn<T>(option: string, value: T | undefined): T | undefined {
   return value
 }
 
-function sessionStore(value: unknown): SessionStore | undefined {
+/** An object with the methods `methods`, or undefined; fails naming `option` otherwise. */
+function withMethods<T>(
+  option: string,
+  value: unknown,
+  methods: readonly string[],
+  kind: string,
+): T | undefined {
   if (value === undefined) return undefined
-  const store = value as Partial<SessionStore> | null
-  if (
-    !store ||
-    typeof store.get !== 'function' ||
-    typeof store.set !== 'function' ||
-    typeof store.delete !== 'function'
-  ) {
-    fail('session.store', 'must be a SessionStore (get, set, delete)')
+  const object = value as Record<string, unknown> | null
+  if (!object || methods.some((method) => typeof object[method] !== 'function')) {
+    fail(option, `must be a ${kind} (${methods.join(', ')})`)
   }
-  return value as SessionStore
-}
-
-function revocationStore(value: unknown): RevocationStore | undefined {
-  if (value === undefined) return undefined
-  const store = value as Partial<RevocationStore> | null
-  if (
-    !store ||
-    typeof store.revoke !== 'function' ||
-    typeof store.isRevoked !== 'function' ||
-    typeof store.recordJti !== 'function'
-  ) {
-    fail('session.revocationStore', 'must be a RevocationStore (revoke, isRevoked, recordJti)')
-  }
-  return value as RevocationStore
+  return value as T
 }
 
 function routePath(option: string, value: unknown, fallback: string): string {
@@ -452,13 +442,23 @@ export function resolveOptions(options: AuthOptions): ResolvedOptions {
             400 * 24 * 3600,
           ),
     persistent: bool('session.persistent', options.session?.persistent, true),
-    store: sessionStore(options.session?.store),
+    store: withMethods<SessionStore>(
+      'session.store',
+      options.session?.store,
+      ['get', 'set', 'delete'],
+      'SessionStore',
+    ),
     revocationStore:
-      revocationStore(options.session?.revocationStore) ??
+      withMethods<RevocationStore>(
+        'session.revocationStore',
+        options.session?.revocationStore,
+        ['revoke', 'isRevoked', 'recordJti'],
+        'RevocationStore',
+      ) ??
       processRevocationStore(`${issuer.href}\n${options.clientId}\n${baseUrl.origin}${basePath}`),
     logoutCookieName: `${prefix}${cookieName}_logout`,
     beforeSessionSaved: fn('beforeSessionSaved', options.beforeSessionSaved),
-    refreshMargin: nonNegativeInt('refreshMargin', options.refreshMargin, 60, 3600),
+    refreshMargin: integer('refreshMargin', options.refreshMargin, 60, 0, 3600),
     fetchUserinfo: bool('fetchUserinfo', options.fetchUserinfo, false),
     maxCookieChunks: positiveInt(
       'session.maxCookieChunks',
