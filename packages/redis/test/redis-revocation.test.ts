@@ -1,25 +1,15 @@
 import { SessionStoreError } from '@codeflow/core'
 import { createClient } from 'redis'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type RedisServer, startRedis } from '../../../test/support/redis.js'
+import { describe, expect, it } from 'vitest'
+import { startRedis } from '../../../test/support/redis.js'
 import { createRedisRevocationStore } from '../src/index.js'
+import { redisForTests } from './support.js'
 
 const ISS = 'https://op.example.com'
 const epoch = () => Math.floor(Date.now() / 1000)
 
 describe('createRedisRevocationStore against a real redis-server', () => {
-  let server: RedisServer
-  let client: ReturnType<typeof createClient>
-  beforeAll(async () => {
-    server = await startRedis()
-    client = createClient({ url: server.url, disableOfflineQueue: true })
-    client.on('error', () => undefined)
-    await client.connect()
-  })
-  afterAll(async () => {
-    client.destroy()
-    await server.stop()
-  })
+  const redis = redisForTests()
 
   const query = (overrides: Record<string, unknown> = {}) => ({
     id: 'session-1',
@@ -31,7 +21,7 @@ describe('createRedisRevocationStore against a real redis-server', () => {
   })
 
   it('revokes by sid, by id, and by sub for sessions that began by `before`', async () => {
-    const store = createRedisRevocationStore(client, { prefix: 't1:' })
+    const store = createRedisRevocationStore(redis.client, { prefix: 't1:' })
     const now = epoch()
     expect(await store.isRevoked(query())).toBe(false)
     await store.revoke({ iss: ISS, sid: 'op-1' }, 60)
@@ -52,32 +42,32 @@ describe('createRedisRevocationStore against a real redis-server', () => {
   })
 
   it('keeps each revocation under the prefix with its TTL, issuer and id escaped', async () => {
-    const store = createRedisRevocationStore(client, { prefix: 't2:' })
+    const store = createRedisRevocationStore(redis.client, { prefix: 't2:' })
     await store.revoke({ iss: ISS, sid: 'a:b' }, 120)
     const key = `t2:sid:${encodeURIComponent(ISS)}:a%3Ab`
-    expect(await client.get(key)).toBe('1')
-    const ttl = await client.ttl(key)
+    expect(await redis.client.get(key)).toBe('1')
+    const ttl = await redis.client.ttl(key)
     expect(ttl).toBeGreaterThan(110)
     expect(ttl).toBeLessThanOrEqual(120)
-    await client.pExpire(key, 1)
+    await redis.client.pExpire(key, 1)
     await new Promise((resolve) => setTimeout(resolve, 20))
     expect(await store.isRevoked(query({ sid: 'a:b' }))).toBe(false)
   })
 
   it('uses codeflow:revoked: as the default prefix', async () => {
-    await createRedisRevocationStore(client).revoke({ iss: ISS, id: 'x' }, 60)
-    expect(await client.get(`codeflow:revoked:id:${encodeURIComponent(ISS)}:x`)).toBe('1')
+    await createRedisRevocationStore(redis.client).revoke({ iss: ISS, id: 'x' }, 60)
+    expect(await redis.client.get(`codeflow:revoked:id:${encodeURIComponent(ISS)}:x`)).toBe('1')
   })
 
   it('records a jti once, atomically, for its TTL (shared by two instances)', async () => {
-    const one = createRedisRevocationStore(client, { prefix: 't3:' })
-    const two = createRedisRevocationStore(client, { prefix: 't3:' })
+    const one = createRedisRevocationStore(redis.client, { prefix: 't3:' })
+    const two = createRedisRevocationStore(redis.client, { prefix: 't3:' })
     const results = await Promise.all(
       Array.from({ length: 10 }, (_, i) => (i % 2 ? one : two).recordJti(ISS, 'jti-1', 60)),
     )
     expect(results.filter(Boolean)).toHaveLength(1)
     expect(await one.recordJti(ISS, 'jti-2', 60)).toBe(true)
-    const ttl = await client.ttl(`t3:jti:${encodeURIComponent(ISS)}:jti-2`)
+    const ttl = await redis.client.ttl(`t3:jti:${encodeURIComponent(ISS)}:jti-2`)
     expect(ttl).toBeGreaterThan(50)
   })
 
@@ -86,15 +76,15 @@ describe('createRedisRevocationStore against a real redis-server', () => {
     const counting = {
       get: (key: string) => {
         commands++
-        return client.get(key)
+        return redis.client.get(key)
       },
       mGet: (keys: string[]) => {
         commands++
-        return client.mGet(keys)
+        return redis.client.mGet(keys)
       },
       set: (key: string, value: string, options: { EX: number; NX?: true }) => {
         commands++
-        return client.set(key, value, options)
+        return redis.client.set(key, value, options)
       },
     }
     const store = createRedisRevocationStore(counting, { prefix: 't4:' })
@@ -129,7 +119,7 @@ describe('createRedisRevocationStore against a real redis-server', () => {
   })
 
   it('validates its options', () => {
-    expect(() => createRedisRevocationStore(client, { commandTimeout: 0 })).toThrow(
+    expect(() => createRedisRevocationStore(redis.client, { commandTimeout: 0 })).toThrow(
       /commandTimeout/,
     )
   })

@@ -1,29 +1,19 @@
 import { SessionStoreError } from '@codeflow/core'
 import { createClient } from 'redis'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type RedisServer, startRedis } from '../../../test/support/redis.js'
+import { describe, expect, it } from 'vitest'
+import { startRedis } from '../../../test/support/redis.js'
 import { createRedisStore } from '../src/index.js'
+import { redisForTests } from './support.js'
 
 describe('createRedisStore against a real redis-server', () => {
-  let server: RedisServer
-  let client: ReturnType<typeof createClient>
-  beforeAll(async () => {
-    server = await startRedis()
-    client = createClient({ url: server.url, disableOfflineQueue: true })
-    client.on('error', () => undefined)
-    await client.connect()
-  })
-  afterAll(async () => {
-    client.destroy()
-    await server.stop()
-  })
+  const redis = redisForTests()
 
   it('stores, reads and deletes values under the prefix, with the TTL given', async () => {
-    const store = createRedisStore(client, { prefix: 'test:s:' })
+    const store = createRedisStore(redis.client, { prefix: 'test:s:' })
     await store.set('abc', 'sealed-value', 120)
     expect(await store.get('abc')).toBe('sealed-value')
-    expect(await client.get('test:s:abc')).toBe('sealed-value')
-    const ttl = await client.ttl('test:s:abc')
+    expect(await redis.client.get('test:s:abc')).toBe('sealed-value')
+    const ttl = await redis.client.ttl('test:s:abc')
     expect(ttl).toBeGreaterThan(110)
     expect(ttl).toBeLessThanOrEqual(120)
     await store.delete('abc')
@@ -32,15 +22,15 @@ describe('createRedisStore against a real redis-server', () => {
   })
 
   it('uses codeflow:session: as the default prefix', async () => {
-    const store = createRedisStore(client)
+    const store = createRedisStore(redis.client)
     await store.set('xyz', 'v', 60)
-    expect(await client.get('codeflow:session:xyz')).toBe('v')
+    expect(await redis.client.get('codeflow:session:xyz')).toBe('v')
   })
 
   it('lets values expire', async () => {
-    const store = createRedisStore(client)
+    const store = createRedisStore(redis.client)
     await store.set('short', 'v', 1)
-    await client.pExpire('codeflow:session:short', 1)
+    await redis.client.pExpire('codeflow:session:short', 1)
     await new Promise((resolve) => setTimeout(resolve, 20))
     expect(await store.get('short')).toBeUndefined()
   })
@@ -75,33 +65,22 @@ describe('createRedisStore against a real redis-server', () => {
   })
 
   it('validates its options', () => {
-    expect(() => createRedisStore(client, { commandTimeout: 0 })).toThrow(/commandTimeout/)
+    expect(() => createRedisStore(redis.client, { commandTimeout: 0 })).toThrow(/commandTimeout/)
   })
 })
 
 describe('refresh locks on a real redis-server', () => {
-  let server: RedisServer
-  let client: ReturnType<typeof createClient>
-  beforeAll(async () => {
-    server = await startRedis()
-    client = createClient({ url: server.url, disableOfflineQueue: true })
-    client.on('error', () => undefined)
-    await client.connect()
-  })
-  afterAll(async () => {
-    client.destroy()
-    await server.stop()
-  })
+  const redis = redisForTests()
 
   it('is exclusive, expires, and is released only by its holder', async () => {
-    const store = createRedisStore(client, { prefix: 'lock-test:' })
+    const store = createRedisStore(redis.client, { prefix: 'lock-test:' })
     expect(store.lock).toBeTypeOf('function')
     const release = await store.lock?.('refresh:s1', 5000)
     expect(release).toBeTypeOf('function')
     expect(await store.lock?.('refresh:s1', 5000)).toBeUndefined()
-    expect(await client.pTTL('lock-test:lock:refresh:s1')).toBeGreaterThan(4000)
+    expect(await redis.client.pTTL('lock-test:lock:refresh:s1')).toBeGreaterThan(4000)
     await release?.()
-    expect(await client.exists('lock-test:lock:refresh:s1')).toBe(0)
+    expect(await redis.client.exists('lock-test:lock:refresh:s1')).toBe(0)
 
     // an expired lock taken by another holder is not released by the first one
     const short = await store.lock?.('refresh:s2', 30)
@@ -109,9 +88,9 @@ describe('refresh locks on a real redis-server', () => {
     const other = await store.lock?.('refresh:s2', 5000)
     expect(other).toBeTypeOf('function')
     await short?.()
-    expect(await client.exists('lock-test:lock:refresh:s2')).toBe(1)
+    expect(await redis.client.exists('lock-test:lock:refresh:s2')).toBe(1)
     await other?.()
-    expect(await client.exists('lock-test:lock:refresh:s2')).toBe(0)
+    expect(await redis.client.exists('lock-test:lock:refresh:s2')).toBe(0)
   })
 
   it('offers no lock without eval', () => {
