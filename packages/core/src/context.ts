@@ -9,6 +9,12 @@ import { CallbackError } from './errors.js'
 export interface HttpContext {
   /** the request URL as the browser saw it; only its path and query are used */
   readonly url: URL
+  /**
+   * optional: the path of the request target as received (before any `?`), so that a request
+   * that is not for codeflow's routes is told apart without parsing its URL; the core uses it
+   * only when it has no character the URL parser would change (else `url.pathname`)
+   */
+  readonly path?: string | undefined
   /** the request method, upper case */
   readonly method: string
   /** the request headers; the core parses `Cookie` itself */
@@ -34,16 +40,27 @@ interface RequestState {
   readonly memo: Map<symbol, unknown>
 }
 
-const states = new WeakMap<HttpContext, RequestState>()
+// a property of the context object (not a WeakMap: an ephemeron per request slows the GC)
+const STATE = Symbol('codeflow.request')
 
 function state(ctx: HttpContext): RequestState {
-  let current = states.get(ctx)
+  const holder = ctx as HttpContext & { [STATE]?: RequestState }
+  let current = holder[STATE]
   if (!current) {
     const header = ctx.cookieHeader ? ctx.cookieHeader() : ctx.headers.get('cookie')
     current = { cookies: parseCookieHeader(header), memo: new Map() }
-    states.set(ctx, current)
+    Object.defineProperty(holder, STATE, { value: current })
   }
   return current
+}
+
+/** Characters of a path that the URL parser keeps as they are (no dot segments, no escapes). */
+const PLAIN_PATH = /^\/[A-Za-z0-9\-_~/]*$/
+
+/** The request's path, as `url.pathname` has it: without parsing the URL when it is plain. */
+export function requestPath(ctx: HttpContext): string {
+  const path = ctx.path
+  return path !== undefined && PLAIN_PATH.test(path) ? path : ctx.url.pathname
 }
 
 /**
@@ -152,6 +169,93 @@ export interface NodeContext extends HttpContext {
   readonly cookies: readonly SetCookie[]
 }
 
+type NodeRequest = IncomingMessage & { body?: unknown; originalUrl?: string }
+
+/**
+ * The context over Node's `req`/`res`. A class, not an object literal with getters: literal
+ * accessors made per request give every context its own hidden class, which keeps garbage alive
+ * through the young-generation GC and costs the hot path more than the rest of the session read.
+ */
+class NodeHttpContext implements NodeContext {
+  readonly cookies: SetCookie[] = []
+  readonly method: string
+  readonly path: string
+  readonly #req: NodeRequest
+  readonly #res: ServerResponse
+  readonly #origin: string
+  readonly #target: string
+  readonly #parsedBody: () => unknown
+  #url: URL | undefined
+  #headers: Headers | undefined
+
+  constructor(
+    req: NodeRequest,
+    res: ServerResponse,
+    origin: string,
+    target: string,
+    parsedBody: () => unknown,
+  ) {
+    this.#req = req
+    this.#res = res
+    this.#origin = origin
+    this.#target = target
+    this.#parsedBody = parsedBody
+    this.method = (req.method ?? 'GET').toUpperCase()
+    const query = target.indexOf('?')
+    this.path = query === -1 ? target : target.slice(0, query)
+  }
+
+  get url(): URL {
+    this.#url ??= urlFromTarget(this.#origin, this.#target)
+    return this.#url
+  }
+
+  get headers(): Headers {
+    this.#headers ??= toHeaders(this.#req)
+    return this.#headers
+  }
+
+  cookieHeader(): string | undefined {
+    // Node joins repeated Cookie headers with "; " (RFC 6265 §5.4), as toHeaders does
+    return this.#req.headers.cookie
+  }
+
+  async readForm(): Promise<URLSearchParams> {
+    const req = this.#req
+    const parsed = this.#parsedBody() as ParsedBody
+    if (parsed && typeof parsed === 'object' && !Buffer.isBuffer(parsed)) {
+      const form = new URLSearchParams()
+      for (const [key, value] of Object.entries(parsed)) {
+        if (typeof value === 'string') form.append(key, value)
+      }
+      return form
+    }
+    if (req.readableEnded) return new URLSearchParams()
+    const declared = Number(req.headers['content-length'] ?? 0)
+    if (declared > MAX_FORM_BYTES) throw tooLarge()
+    let size = 0
+    const parts: Buffer[] = []
+    for await (const chunk of req) {
+      size += (chunk as Buffer).length
+      if (size > MAX_FORM_BYTES) throw tooLarge()
+      parts.push(chunk as Buffer)
+    }
+    return parseForm(req.headers['content-type'] ?? null, Buffer.concat(parts).toString('utf8'))
+  }
+
+  setCookie(cookie: SetCookie): void {
+    const res = this.#res
+    // a response that sets a session or transaction cookie must never be cached (a cached
+    // Set-Cookie leaks sessions through CDNs: nextjs-auth0 CVE-2025-48947)
+    res.setHeader('cache-control', 'no-store')
+    this.cookies.push(cookie)
+    const existing = res.getHeader('set-cookie')
+    if (existing === undefined) res.setHeader('set-cookie', [cookie.header])
+    else if (Array.isArray(existing)) res.setHeader('set-cookie', [...existing, cookie.header])
+    else res.setHeader('set-cookie', [String(existing), cookie.header])
+  }
+}
+
 /**
  * Creates a context over Node's `req`/`res` (Express and Koa share it). `origin` is the app's
  * configured origin; the path and query come from `target`, by default `req.originalUrl`
@@ -160,60 +264,11 @@ export interface NodeContext extends HttpContext {
  * (Express); Koa's parsers put it on `ctx.request.body`.
  */
 export function createNodeContext(
-  req: IncomingMessage & { body?: unknown; originalUrl?: string },
+  req: NodeRequest,
   res: ServerResponse,
   origin: string,
   target: string = req.originalUrl ?? req.url ?? '/',
   parsedBody: () => unknown = () => req.body,
 ): NodeContext {
-  let headers: Headers | undefined
-  let url: URL | undefined
-  const cookies: SetCookie[] = []
-  return {
-    get url() {
-      url ??= urlFromTarget(origin, target)
-      return url
-    },
-    cookies,
-    method: (req.method ?? 'GET').toUpperCase(),
-    get headers() {
-      headers ??= toHeaders(req)
-      return headers
-    },
-    cookieHeader() {
-      // Node joins repeated Cookie headers with "; " (RFC 6265 §5.4), as toHeaders does
-      return req.headers.cookie
-    },
-    async readForm() {
-      const parsed = parsedBody() as ParsedBody
-      if (parsed && typeof parsed === 'object' && !Buffer.isBuffer(parsed)) {
-        const form = new URLSearchParams()
-        for (const [key, value] of Object.entries(parsed)) {
-          if (typeof value === 'string') form.append(key, value)
-        }
-        return form
-      }
-      if (req.readableEnded) return new URLSearchParams()
-      const declared = Number(req.headers['content-length'] ?? 0)
-      if (declared > MAX_FORM_BYTES) throw tooLarge()
-      let size = 0
-      const parts: Buffer[] = []
-      for await (const chunk of req) {
-        size += (chunk as Buffer).length
-        if (size > MAX_FORM_BYTES) throw tooLarge()
-        parts.push(chunk as Buffer)
-      }
-      return parseForm(req.headers['content-type'] ?? null, Buffer.concat(parts).toString('utf8'))
-    },
-    setCookie(cookie) {
-      // a response that sets a session or transaction cookie must never be cached (a cached
-      // Set-Cookie leaks sessions through CDNs: nextjs-auth0 CVE-2025-48947)
-      res.setHeader('cache-control', 'no-store')
-      cookies.push(cookie)
-      const existing = res.getHeader('set-cookie')
-      if (existing === undefined) res.setHeader('set-cookie', [cookie.header])
-      else if (Array.isArray(existing)) res.setHeader('set-cookie', [...existing, cookie.header])
-      else res.setHeader('set-cookie', [String(existing), cookie.header])
-    },
-  }
+  return new NodeHttpContext(req, res, origin, target, parsedBody)
 }

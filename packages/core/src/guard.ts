@@ -3,7 +3,7 @@ import type { HttpContext } from './context.js'
 import { UnauthenticatedError } from './errors.js'
 import { type AuthResponse, errorResponse, isNavigation, redirect } from './responses.js'
 import { currentPath } from './return-to.js'
-import { loadSession, type Session } from './session.js'
+import { currentSession, loadSession, type Session } from './session.js'
 
 /**
  * How a guard answers an anonymous request: `redirect` to login (pages), `json` 401 (APIs), or
@@ -38,14 +38,38 @@ export async function requireSession(auth: Auth, ctx: HttpContext): Promise<Sess
 
 /**
  * Guards a route: the session when there is one; otherwise a 302 to login with a returnTo for a
- * page navigation, or a 401 JSON error with `WWW-Authenticate` for an API call.
+ * page navigation, or a 401 JSON error with `WWW-Authenticate` for an API call. Synchronous when
+ * the session read is (see `guardNow`); this one always returns a promise.
  */
 export async function guard(
   auth: Auth,
   ctx: HttpContext,
   options: GuardOptions = {},
 ): Promise<GuardResult> {
-  const session = await loadSession(ctx, auth.options)
+  return guardNow(auth, ctx, options)
+}
+
+/**
+ * `guard` for adapters: the result itself when the session read needed no I/O (a cached cookie
+ * session: the hot path awaits nothing), else a promise of it. May throw as well as reject.
+ */
+export function guardNow(
+  auth: Auth,
+  ctx: HttpContext,
+  options: GuardOptions = {},
+): GuardResult | Promise<GuardResult> {
+  const session = currentSession(ctx, auth.options)
+  if (session instanceof Promise)
+    return session.then((found) => guardResult(auth, ctx, options, found))
+  return guardResult(auth, ctx, options, session)
+}
+
+function guardResult(
+  auth: Auth,
+  ctx: HttpContext,
+  options: GuardOptions,
+  session: Session | undefined,
+): GuardResult {
   if (session) return { session }
   const mode = options.unauthenticated ?? 'auto'
   const url = loginUrl(auth, ctx)

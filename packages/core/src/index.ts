@@ -38,6 +38,7 @@ export {
   type GuardOptions,
   type GuardResult,
   guard,
+  guardNow,
   loginUrl,
   requireSession,
   type UnauthenticatedMode,
@@ -62,11 +63,12 @@ export {
   type RevocationQuery,
   type RevocationStore,
 } from './revocation.js'
-export { handleAuthRoute } from './routes.js'
+export { handleAuthRoute, handleAuthRouteNow } from './routes.js'
 export {
   destroySession,
   type ExtraToken,
   getSession,
+  getSessionNow,
   type Session,
   type SessionData,
   type UserClaims,

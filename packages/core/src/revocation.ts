@@ -103,6 +103,11 @@ class ExpiringMap<V extends { readonly until: number }> {
     this.#max = max
   }
 
+  /** how many entries are kept (expired ones included until they are looked at) */
+  get size(): number {
+    return this.#entries.size
+  }
+
   get(key: string): V | undefined {
     const entry = this.#entries.get(key)
     if (entry === undefined) return undefined
@@ -137,6 +142,8 @@ export function createMemoryRevocationStore(
   const revocations = new ExpiringMap<Entry>(max)
   const jtis = new ExpiringMap<{ readonly until: number }>(max)
   const isRevokedNow = (session: RevocationQuery): boolean => {
+    // no logout recorded at all: nothing to look up (the common case on the hot path)
+    if (revocations.size === 0) return false
     if (revocations.get(keyOf('id', session.iss, session.id))) return true
     if (session.sid !== undefined && revocations.get(keyOf('sid', session.iss, session.sid))) {
       return true

@@ -263,11 +263,32 @@ async function fromStore(
   return { entry, stale: stale || entry.passwordId !== newest }
 }
 
-/** The claims of a cached payload, derived once per sealed value. */
-function cachedClaims(entry: CachedSeal, data: SessionData): UserClaims {
-  if (entry.derived === undefined) entry.derived = Object.freeze(claimsOf(data))
-  // a copy: an app that adds a member to `session.user` changes its own request only
-  return { ...(entry.derived as UserClaims) }
+/** What a session's sealed value means, derived once per value (the cache keeps it). */
+interface SessionView {
+  /** the payload's session fields (without the seal's kind) */
+  readonly fields: SessionData
+  /** the user's claims */
+  readonly user: UserClaims
+  /** when the session ends (absolute, idle and provider lifetimes) */
+  readonly endsAt: number
+}
+
+/**
+ * The session fields, claims and end of a verified payload: derived once per sealed value and
+ * kept with its cache entry (one app configuration per cache, so `endsAt` is the same on every
+ * read). Throws on claims that cannot be read.
+ */
+function viewOf(options: ResolvedOptions, entry: CachedSeal, data: SessionData): SessionView {
+  if (entry.derived !== undefined) return entry.derived as SessionView
+  const { k: _kind, ...fields } = data as SessionData & { readonly k?: unknown }
+  const user = Object.freeze(claimsOf(data))
+  const view: SessionView = Object.freeze({
+    fields: Object.freeze(fields as SessionData),
+    user,
+    endsAt: sessionEnd(options, data, user),
+  })
+  entry.derived = view
+  return view
 }
 
 function readSession(
@@ -306,55 +327,57 @@ function checkSession(
     rejected('malformed')
     return undefined
   }
-  let user: UserClaims
+  let view: SessionView
   try {
-    user = cachedClaims(entry, data)
+    view = viewOf(options, entry, data)
   } catch (error) {
     rejected('malformed', error)
     return undefined
   }
   const now = epoch()
-  const endsAt = sessionEnd(options, data, user)
-  if (now >= endsAt) {
+  if (now >= view.endsAt) {
     rejected('expired')
     return options.store ? options.store.delete(data.id).then(() => undefined) : undefined
   }
   const revoked = isRevoked(options, data)
   if (revoked instanceof Promise)
-    return revoked.then((yes) => afterRevocation(ctx, options, data, user, stale, now, yes))
-  return afterRevocation(ctx, options, data, user, stale, now, revoked)
+    return revoked.then((yes) => afterRevocation(ctx, options, view, stale, now, yes))
+  return afterRevocation(ctx, options, view, stale, now, revoked)
 }
 
 function afterRevocation(
   ctx: HttpContext,
   options: ResolvedOptions,
-  data: SessionData & { readonly k?: unknown },
-  user: UserClaims,
+  view: SessionView,
   stale: boolean,
   now: number,
   revoked: boolean,
 ): Session | undefined | Promise<Session | undefined> {
+  const { fields, endsAt } = view
   if (revoked) {
     report(options.logger, {
       level: 'info',
       code: 'session_revoked',
       message: 'the session was ended by a logout; the request is anonymous',
     })
-    return options.store ? options.store.delete(data.id).then(() => undefined) : undefined
+    return options.store ? options.store.delete(fields.id).then(() => undefined) : undefined
   }
-  const { k: _kind, ...fields } = data
-  const session: SessionData = fields as unknown as SessionData
+  // a copy of the claims: an app that adds a member to `session.user` changes its request only
+  const user = { ...view.user }
   // rolling sessions: record activity, at most every touchInterval seconds (writing on every
   // request would cost a seal per request); a retired password: reseal with the newest
-  if (stale || (options.idleDuration !== false && now - data.updatedAt >= touchInterval(options))) {
-    const touched = { ...session, updatedAt: now }
+  if (
+    stale ||
+    (options.idleDuration !== false && now - fields.updatedAt >= touchInterval(options))
+  ) {
+    const touched = { ...fields, updatedAt: now }
     return writeSession(ctx, options, touched, user).then(() => ({
       ...touched,
       user,
       endsAt: sessionEnd(options, touched, user),
     }))
   }
-  return { ...session, user, endsAt: sessionEnd(options, session, user) }
+  return { ...fields, user, endsAt }
 }
 
 /**
@@ -393,15 +416,29 @@ function touchInterval(options: ResolvedOptions): number {
     : Math.max(1, Math.floor(options.idleDuration / 20))
 }
 
-/** The request's session, or `undefined` when anonymous. Read once per request. */
+/**
+ * The request's session, or `undefined` when anonymous; read once per request. Synchronous when
+ * the read needs no I/O (a cached cookie session, a memory revocation store, no write due): the
+ * hot path awaits nothing. May throw (a failing store) as well as reject.
+ */
+export function currentSession(
+  ctx: HttpContext,
+  options: ResolvedOptions,
+): Session | undefined | Promise<Session | undefined> {
+  return memo(ctx, SESSION_KEY, () => readSession(ctx, options))
+}
+
+/** The request's session, or `undefined` when anonymous, as a promise. Read once per request. */
 export function loadSession(
   ctx: HttpContext,
   options: ResolvedOptions,
 ): Promise<Session | undefined> {
-  return memo(ctx, SESSION_KEY, () => {
-    const session = readSession(ctx, options)
+  try {
+    const session = currentSession(ctx, options)
     return session instanceof Promise ? session : Promise.resolve(session)
-  })
+  } catch (error) {
+    return Promise.reject(error)
+  }
 }
 
 /** Writes the session cookie(s) (and the store's value), deleting chunks no longer used. */
@@ -503,6 +540,17 @@ export async function clearSession(ctx: HttpContext, options: ResolvedOptions): 
 /** The request's session, or `undefined` when the request is anonymous. */
 export function getSession(auth: Auth, ctx: HttpContext): Promise<Session | undefined> {
   return loadSession(ctx, auth.options)
+}
+
+/**
+ * `getSession` for adapters: the session itself (or `undefined`) when the read needed no I/O, so
+ * that the hot path awaits nothing; otherwise a promise. May throw as well as reject.
+ */
+export function getSessionNow(
+  auth: Auth,
+  ctx: HttpContext,
+): Session | undefined | Promise<Session | undefined> {
+  return currentSession(ctx, auth.options)
 }
 
 /** Ends the local session: deletes its cookie(s), and its data in the server-side store. */

@@ -10,15 +10,17 @@ import {
   createAuth,
   createNodeContext,
   type GuardOptions,
-  getSession,
-  guard,
+  type GuardResult,
+  getSessionNow,
+  guardNow,
   type HttpContext,
-  handleAuthRoute,
+  handleAuthRouteNow,
   handleError,
   type RequestAuth,
   requestAuth,
+  type Session,
 } from '@codeflow/core'
-import type { ErrorRequestHandler, Request, RequestHandler, Response } from 'express'
+import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express'
 
 /** What `auth()` puts on the request: see the core's `RequestAuth`. */
 export type { RequestAuth }
@@ -32,13 +34,25 @@ declare global {
   }
 }
 
-const contexts = new WeakMap<Request, { auth: Auth; ctx: HttpContext }>()
+interface Entry {
+  readonly auth: Auth
+  readonly ctx: HttpContext
+}
+
+// on the request itself (not a WeakMap: an ephemeron per request slows the GC)
+const CONTEXT = Symbol('codeflow.express')
+
+type WithEntry = Request & { [CONTEXT]?: Entry }
+
+function entryOf(req: Request): Entry | undefined {
+  return (req as WithEntry)[CONTEXT]
+}
 
 function contextOf(auth: Auth, req: Request, res: Response): HttpContext {
-  let entry = contexts.get(req)
+  let entry = entryOf(req)
   if (!entry || entry.auth !== auth) {
     entry = { auth, ctx: createNodeContext(req, res, auth.options.origin) }
-    contexts.set(req, entry)
+    Object.defineProperty(req, CONTEXT, { value: entry, configurable: true })
   }
   return entry.ctx
 }
@@ -62,19 +76,46 @@ export type AuthMiddleware = RequestHandler & {
  */
 export function auth(options: AuthOptions | Auth): AuthMiddleware {
   const config = 'provider' in options ? options : createAuth(options)
-  const middleware: RequestHandler = async (req, res, next) => {
+  // synchronous when the request is not for a route of ours and its session read needs no I/O
+  const middleware: RequestHandler = (req, res, next) => {
+    let ctx: HttpContext
+    let session: Session | undefined | Promise<Session | undefined>
     try {
-      const ctx = contextOf(config, req, res)
-      const response = await handleAuthRoute(config, ctx)
-      if (response) return send(res, response)
-      const session = await getSession(config, ctx)
-      req.auth = requestAuth(config, ctx, session)
-      next()
+      ctx = contextOf(config, req, res)
+      const route = handleAuthRouteNow(config, ctx)
+      if (route) {
+        route.then((response) => {
+          try {
+            if (response) send(res, response)
+            else withSession(config, ctx, getSessionNow(config, ctx), req, next)
+          } catch (error) {
+            next(error)
+          }
+        }, next)
+        return
+      }
+      session = getSessionNow(config, ctx)
     } catch (error) {
-      next(error)
+      return next(error)
     }
+    withSession(config, ctx, session, req, next)
   }
   return Object.assign(middleware, { auth: config })
+}
+
+function withSession(
+  auth: Auth,
+  ctx: HttpContext,
+  session: Session | undefined | Promise<Session | undefined>,
+  req: Request,
+  next: NextFunction,
+): void {
+  if (session instanceof Promise) {
+    session.then((found) => withSession(auth, ctx, found, req, next), next)
+    return
+  }
+  req.auth = requestAuth(auth, ctx, session)
+  next()
 }
 
 /**
@@ -83,16 +124,21 @@ export function auth(options: AuthOptions | Auth): AuthMiddleware {
  * The session is read again here, whatever ran before: `auth()` must be mounted first.
  */
 export function requireAuth(options: GuardOptions = {}): RequestHandler {
-  return async (req, res, next) => {
+  const pass = (res: Response, next: NextFunction, result: GuardResult): void => {
+    if (result.response) send(res, result.response)
+    else next()
+  }
+  return (req, res, next) => {
+    let result: GuardResult | Promise<GuardResult>
     try {
-      const entry = contexts.get(req)
+      const entry = entryOf(req)
       if (!entry) throw new Error('requireAuth() needs auth() mounted before it')
-      const result = await guard(entry.auth, entry.ctx, options)
-      if (result.response) return send(res, result.response)
-      next()
+      result = guardNow(entry.auth, entry.ctx, options)
     } catch (error) {
-      next(error)
+      return next(error)
     }
+    if (result instanceof Promise) result.then((found) => pass(res, next, found), next)
+    else pass(res, next, result)
   }
 }
 
@@ -103,7 +149,7 @@ export function requireAuth(options: GuardOptions = {}): RequestHandler {
 export function authErrorHandler(): ErrorRequestHandler {
   return (error, req, res, next) => {
     if (!(error instanceof AuthError) || res.headersSent) return next(error)
-    const entry = contexts.get(req)
+    const entry = entryOf(req)
     if (!entry) return next(error)
     send(res, handleError(entry.auth, entry.ctx, error))
   }

@@ -10,16 +10,18 @@ import {
   createAuth,
   createNodeContext,
   type GuardOptions,
-  getSession,
-  guard,
-  handleAuthRoute,
+  type GuardResult,
+  getSessionNow,
+  guardNow,
+  handleAuthRouteNow,
   handleError,
   type NodeContext,
   type RequestAuth,
   requestAuth,
+  type Session,
   type SetCookie,
 } from '@codeflow/core'
-import type { Context, Middleware } from 'koa'
+import type { Context, Middleware, Next } from 'koa'
 
 /** What `auth()` puts on the request: see the core's `RequestAuth`. */
 export type { RequestAuth }
@@ -31,7 +33,17 @@ declare module 'koa' {
   }
 }
 
-const contexts = new WeakMap<Context, { auth: Auth; http: NodeContext }>()
+interface Entry {
+  readonly auth: Auth
+  readonly http: NodeContext
+}
+
+// on Koa's context itself (not a WeakMap: an ephemeron per request slows the GC)
+const CONTEXT = Symbol('codeflow.koa')
+
+function entryOf(ctx: Context): Entry | undefined {
+  return (ctx as Context & { [CONTEXT]?: Entry })[CONTEXT]
+}
 
 /**
  * Koa's default error handling removes every header already set, the Set-Cookie that deletes a
@@ -53,14 +65,14 @@ function withCookies(error: unknown, cookies: readonly SetCookie[]): unknown {
 }
 
 function contextOf(auth: Auth, ctx: Context): NodeContext {
-  let entry = contexts.get(ctx)
+  let entry = entryOf(ctx)
   if (!entry || entry.auth !== auth) {
     const { origin } = auth.options
     // a body parser mounted before us has consumed the stream: its result is on ctx.request
     const parsedBody = () => (ctx.request as { body?: unknown }).body
     const http = createNodeContext(ctx.req, ctx.res, origin, ctx.originalUrl, parsedBody)
     entry = { auth, http }
-    contexts.set(ctx, entry)
+    Object.defineProperty(ctx, CONTEXT, { value: entry, configurable: true })
     // Koa calls `ctx.onerror` for any error that no middleware caught
     const onerror = ctx.onerror
     ctx.onerror = (error) => onerror.call(ctx, withCookies(error, http.cookies) as Error)
@@ -88,15 +100,38 @@ export type AuthMiddleware = Middleware & {
  */
 export function auth(options: AuthOptions | Auth): AuthMiddleware {
   const config = 'provider' in options ? options : createAuth(options)
-  const middleware: Middleware = async (ctx, next) => {
-    const http = contextOf(config, ctx)
-    const response = await handleAuthRoute(config, http)
-    if (response) return send(ctx, response)
-    const session = await getSession(config, http)
-    ctx.state.auth = requestAuth(config, http, session)
-    await next()
+  // awaits nothing when the request is not for a route of ours and its session read needs no I/O
+  const middleware: Middleware = (ctx, next) => {
+    try {
+      const http = contextOf(config, ctx)
+      const route = handleAuthRouteNow(config, http)
+      if (route) {
+        return route.then((response) =>
+          response
+            ? send(ctx, response)
+            : withSession(config, http, getSessionNow(config, http), ctx, next),
+        )
+      }
+      return withSession(config, http, getSessionNow(config, http), ctx, next)
+    } catch (error) {
+      return Promise.reject(error)
+    }
   }
   return Object.assign(middleware, { auth: config })
+}
+
+function withSession(
+  auth: Auth,
+  http: NodeContext,
+  session: Session | undefined | Promise<Session | undefined>,
+  ctx: Context,
+  next: Next,
+): Promise<unknown> {
+  if (session instanceof Promise) {
+    return session.then((found) => withSession(auth, http, found, ctx, next))
+  }
+  ctx.state.auth = requestAuth(auth, http, session)
+  return next()
 }
 
 /**
@@ -105,12 +140,21 @@ export function auth(options: AuthOptions | Auth): AuthMiddleware {
  * The session is read again here, whatever ran before: `auth()` must be mounted first.
  */
 export function requireAuth(options: GuardOptions = {}): Middleware {
-  return async (ctx, next) => {
-    const entry = contexts.get(ctx)
-    if (!entry) throw new Error('requireAuth() needs auth() mounted before it')
-    const result = await guard(entry.auth, entry.http, options)
-    if (result.response) return send(ctx, result.response)
-    await next()
+  const pass = (ctx: Context, next: Next, result: GuardResult): Promise<unknown> | undefined => {
+    if (!result.response) return next()
+    send(ctx, result.response)
+    return undefined
+  }
+  return (ctx, next) => {
+    try {
+      const entry = entryOf(ctx)
+      if (!entry) throw new Error('requireAuth() needs auth() mounted before it')
+      const result = guardNow(entry.auth, entry.http, options)
+      if (result instanceof Promise) return result.then((found) => pass(ctx, next, found))
+      return pass(ctx, next, result)
+    } catch (error) {
+      return Promise.reject(error)
+    }
   }
 }
 
@@ -123,7 +167,7 @@ export function authErrorHandler(): Middleware {
     try {
       await next()
     } catch (error) {
-      const entry = contexts.get(ctx)
+      const entry = entryOf(ctx)
       if (!(error instanceof AuthError) || !entry || ctx.headerSent) throw error
       send(ctx, handleError(entry.auth, entry.http, error))
     }
