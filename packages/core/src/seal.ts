@@ -1,4 +1,5 @@
 import { sealData, type UnsealErrorReason, unsealData } from 'iron-session'
+import { IronError, ironSeal, ironUnseal, nodeCrypto } from './iron.js'
 
 /**
  * What a sealed cookie holds. The `k` member types the payload, so a transaction cookie can never
@@ -7,14 +8,32 @@ import { sealData, type UnsealErrorReason, unsealData } from 'iron-session'
  */
 export type SealKind = 'session' | 'transaction' | 'logout'
 
-/** Seals `data` as a payload of `kind` with the newest password; the seal expires after `ttl` s. */
+/** The newest password id of a map (the one every new seal uses), per map. */
+const newest = new WeakMap<Readonly<Record<string, string>>, string>()
+
+function newestId(passwords: Readonly<Record<string, string>>): string {
+  let id = newest.get(passwords)
+  if (id === undefined) {
+    id = String(Math.max(...Object.keys(passwords).map(Number)))
+    newest.set(passwords, id)
+  }
+  return id
+}
+
+/**
+ * Seals `data` as a payload of `kind` with the newest password; the seal expires after `ttl` s.
+ * iron-session's format; made with Node's synchronous crypto where there is one (`iron.ts`).
+ */
 export async function seal(
   kind: SealKind,
   data: Record<string, unknown>,
   passwords: Readonly<Record<string, string>>,
   ttl: number,
 ): Promise<string> {
-  return sealData({ ...data, k: kind }, { password: { ...passwords }, ttl })
+  if (!nodeCrypto) return sealData({ ...data, k: kind }, { password: { ...passwords }, ttl })
+  const id = newestId(passwords)
+  const json = JSON.stringify({ ...data, k: kind })
+  return ironSeal(nodeCrypto, json, id, passwords[id] as string, ttl * 1000)
 }
 
 /** Why a seal was refused. */
@@ -30,11 +49,43 @@ export async function unseal<T extends Record<string, unknown>>(
   passwords: Readonly<Record<string, string>>,
   onFailure: (reason: UnsealFailure, error?: unknown) => void,
 ): Promise<T | undefined> {
+  const opened = nodeCrypto
+    ? openNow(value, passwords)
+    : await openWithIronSession(value, passwords)
+  if ('failure' in opened) {
+    onFailure(opened.failure, opened.cause)
+    return undefined
+  }
+  const { data } = opened
+  if (data === null || typeof data !== 'object' || (data as { k?: unknown }).k !== kind) {
+    onFailure('wrong-kind')
+    return undefined
+  }
+  return data as T
+}
+
+type Opened = { readonly data: unknown } | { readonly failure: UnsealErrorReason; cause: unknown }
+
+/** Unseals with Node's crypto (`iron.ts`). */
+function openNow(value: string, passwords: Readonly<Record<string, string>>): Opened {
+  try {
+    return {
+      data: JSON.parse(ironUnseal(nodeCrypto as NonNullable<typeof nodeCrypto>, value, passwords)),
+    }
+  } catch (error) {
+    return { failure: error instanceof IronError ? error.reason : 'invalid', cause: error }
+  }
+}
+
+/** Unseals with iron-session (WebCrypto), where Node's crypto is not available. */
+async function openWithIronSession(
+  value: string,
+  passwords: Readonly<Record<string, string>>,
+): Promise<Opened> {
   let failure: UnsealErrorReason | undefined
   let cause: unknown
-  let data: Record<string, unknown>
   try {
-    data = await unsealData<Record<string, unknown>>(value, {
+    const data = await unsealData<Record<string, unknown>>(value, {
       password: { ...passwords },
       // 0: the seal's own expiry (set when sealing) is what counts, not a second ttl here
       ttl: 0,
@@ -43,19 +94,10 @@ export async function unseal<T extends Record<string, unknown>>(
         cause = error
       },
     })
+    return failure ? { failure, cause } : { data }
   } catch (error) {
-    onFailure('invalid', error)
-    return undefined
+    return { failure: 'invalid', cause: error }
   }
-  if (failure) {
-    onFailure(failure, cause)
-    return undefined
-  }
-  if (data === null || typeof data !== 'object' || data.k !== kind) {
-    onFailure('wrong-kind')
-    return undefined
-  }
-  return data as T
 }
 
 /** The id of the password that sealed `value`, to tell whether a rotation reseal is due. */
