@@ -1,8 +1,10 @@
-// `pnpm bench`: every HTTP scenario runs in its own process on 127.0.0.1 and is loaded by
-// autocannon from this process for a bounded time, in interleaved rounds; medians and ratios go
-// to bench/results/latest.md and latest.json. Flags: --rounds N (3), --duration S (5),
+// `pnpm bench`: every HTTP scenario runs in its own process on 127.0.0.1 and is loaded by wrk
+// (Debian's package; autocannon from this process where wrk is missing) for a bounded time, in
+// interleaved rounds; with two CPUs or more and taskset, the app is pinned to one CPU and the load
+// to another, so that they do not take turns on the same one. Medians and ratios go to
+// bench/results/latest.md and latest.json. Flags: --rounds N (3), --duration S (5),
 // --connections C (10), --sessions N (100000: the memory measurement), --flows N (40: logins).
-import { fork, spawn } from 'node:child_process'
+import { execFile, execFileSync, fork, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
@@ -41,6 +43,19 @@ const EXTRA_CLAIMS = {
 }
 
 const log = (line) => process.stderr.write(`${line}\n`)
+
+function hasCommand(command) {
+  try {
+    execFileSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' })
+    return true
+  } catch {
+    return false
+  }
+}
+const useWrk = hasCommand('wrk')
+// the app on the last CPU, the load generator on the first
+const pinned = cpus().length >= 2 && hasCommand('taskset')
+const appCpu = String(cpus().length - 1)
 const children = []
 const cleanups = []
 
@@ -104,6 +119,8 @@ async function startRedis() {
 /** Starts `bench/server.mjs <scenario>` on a free port and waits for it. */
 async function startServer(scenario, port, env) {
   const child = fork(join(here, 'server.mjs'), [scenario], {
+    // `taskset -c N node server.mjs`: the IPC channel survives the exec
+    ...(pinned ? { execPath: 'taskset', execArgv: ['-c', appCpu, process.execPath] } : {}),
     env: { ...process.env, ...env, BENCH_PORT: String(port), NODE_ENV: 'production' },
     stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
   })
@@ -121,9 +138,10 @@ async function startServer(scenario, port, env) {
 
 async function startNext(port, env) {
   const dir = join(root, 'examples/next')
+  const next = [join(dir, 'node_modules/.bin/next'), 'start', '-H', '127.0.0.1', '-p', String(port)]
   const child = spawn(
-    join(dir, 'node_modules/.bin/next'),
-    ['start', '-H', '127.0.0.1', '-p', String(port)],
+    pinned ? 'taskset' : next[0],
+    pinned ? ['-c', appCpu, ...next] : next.slice(1),
     {
       cwd: dir,
       env: { ...process.env, ...env, PORT: String(port), NEXT_TELEMETRY_DISABLED: '1' },
@@ -144,8 +162,35 @@ function cpuOf(child) {
   })
 }
 
-/** One autocannon run: requests per second (mean over the run); fails on any non-2xx answer. */
+/**
+ * One load run: requests per second (over the run) and how many requests were answered; fails on
+ * any non-2xx answer or socket error.
+ */
 async function load(target, seconds) {
+  return useWrk ? wrk(target, seconds) : autocannonLoad(target, seconds)
+}
+
+async function wrk(target, seconds) {
+  const args = ['-t1', `-c${connections}`, `-d${seconds}s`]
+  if (target.cookie) args.push('-H', `cookie: ${target.cookie}`)
+  args.push(`${target.url}${target.path}`)
+  const command = pinned ? ['taskset', ['-c', '0', 'wrk', ...args]] : ['wrk', args]
+  const output = await new Promise((resolve, reject) =>
+    execFile(command[0], command[1], { maxBuffer: 1 << 20 }, (error, stdout) =>
+      error ? reject(error) : resolve(stdout),
+    ),
+  )
+  const total = Number(/(\d+) requests in/.exec(output)?.[1])
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(output)?.[1])
+  const bad = /Non-2xx or 3xx responses: (\d+)/.exec(output)?.[1]
+  const socketErrors = /Socket errors: (.*)/.exec(output)?.[1]
+  if (bad || socketErrors || !(total > 0) || !(rps > 0)) {
+    throw new Error(`${target.name}: wrk says ${output}`)
+  }
+  return { rps, total }
+}
+
+async function autocannonLoad(target, seconds) {
   const result = await autocannon({
     url: `${target.url}${target.path}`,
     connections,
@@ -156,7 +201,7 @@ async function load(target, seconds) {
   if (bad > 0 || result.requests.total === 0) {
     throw new Error(`${target.name}: ${bad} failed of ${result.requests.total} requests`)
   }
-  return result.requests.average
+  return { rps: result.requests.average, total: result.requests.total }
 }
 
 const median = (list) => {
@@ -241,20 +286,20 @@ async function main() {
   // the bare servers get the same request (the same Cookie header) and ignore it; Next's
   // /api/public gets none, or its proxy would read the session
   const targets = [
-    { name: 'express bare', url: expressBare.url, path: '/api/me', cookie: cookies.express },
-    { name: 'express codeflow', url: express.url, path: '/api/me', cookie: cookies.express },
-    { name: 'express express-openid-connect', url: eoc.url, path: '/api/me', cookie: eocCookie },
+    { name: 'express bare', server: expressBare, path: '/api/me', cookie: cookies.express },
+    { name: 'express codeflow', server: express, path: '/api/me', cookie: cookies.express },
+    { name: 'express express-openid-connect', server: eoc, path: '/api/me', cookie: eocCookie },
     {
       name: 'express codeflow redis',
-      url: expressRedis.url,
+      server: expressRedis,
       path: '/api/me',
       cookie: cookies['express-redis'],
     },
-    { name: 'koa bare', url: koaBare.url, path: '/api/me', cookie: cookies.koa },
-    { name: 'koa codeflow', url: koa.url, path: '/api/me', cookie: cookies.koa },
-    { name: 'next public', url: next.url, path: '/api/public' },
-    { name: 'next codeflow', url: next.url, path: '/api/me', cookie: cookies.next },
-  ]
+    { name: 'koa bare', server: koaBare, path: '/api/me', cookie: cookies.koa },
+    { name: 'koa codeflow', server: koa, path: '/api/me', cookie: cookies.koa },
+    { name: 'next public', server: next, path: '/api/public' },
+    { name: 'next codeflow', server: next, path: '/api/me', cookie: cookies.next },
+  ].map((target) => ({ ...target, url: target.server.url }))
   const bodies = {}
   for (const target of targets) {
     const response = await fetch(`${target.url}${target.path}`, {
@@ -267,19 +312,33 @@ async function main() {
   log('warming up')
   for (const target of targets) await load(target, 1)
   const samples = Object.fromEntries(targets.map((t) => [t.name, []]))
+  const cpuSamples = Object.fromEntries(targets.map((t) => [t.name, []]))
   for (let round = 1; round <= rounds; round++) {
     // interleaved, and in a different order each round
     const order = round % 2 ? targets : [...targets].reverse()
     for (const target of order) {
-      const rps = await load(target, duration)
+      // the app's own CPU time per request (its process.cpuUsage(); not for next start)
+      const child = target.server.child.connected ? target.server.child : undefined
+      const before = child && (await cpuOf(child))
+      const { rps, total } = await load(target, duration)
+      if (child) {
+        const after = await cpuOf(child)
+        const us = after.user - before.user + after.system - before.system
+        cpuSamples[target.name].push(us / total)
+      }
       samples[target.name].push(rps)
       log(`round ${round}/${rounds} ${target.name}: ${Math.round(rps)} req/s`)
     }
   }
   const rps = Object.fromEntries(targets.map((t) => [t.name, median(samples[t.name])]))
+  const cpuPerRequest = Object.fromEntries(
+    targets.map((t) => [t.name, cpuSamples[t.name].length ? median(cpuSamples[t.name]) : null]),
+  )
 
   // a full login, sequentially: the app's CPU per flow (its process's cpuUsage) and flows/s
   const flows = Number(flags.flows)
+  // warm-up, as for the HTTP rounds: the login path's code is optimized before it is measured
+  for (let i = 0; i < Math.min(flows, 10); i++) await login(express.url)
   const before = await cpuOf(express.child)
   const t0 = performance.now()
   for (let i = 0; i < flows; i++) await login(express.url)
@@ -298,8 +357,11 @@ async function main() {
     responseBytes: bodies,
     sessionCookieBytes: cookies.express.length,
     eocCookieBytes: eocCookie.length,
+    loadGenerator: useWrk ? 'wrk' : 'autocannon',
+    pinned: pinned ? { app: Number(appCpu), load: 0 } : false,
     requestsPerSecond: rps,
     samples,
+    appCpuMicrosecondsPerRequest: cpuPerRequest,
     ratios: {
       expressCodeflowVsBare: ratio('express codeflow', 'express bare'),
       koaCodeflowVsBare: ratio('koa codeflow', 'koa bare'),
@@ -310,6 +372,10 @@ async function main() {
       ),
       expressOpenidConnectVsBare: ratio('express express-openid-connect', 'express bare'),
       expressRedisVsBare: ratio('express codeflow redis', 'express bare'),
+    },
+    cpuOverheadMicroseconds: {
+      express: cpuPerRequest['express codeflow'] - cpuPerRequest['express bare'],
+      koa: cpuPerRequest['koa codeflow'] - cpuPerRequest['koa bare'],
     },
     login: { flows, appCpuMsPerFlow: loginCpuMs, flowsPerSecond: flows / (wall / 1000) },
     coldPath: {
@@ -370,15 +436,19 @@ async function eocSessionCookie(tokens) {
 }
 
 function markdown(r) {
+  const cpu = (name) => {
+    const us = r.appCpuMicrosecondsPerRequest[name]
+    return us === null ? '' : us.toFixed(1)
+  }
   const row = (name) =>
-    `| ${name} | ${Math.round(r.requestsPerSecond[name])} | ${r.samples[name].map(Math.round).join(', ')} | ${r.responseBytes[name]} |`
+    `| ${name} | ${Math.round(r.requestsPerSecond[name])} | ${r.samples[name].map(Math.round).join(', ')} | ${cpu(name)} | ${r.responseBytes[name]} |`
   const x = (value) => `${value.toFixed(2)}×`
   return `# codeflow benchmarks
 
-${r.date} — ${r.machine.cpus} × ${r.machine.model}, Node ${r.machine.node}; ${r.settings.rounds} interleaved rounds of ${r.settings.duration} s, ${r.settings.connections} connections (autocannon, another process).
+${r.date} — ${r.machine.cpus} × ${r.machine.model}, Node ${r.machine.node}; ${r.settings.rounds} interleaved rounds of ${r.settings.duration} s, ${r.settings.connections} connections (${r.loadGenerator}, another process${r.pinned ? `; the app on CPU ${r.pinned.app}, the load on CPU ${r.pinned.load}` : ''}).
 
-| scenario | req/s (median) | rounds | body bytes |
-| --- | ---: | --- | ---: |
+| scenario | req/s (median) | rounds | app CPU µs/request (median) | body bytes |
+| --- | ---: | --- | ---: | ---: |
 ${Object.keys(r.requestsPerSecond).map(row).join('\n')}
 
 | ratio | value | goal |
@@ -389,6 +459,8 @@ ${Object.keys(r.requestsPerSecond).map(row).join('\n')}
 | Express: codeflow / express-openid-connect requiresAuth() | ${x(r.ratios.expressCodeflowVsExpressOpenidConnect)} | ≥ 3× |
 | Express: express-openid-connect / bare | ${x(r.ratios.expressOpenidConnectVsBare)} | |
 | Express: codeflow with Redis sessions and revocations / bare | ${x(r.ratios.expressRedisVsBare)} | |
+
+codeflow's own CPU per request (codeflow minus bare, medians): Express ${r.cpuOverheadMicroseconds.express.toFixed(1)} µs, Koa ${r.cpuOverheadMicroseconds.koa.toFixed(1)} µs.
 
 | measurement | value | goal |
 | --- | ---: | --- |

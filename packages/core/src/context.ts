@@ -43,13 +43,14 @@ interface RequestState {
 // a property of the context object (not a WeakMap: an ephemeron per request slows the GC)
 const STATE = Symbol('codeflow.request')
 
+type WithState = HttpContext & { [STATE]?: RequestState | undefined }
+
 function state(ctx: HttpContext): RequestState {
-  const holder = ctx as HttpContext & { [STATE]?: RequestState }
-  let current = holder[STATE]
+  let current = (ctx as WithState)[STATE]
   if (!current) {
     const header = ctx.cookieHeader ? ctx.cookieHeader() : ctx.headers.get('cookie')
     current = { cookies: parseCookieHeader(header), memo: new Map() }
-    Object.defineProperty(holder, STATE, { value: current })
+    ;(ctx as WithState)[STATE] = current
   }
   return current
 }
@@ -177,6 +178,8 @@ type NodeRequest = IncomingMessage & { body?: unknown; originalUrl?: string }
  * through the young-generation GC and costs the hot path more than the rest of the session read.
  */
 class NodeHttpContext implements NodeContext {
+  /** the core's per-request state, declared so that every context has the same shape */
+  [STATE]: RequestState | undefined = undefined
   readonly cookies: SetCookie[] = []
   readonly method: string
   readonly path: string

@@ -52,7 +52,7 @@ function contextOf(auth: Auth, req: Request, res: Response): HttpContext {
   let entry = entryOf(req)
   if (!entry || entry.auth !== auth) {
     entry = { auth, ctx: createNodeContext(req, res, auth.options.origin) }
-    Object.defineProperty(req, CONTEXT, { value: entry, configurable: true })
+    ;(req as WithEntry)[CONTEXT] = entry
   }
   return entry.ctx
 }

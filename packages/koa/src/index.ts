@@ -72,7 +72,7 @@ function contextOf(auth: Auth, ctx: Context): NodeContext {
     const parsedBody = () => (ctx.request as { body?: unknown }).body
     const http = createNodeContext(ctx.req, ctx.res, origin, ctx.originalUrl, parsedBody)
     entry = { auth, http }
-    Object.defineProperty(ctx, CONTEXT, { value: entry, configurable: true })
+    ;(ctx as Context & { [CONTEXT]?: Entry })[CONTEXT] = entry
     // Koa calls `ctx.onerror` for any error that no middleware caught
     const onerror = ctx.onerror
     ctx.onerror = (error) => onerror.call(ctx, withCookies(error, http.cookies) as Error)
