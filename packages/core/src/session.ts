@@ -19,6 +19,7 @@ import { chunkCookieNames, chunkValue, deletionCookie, readChunked } from './coo
 import { AuthError, SessionStoreError, SessionTooLargeError } from './errors.js'
 import { report } from './logger.js'
 import type { ResolvedOptions } from './options.js'
+import type { RevocationQuery } from './revocation.js'
 import { seal, sealPasswordId, unseal } from './seal.js'
 import { type CachedSeal, sessionCacheOf } from './session-cache.js'
 
@@ -271,6 +272,8 @@ interface SessionView {
   readonly user: UserClaims
   /** when the session ends (absolute, idle and provider lifetimes) */
   readonly endsAt: number
+  /** what the revocation store is asked about it */
+  readonly query: RevocationQuery
 }
 
 /**
@@ -286,9 +289,34 @@ function viewOf(options: ResolvedOptions, entry: CachedSeal, data: SessionData):
     fields: Object.freeze(fields as SessionData),
     user,
     endsAt: sessionEnd(options, data, user),
+    query: Object.freeze({
+      id: data.id,
+      iss: data.iss,
+      sub: data.sub,
+      sid: typeof data.sid === 'string' ? data.sid : undefined,
+      createdAt: data.createdAt,
+    }),
   })
   entry.derived = view
   return view
+}
+
+const rejecters = new WeakMap<ResolvedOptions, Rejected>()
+
+/** What reports a refused session cookie to the app's logger (one per configuration). */
+function rejecterOf(options: ResolvedOptions): Rejected {
+  let rejected = rejecters.get(options)
+  if (!rejected) {
+    rejected = (reason, error) =>
+      report(options.logger, {
+        level: reason === 'expired' ? 'debug' : 'warn',
+        code: 'session_cookie_rejected',
+        message: `a session cookie was rejected (${reason}); the request is anonymous`,
+        error,
+      })
+    rejecters.set(options, rejected)
+  }
+  return rejected
 }
 
 function readSession(
@@ -297,13 +325,7 @@ function readSession(
 ): Session | undefined | Promise<Session | undefined> {
   const value = readChunked(requestCookies(ctx), options.sessionCookieName, options.maxCookieChunks)
   if (value === undefined) return undefined
-  const rejected: Rejected = (reason, error) =>
-    report(options.logger, {
-      level: reason === 'expired' ? 'debug' : 'warn',
-      code: 'session_cookie_rejected',
-      message: `a session cookie was rejected (${reason}); the request is anonymous`,
-      error,
-    })
+  const rejected = rejecterOf(options)
   const sealed = readSealed(options, value, rejected)
   if (sealed instanceof Promise)
     return sealed.then((found) => found && checkSession(ctx, options, found, rejected))
@@ -339,7 +361,7 @@ function checkSession(
     rejected('expired')
     return options.store ? options.store.delete(data.id).then(() => undefined) : undefined
   }
-  const revoked = isRevoked(options, data)
+  const revoked = isRevoked(options, view.query)
   if (revoked instanceof Promise)
     return revoked.then((yes) => afterRevocation(ctx, options, view, stale, now, yes))
   return afterRevocation(ctx, options, view, stale, now, revoked)
@@ -384,14 +406,7 @@ function afterRevocation(
  * Whether a logout (back-channel, front-channel, or a local logout of a copy of this cookie) ended
  * the session: one lookup in the revocation store. A store that fails is a 503, never a session.
  */
-function isRevoked(options: ResolvedOptions, data: SessionData): boolean | Promise<boolean> {
-  const query = {
-    id: data.id,
-    iss: data.iss,
-    sub: data.sub,
-    sid: typeof data.sid === 'string' ? data.sid : undefined,
-    createdAt: data.createdAt,
-  }
+function isRevoked(options: ResolvedOptions, query: RevocationQuery): boolean | Promise<boolean> {
   const store = options.revocationStore
   try {
     // the memory store answers synchronously: no await on the hot path
