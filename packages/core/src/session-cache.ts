@@ -75,12 +75,15 @@ export class SessionCache {
     if (!parsed) return undefined
     const password = passwords[parsed.passwordId]
     if (password === undefined) return undefined
+    // every member set now, so that all entries share one hidden class (monomorphic lookups)
     const entry: CachedSeal = {
       value,
       payload: deepFreeze(payload),
       passwordId: parsed.passwordId,
       password,
       expires: parsed.expires,
+      derived: undefined,
+      used: false,
     }
     const key = keyOf(value)
     this.#entries.delete(key)

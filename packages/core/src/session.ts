@@ -202,7 +202,15 @@ function unsealCached(
 
 /** A payload that could not be cached (not expected from codeflow's own seals). */
 function uncached(payload: Record<string, unknown>, value: string): CachedSeal {
-  return { value, payload, passwordId: sealPasswordId(value) ?? '', password: '', expires: 0 }
+  return {
+    value,
+    payload,
+    passwordId: sealPasswordId(value) ?? '',
+    password: '',
+    expires: 0,
+    derived: undefined,
+    used: false,
+  }
 }
 
 /**
