@@ -155,9 +155,12 @@ async function startNext(port, env) {
   return { child, url }
 }
 
+/** The app's CPU time so far (`process.cpuUsage()`), with its key derivations (Iron seals). */
 function cpuOf(child) {
   return new Promise((resolve) => {
-    child.once('message', (message) => resolve(message.cpu))
+    child.once('message', (message) =>
+      resolve({ ...message.cpu, derivations: message.derivations }),
+    )
     child.send('cpu')
   })
 }
@@ -313,6 +316,7 @@ async function main() {
   for (const target of targets) await load(target, 1)
   const samples = Object.fromEntries(targets.map((t) => [t.name, []]))
   const cpuSamples = Object.fromEntries(targets.map((t) => [t.name, []]))
+  const derivationSamples = Object.fromEntries(targets.map((t) => [t.name, []]))
   for (let round = 1; round <= rounds; round++) {
     // interleaved, and in a different order each round
     const order = round % 2 ? targets : [...targets].reverse()
@@ -325,12 +329,20 @@ async function main() {
         const after = await cpuOf(child)
         const us = after.user - before.user + after.system - before.system
         cpuSamples[target.name].push(us / total)
+        // key derivations per request: 0 when every read hits the session cache
+        derivationSamples[target.name].push((after.derivations - before.derivations) / total)
       }
       samples[target.name].push(rps)
       log(`round ${round}/${rounds} ${target.name}: ${Math.round(rps)} req/s`)
     }
   }
   const rps = Object.fromEntries(targets.map((t) => [t.name, median(samples[t.name])]))
+  const derivationsPerRequest = Object.fromEntries(
+    targets.map((t) => [
+      t.name,
+      derivationSamples[t.name].length ? derivationSamples[t.name] : null,
+    ]),
+  )
   const cpuPerRequest = Object.fromEntries(
     targets.map((t) => [t.name, cpuSamples[t.name].length ? median(cpuSamples[t.name]) : null]),
   )
@@ -362,6 +374,8 @@ async function main() {
     requestsPerSecond: rps,
     samples,
     appCpuMicrosecondsPerRequest: cpuPerRequest,
+    appCpuSamples: cpuSamples,
+    keyDerivationsPerRequest: derivationsPerRequest,
     ratios: {
       expressCodeflowVsBare: ratio('express codeflow', 'express bare'),
       koaCodeflowVsBare: ratio('koa codeflow', 'koa bare'),
@@ -460,7 +474,7 @@ ${Object.keys(r.requestsPerSecond).map(row).join('\n')}
 | Express: express-openid-connect / bare | ${x(r.ratios.expressOpenidConnectVsBare)} | |
 | Express: codeflow with Redis sessions and revocations / bare | ${x(r.ratios.expressRedisVsBare)} | |
 
-codeflow's own CPU per request (codeflow minus bare, medians): Express ${r.cpuOverheadMicroseconds.express.toFixed(1)} µs, Koa ${r.cpuOverheadMicroseconds.koa.toFixed(1)} µs.
+codeflow's own CPU per request (codeflow minus bare, medians): Express ${r.cpuOverheadMicroseconds.express.toFixed(1)} µs, Koa ${r.cpuOverheadMicroseconds.koa.toFixed(1)} µs. Iron key derivations per request, every round (0: every session read hit the cache): Express ${r.keyDerivationsPerRequest['express codeflow'].map((n) => n.toFixed(3)).join(', ')}; Koa ${r.keyDerivationsPerRequest['koa codeflow'].map((n) => n.toFixed(3)).join(', ')}.
 
 | measurement | value | goal |
 | --- | ---: | --- |
