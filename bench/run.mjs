@@ -56,6 +56,8 @@ const useWrk = hasCommand('wrk')
 // the app on the last CPU, the load generator on the first
 const pinned = cpus().length >= 2 && hasCommand('taskset')
 const appCpu = String(cpus().length - 1)
+/** The pause before each measured run (see the rounds below). */
+const SETTLE_MS = 2000
 const children = []
 const cleanups = []
 
@@ -322,6 +324,9 @@ async function main() {
     const order = round % 2 ? targets : [...targets].reverse()
     for (const target of order) {
       // the app's own CPU time per request (its process.cpuUsage(); not for next start)
+      // the app loaded just before shares the app CPU: let its after-load work (GC, V8's
+      // background tasks) end first, or it shows up in this target's numbers
+      await new Promise((resolve) => setTimeout(resolve, SETTLE_MS))
       const child = target.server.child.connected ? target.server.child : undefined
       const before = child && (await cpuOf(child))
       const { rps, total } = await load(target, duration)
