@@ -8,10 +8,10 @@ import { IronError, ironSeal, ironUnseal, nodeCrypto } from './iron.js'
  */
 export type SealKind = 'session' | 'transaction' | 'logout'
 
-/** The newest password id of a map (the one every new seal uses), per map. */
+/** The newest password id of a map (the one every new seal uses), memoized per map. */
 const newest = new WeakMap<Readonly<Record<string, string>>, string>()
 
-function newestId(passwords: Readonly<Record<string, string>>): string {
+export function newestId(passwords: Readonly<Record<string, string>>): string {
   let id = newest.get(passwords)
   if (id === undefined) {
     id = String(Math.max(...Object.keys(passwords).map(Number)))

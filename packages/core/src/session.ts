@@ -20,7 +20,7 @@ import { AuthError, SessionStoreError, SessionTooLargeError } from './errors.js'
 import { report } from './logger.js'
 import type { ResolvedOptions } from './options.js'
 import type { RevocationQuery } from './revocation.js'
-import { seal, sealPasswordId, unseal } from './seal.js'
+import { newestId, seal, sealPasswordId, unseal } from './seal.js'
 import { type CachedSeal, sessionCacheOf } from './session-cache.js'
 
 /** The claims about the signed-in user, from the ID token (protocol claims removed). */
@@ -156,29 +156,12 @@ function claimsOf(data: SessionData): UserClaims {
   return userClaims(data.idToken ?? '', data.sub)
 }
 
-/** The newest password id of the map: the one every new seal uses. */
-function newestPasswordId(options: ResolvedOptions): string {
-  return String(Math.max(...Object.keys(options.passwords).map(Number)))
-}
-
 type Rejected = (reason: string, error?: unknown) => void
 
 /** A verified session payload and whether a retired (older) password sealed it. */
 interface Sealed {
   readonly entry: CachedSeal
   readonly stale: boolean
-}
-
-/** The newest password id, per configuration (every new seal uses it). */
-const newestIds = new WeakMap<ResolvedOptions, string>()
-
-function newestId(options: ResolvedOptions): string {
-  let id = newestIds.get(options)
-  if (id === undefined) {
-    id = newestPasswordId(options)
-    newestIds.set(options, id)
-  }
-  return id
 }
 
 /**
@@ -240,7 +223,7 @@ function fromCookie(
     rejected(reason)
     return undefined
   }
-  const newest = newestId(options)
+  const newest = newestId(options.passwords)
   const stale = cookie.passwordId !== newest
   const { ref } = cookie.payload
   if (!options.store) {
