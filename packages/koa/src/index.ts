@@ -36,6 +36,8 @@ declare module 'koa' {
 interface Entry {
   readonly auth: Auth
   readonly http: NodeContext
+  /** the entry of another codeflow instance that ran earlier on the same request, if any */
+  readonly previous: Entry | undefined
 }
 
 // on Koa's context itself (not a WeakMap: an ephemeron per request slows the GC)
@@ -71,13 +73,54 @@ function contextOf(auth: Auth, ctx: Context): NodeContext {
     // a body parser mounted before us has consumed the stream: its result is on ctx.request
     const parsedBody = () => (ctx.request as { body?: unknown }).body
     const http = createNodeContext(ctx.req, ctx.res, origin, ctx.originalUrl, parsedBody)
-    entry = { auth, http }
+    entry = { auth, http, previous: entry }
     ;(ctx as Context & { [CONTEXT]?: Entry })[CONTEXT] = entry
-    // Koa calls `ctx.onerror` for any error that no middleware caught
-    const onerror = ctx.onerror
-    ctx.onerror = (error) => onerror.call(ctx, withCookies(error, http.cookies) as Error)
+    keepCookiesOnError(ctx)
   }
   return entry.http
+}
+
+const WRAPPED = Symbol('codeflow.koa.onerror')
+
+/** What `ctx.onerror` renders: `error` with the cookies every codeflow instance wrote for `ctx`. */
+function errorWithCookies(ctx: Context, error: unknown): unknown {
+  let entry = entryOf(ctx)
+  if (entry?.previous === undefined) return entry ? withCookies(error, entry.http.cookies) : error
+  const cookies: SetCookie[] = []
+  for (; entry; entry = entry.previous) cookies.unshift(...entry.http.cookies)
+  return withCookies(error, cookies)
+}
+
+/**
+ * Koa calls `ctx.onerror` for any error that no middleware caught: it is wrapped so that the
+ * error it renders carries the cookies the core wrote (see `withCookies`). Once per app, on the
+ * app's context prototype (`app.context`, Koa's place for extending every context): a closure
+ * assigned to each request's context gave every context its own hidden class and grew the heap
+ * several times over under load. A context not made from `app.context`, or with an `onerror` of
+ * its own, gets its own wrapper.
+ */
+function keepCookiesOnError(ctx: Context): void {
+  // a codeflow instance that ran earlier on this request wrapped it already (for every instance)
+  if (entryOf(ctx)?.previous !== undefined) return
+  type Prototype = Context & { [WRAPPED]?: Context['onerror'] }
+  const prototype = ctx.app?.context as Prototype | undefined
+  if (
+    prototype !== undefined &&
+    Object.getPrototypeOf(ctx) === prototype &&
+    !Object.hasOwn(ctx, 'onerror')
+  ) {
+    // wrapped already, unless the app replaced the wrapper since
+    if (prototype[WRAPPED] !== undefined && prototype[WRAPPED] === prototype.onerror) return
+    const onerror = prototype.onerror
+    const wrapper = function (this: Context, error: Error | null) {
+      return onerror.call(this, errorWithCookies(this, error) as Error)
+    }
+    prototype.onerror = wrapper
+    prototype[WRAPPED] = wrapper
+    return
+  }
+  const onerror = ctx.onerror
+  ctx.onerror = (error) => onerror.call(ctx, errorWithCookies(ctx, error) as Error)
 }
 
 function send(ctx: Context, response: AuthResponse): void {

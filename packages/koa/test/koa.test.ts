@@ -45,6 +45,10 @@ const routes: Middleware = async (ctx) => {
     case '/state':
       ctx.body = await summarize(ctx.state.auth)
       return
+    case '/context':
+      // whether codeflow gave this request's context an onerror of its own
+      ctx.body = { ownOnerror: Object.hasOwn(ctx, 'onerror') }
+      return
     case '/refresh-then-fail':
       await ctx.state.auth?.accessToken({ forceRefresh: true })
       throw new Error('the app failed after a token refresh')
@@ -157,6 +161,18 @@ describe('@codeflow/koa without authErrorHandler', () => {
     ])
   })
 
+  it("wraps Koa's onerror once for the app, never on each request's context", async () => {
+    const browser = stack.browser()
+    await signIn(browser, stack.baseUrl)
+    // a closure per context gave each its own hidden class (the heap grew several times over)
+    expect((await browser.request(`${stack.baseUrl}/context`)).json()).toEqual({
+      ownOnerror: false,
+    })
+    expect((await stack.browser().request(`${stack.baseUrl}/context`)).json()).toEqual({
+      ownOnerror: false,
+    })
+  })
+
   it('leaves errors of requests that set no cookie as they are', async () => {
     unhandled.length = 0
     const response = await stack.browser().request(`${stack.baseUrl}/callback?state=x&code=y`)
@@ -181,6 +197,71 @@ describe('@codeflow/koa without authErrorHandler', () => {
       expect(login.location?.origin).toBe(mounted.provider.issuer)
     } finally {
       await mounted.close()
+    }
+  })
+})
+
+/** A forged code at the callback: Koa renders the error; the used transaction's cookie goes. */
+async function forgedCallback(stack: Stack) {
+  const browser = stack.browser()
+  const url = await authorize(browser, await startLogin(browser, stack.baseUrl))
+  const state = url.searchParams.get('state') as string
+  url.searchParams.set('code', 'forged-code-value')
+  const response = await browser.navigate(url, { 'sec-fetch-site': 'cross-site' })
+  expect(response.status).toBe(400)
+  expect(response.setCookies).toHaveLength(1)
+  expect(response.setCookies[0]).toMatch(new RegExp(`^codeflow_tx\\.${state}=;.*Max-Age=0`))
+  return response
+}
+
+describe("@codeflow/koa with the app's own ctx.onerror", () => {
+  const seen: string[] = []
+  const koaOnerror = new Koa().context.onerror
+  /** Koa's default rendering, after noting which handler rendered an error. */
+  const handler = (name: string) =>
+    function (this: Koa.Context, error: Error | null) {
+      // Koa calls it with null as well when a response has finished
+      if (error) seen.push(name)
+      return koaOnerror.call(this, error)
+    }
+
+  it('keeps the cookies through an onerror the app set on app.context', async () => {
+    const stack = await startStack(
+      harnessOf((options) => {
+        const app = bareApp(options)
+        app.context.onerror = handler('app.context')
+        return app
+      }),
+    )
+    try {
+      seen.length = 0
+      await forgedCallback(stack)
+      expect(seen).toEqual(['app.context'])
+    } finally {
+      await stack.close()
+    }
+  })
+
+  it("keeps the cookies through an onerror the app set on a request's context", async () => {
+    const stack = await startStack(
+      harnessOf((options) => {
+        const app = new Koa()
+        app.silent = true
+        app.use(async (ctx, next) => {
+          ctx.onerror = handler('ctx')
+          await next()
+        })
+        app.use(auth(options))
+        app.use(routes)
+        return app
+      }),
+    )
+    try {
+      seen.length = 0
+      await forgedCallback(stack)
+      expect(seen).toEqual(['ctx'])
+    } finally {
+      await stack.close()
     }
   })
 })
