@@ -115,6 +115,19 @@ describe.each(harnesses)('logout ($name)', (harness) => {
     }
   })
 
+  it('answers 413 to a logout form over 64 KiB, and keeps the session', async () => {
+    const browser = await signedIn()
+    const response = await browser.postForm(
+      `${stack.baseUrl}/logout`,
+      { returnTo: `/${'x'.repeat(70_000)}` },
+      { origin: stack.baseUrl, accept: 'application/json' },
+    )
+    expect(response.status).toBe(413)
+    expect(response.json()).toMatchObject({ error: 'body_too_large' })
+    expect(response.setCookies).toEqual([])
+    expect(await status(browser)).toBe(200)
+  })
+
   it('sends an anonymous logout home without a provider round trip', async () => {
     const browser = stack.browser()
     const response = await browser.postForm(

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { parseCookieHeader, type SetCookie } from './cookies.js'
-import { CallbackError } from './errors.js'
+import { BodyTooLargeError } from './errors.js'
 
 /**
  * What the core needs from a request: the boundary every adapter implements. A small context,
@@ -102,8 +102,8 @@ function parseForm(contentType: string | null, body: string): URLSearchParams {
   return new URLSearchParams(body)
 }
 
-function tooLarge(): CallbackError {
-  return new CallbackError('the request body is too large', 'body_too_large')
+function tooLarge(): BodyTooLargeError {
+  return new BodyTooLargeError(MAX_FORM_BYTES)
 }
 
 /** A context over a Web `Request`, plus the cookies the core set, to copy onto the `Response`. */

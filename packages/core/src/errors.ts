@@ -134,6 +134,13 @@ export class ForbiddenError extends AuthError {
   }
 }
 
+/** A form body (a logout or form_post callback) larger than `MAX_FORM_BYTES`: 413. */
+export class BodyTooLargeError extends AuthError {
+  constructor(limit: number) {
+    super(`the request body is too large (at most ${limit} bytes)`, 'body_too_large', 413)
+  }
+}
+
 /** A sealed session does not fit in the configured cookie budget. */
 export class SessionTooLargeError extends AuthError {
   constructor(bytes: number, maxChunks: number) {

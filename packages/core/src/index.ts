@@ -17,6 +17,7 @@ export { type CookieAttributes, MAX_SET_COOKIE_BYTES, type SetCookie } from './c
 export {
   AuthError,
   type AuthErrorOptions,
+  BodyTooLargeError,
   CallbackError,
   ConfigurationError,
   DiscoveryError,

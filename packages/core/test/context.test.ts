@@ -3,7 +3,8 @@ import { once } from 'node:events'
 import { createServer, request } from 'node:http'
 import { describe, expect, it } from 'vitest'
 import {
-  CallbackError,
+  AuthError,
+  BodyTooLargeError,
   createNodeContext,
   createWebContext,
   type HttpContext,
@@ -22,7 +23,7 @@ async function throughNode(
     try {
       res.end(await handle(ctx))
     } catch (error) {
-      res.statusCode = error instanceof CallbackError ? error.status : 500
+      res.statusCode = error instanceof AuthError ? error.status : 500
       res.end(error instanceof Error ? error.message : 'error')
     }
   })
@@ -71,13 +72,13 @@ describe('createNodeContext', () => {
     const declared = await throughNode(big, form, async (ctx) =>
       String((await ctx.readForm()).size),
     )
-    expect(declared.status).toBe(400)
+    expect(declared.status).toBe(413)
     const streamed = await throughNode(
       big,
       { ...form, 'transfer-encoding': 'chunked' },
       async (ctx) => String((await ctx.readForm()).size),
     )
-    expect(streamed.status).toBe(400)
+    expect(streamed.status).toBe(413)
   })
 
   it('ignores a body of another content type', async () => {
@@ -122,7 +123,12 @@ describe('createWebContext', () => {
         body: `a=${'x'.repeat(MAX_FORM_BYTES)}`,
       }),
     )
-    await expect(ctx.readForm()).rejects.toBeInstanceOf(CallbackError)
+    const error = await ctx.readForm().then(
+      () => undefined,
+      (reason: unknown) => reason,
+    )
+    expect(error).toBeInstanceOf(BodyTooLargeError)
+    expect(error).toMatchObject({ status: 413, code: 'body_too_large' })
   })
 
   it('reads a form within the limit', async () => {
