@@ -3,6 +3,7 @@
 //   node bench/profile.mjs express-codeflow                 # load /api/me: req/s, app CPU µs/request
 //   node bench/profile.mjs express-codeflow --logins 200    # sequential logins: app CPU ms/login
 //   node bench/profile.mjs koa-codeflow --cpu-prof          # the same under `node --cpu-prof`
+//   node bench/profile.mjs koa-codeflow --node-flags=--trace-gc   # the app's output on stderr
 //
 // Starts the dev provider, the scenario (pinned to the last CPU when taskset is there), signs in,
 // then loads it with wrk (pinned to the first CPU) or autocannon. Run `pnpm build` first.
@@ -25,6 +26,7 @@ const { values: flags, positionals } = parseArgs({
     connections: { type: 'string', default: '10' },
     logins: { type: 'string' },
     'cpu-prof': { type: 'boolean', default: false },
+    'node-flags': { type: 'string', default: '' },
   },
 })
 const scenario = positionals[0] ?? 'express-codeflow'
@@ -49,7 +51,10 @@ const provider = await startDevProvider({
   ],
   claims: { org: 'Example Organisation', roles: ['reader', 'writer', 'reviewer'] },
 })
-const execArgv = flags['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${join(here, 'results')}`] : []
+const execArgv = [
+  ...(flags['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${join(here, 'results')}`] : []),
+  ...flags['node-flags'].split(' ').filter(Boolean),
+]
 const child = fork(join(here, 'server.mjs'), [scenario], {
   ...(pinned
     ? {
@@ -72,6 +77,8 @@ const child = fork(join(here, 'server.mjs'), [scenario], {
 let output = ''
 child.stdout.on('data', (chunk) => {
   output += chunk
+  // what the app prints after it listens (e.g. --trace-gc) goes to stderr
+  if (flags['node-flags'] && output.includes('ready')) process.stderr.write(chunk)
 })
 const ready = Date.now() + 30_000
 while (!output.includes('ready')) {
@@ -80,7 +87,9 @@ while (!output.includes('ready')) {
 }
 const cpu = () =>
   new Promise((resolve) => {
-    child.once('message', (message) => resolve(message.cpu))
+    child.once('message', (message) =>
+      resolve({ ...message.cpu, ...message.usage, memory: message.memory }),
+    )
     child.send('cpu')
   })
 const used = (before, after) => after.user - before.user + after.system - before.system
@@ -104,8 +113,11 @@ try {
     for (let round = 1; round <= Number(flags.rounds); round++) {
       const before = await cpu()
       const { rps, total } = await load()
-      const us = used(before, await cpu()) / total
-      console.log(`${scenario}: ${Math.round(rps)} req/s, app CPU ${us.toFixed(1)} µs/request`)
+      const after = await cpu()
+      const per = (key) => ((after[key] - before[key]) / total).toFixed(3)
+      console.log(
+        `${scenario}: ${Math.round(rps)} req/s, app CPU ${(used(before, after) / total).toFixed(1)} µs/request (${((after.user - before.user) / total).toFixed(1)} user), per request: ${per('minorPageFault')} page faults, ${per('voluntaryContextSwitches')} + ${per('involuntaryContextSwitches')} context switches; heap ${(after.memory.heapUsed / 2 ** 20).toFixed(1)} of ${(after.memory.heapTotal / 2 ** 20).toFixed(1)} MiB, RSS ${(after.memory.rss / 2 ** 20).toFixed(0)} MiB`,
+      )
     }
   }
 } finally {

@@ -2,7 +2,7 @@
 // (Debian's package; autocannon from this process where wrk is missing) for a bounded time, in
 // interleaved rounds; with two CPUs or more and taskset, the app is pinned to one CPU and the load
 // to another, so that they do not take turns on the same one. Medians and ratios go to
-// bench/results/latest.md and latest.json. Flags: --rounds N (3), --duration S (5),
+// bench/results/latest.md and latest.json. Flags: --rounds N (5), --duration S (5),
 // --connections C (10), --sessions N (100000: the memory measurement), --flows N (40: logins).
 import { execFile, execFileSync, fork, spawn } from 'node:child_process'
 import { once } from 'node:events'
@@ -21,7 +21,7 @@ const root = join(here, '..')
 const { values: flags } = parseArgs({
   args: process.argv.slice(2).filter((arg) => arg !== '--'),
   options: {
-    rounds: { type: 'string', default: '3' },
+    rounds: { type: 'string', default: '5' },
     duration: { type: 'string', default: '5' },
     connections: { type: 'string', default: '10' },
     sessions: { type: 'string', default: '100000' },
@@ -157,11 +157,25 @@ async function startNext(port, env) {
   return { child, url }
 }
 
+/** A Cookie header as long as `cookieHeader`, holding one cookie that is not codeflow's. */
+function fillerCookie(cookieHeader) {
+  const name = 'bench-filler='
+  return name + 'x'.repeat(Math.max(1, cookieHeader.length - name.length))
+}
+
+/** Stops a server started by `startServer` and waits for it to exit (its port is free again). */
+async function stopServer({ child }) {
+  if (child.exitCode !== null || child.signalCode !== null) return
+  const exited = once(child, 'exit')
+  child.kill('SIGKILL')
+  await exited
+}
+
 /** The app's CPU time so far (`process.cpuUsage()`), with its key derivations (Iron seals). */
 function cpuOf(child) {
   return new Promise((resolve) => {
     child.once('message', (message) =>
-      resolve({ ...message.cpu, derivations: message.derivations }),
+      resolve({ ...message.cpu, ...message.usage, derivations: message.derivations }),
     )
     child.send('cpu')
   })
@@ -252,11 +266,26 @@ async function main() {
     BENCH_REDIS_URL: redisUrl,
   })
 
+  // the Node apps: started afresh for every round (below), so that one process's luck (where its
+  // code and heap landed, what its JIT settled on) is one sample, not the whole result; the
+  // codeflow apps keep their ports (the provider knows their redirect URIs), and a session cookie
+  // stays valid across restarts (same secret; the Redis sessions live in Redis)
+  const apps = {
+    express: { scenario: 'express-codeflow', port: ports.express, env: env('express') },
+    'express-redis': {
+      scenario: 'express-redis',
+      port: ports['express-redis'],
+      env: env('express-redis'),
+    },
+    koa: { scenario: 'koa-codeflow', port: ports.koa, env: env('koa') },
+  }
+  const startApp = (name) => startServer(apps[name].scenario, apps[name].port, apps[name].env)
+
   log('starting the apps')
   const [express, expressRedis, koa, next] = await Promise.all([
-    startServer('express-codeflow', ports.express, env('express')),
-    startServer('express-redis', ports['express-redis'], env('express-redis')),
-    startServer('koa-codeflow', ports.koa, env('koa')),
+    startApp('express'),
+    startApp('express-redis'),
+    startApp('koa'),
     startNext(ports.next, {
       OIDC_ISSUER: provider.issuer,
       OIDC_CLIENT_ID: 'bench-next',
@@ -275,6 +304,7 @@ async function main() {
   const me = await fetch(`${express.url}/api/me`, { headers: { cookie: cookies.express } })
   if (!me.ok) throw new Error(`/api/me answered ${me.status}`)
   const claimsText = await me.text()
+  await Promise.all([express, expressRedis, koa].map(stopServer))
 
   // express-openid-connect's own cookie (its appSession JWE, made by its own crypto module) for
   // the same tokens as the codeflow session
@@ -282,51 +312,59 @@ async function main() {
   const eocCookie = await eocSessionCookie(session)
 
   const bareEnv = { BENCH_CLAIMS: claimsText }
-  const [expressBare, koaBare, eoc] = await Promise.all([
-    startServer('express-bare', await freePort(), bareEnv),
-    startServer('koa-bare', await freePort(), bareEnv),
-    startServer('express-eoc', await freePort(), { ...env('express'), ...bareEnv }),
-  ])
+  apps['express-bare'] = { scenario: 'express-bare', port: await freePort(), env: bareEnv }
+  apps['koa-bare'] = { scenario: 'koa-bare', port: await freePort(), env: bareEnv }
+  apps.eoc = {
+    scenario: 'express-eoc',
+    port: await freePort(),
+    env: { ...env('express'), ...bareEnv },
+  }
 
   // the bare servers get the same request (the same Cookie header) and ignore it; Next's
-  // /api/public gets none, or its proxy would read the session
+  // /api/public gets a Cookie header of the same length without a session (its proxy reads it)
   const targets = [
-    { name: 'express bare', server: expressBare, path: '/api/me', cookie: cookies.express },
-    { name: 'express codeflow', server: express, path: '/api/me', cookie: cookies.express },
-    { name: 'express express-openid-connect', server: eoc, path: '/api/me', cookie: eocCookie },
+    { name: 'express bare', app: 'express-bare', path: '/api/me', cookie: cookies.express },
+    { name: 'express codeflow', app: 'express', path: '/api/me', cookie: cookies.express },
+    { name: 'express express-openid-connect', app: 'eoc', path: '/api/me', cookie: eocCookie },
     {
       name: 'express codeflow redis',
-      server: expressRedis,
+      app: 'express-redis',
       path: '/api/me',
       cookie: cookies['express-redis'],
     },
-    { name: 'koa bare', server: koaBare, path: '/api/me', cookie: cookies.koa },
-    { name: 'koa codeflow', server: koa, path: '/api/me', cookie: cookies.koa },
-    { name: 'next public', server: next, path: '/api/public' },
+    { name: 'koa bare', app: 'koa-bare', path: '/api/me', cookie: cookies.koa },
+    { name: 'koa codeflow', app: 'koa', path: '/api/me', cookie: cookies.koa },
+    // a cookie of another app, as long as the session cookie: the same request, no session
+    { name: 'next public', server: next, path: '/api/public', cookie: fillerCookie(cookies.next) },
     { name: 'next codeflow', server: next, path: '/api/me', cookie: cookies.next },
-  ].map((target) => ({ ...target, url: target.server.url }))
+  ]
   const bodies = {}
-  for (const target of targets) {
-    const response = await fetch(`${target.url}${target.path}`, {
-      headers: target.cookie ? { cookie: target.cookie } : {},
-    })
-    if (!response.ok) throw new Error(`${target.name} answered ${response.status}`)
-    bodies[target.name] = (await response.text()).length
-  }
-
-  log('warming up')
-  for (const target of targets) await load(target, 1)
   const samples = Object.fromEntries(targets.map((t) => [t.name, []]))
   const cpuSamples = Object.fromEntries(targets.map((t) => [t.name, []]))
   const derivationSamples = Object.fromEntries(targets.map((t) => [t.name, []]))
+  const splitSamples = Object.fromEntries(targets.map((t) => [t.name, []]))
   for (let round = 1; round <= rounds; round++) {
+    log(`round ${round}/${rounds}: starting the apps afresh, checking and warming them up`)
+    const running = Object.fromEntries(
+      await Promise.all(Object.keys(apps).map(async (name) => [name, await startApp(name)])),
+    )
+    for (const target of targets) {
+      target.server = target.app ? running[target.app] : target.server
+      target.url = target.server.url
+      const response = await fetch(`${target.url}${target.path}`, {
+        headers: target.cookie ? { cookie: target.cookie } : {},
+      })
+      if (!response.ok) throw new Error(`${target.name} answered ${response.status}`)
+      bodies[target.name] = (await response.text()).length
+    }
+    for (const target of targets) await load(target, 1)
     // interleaved, and in a different order each round
     const order = round % 2 ? targets : [...targets].reverse()
     for (const target of order) {
-      // the app's own CPU time per request (its process.cpuUsage(); not for next start)
       // the app loaded just before shares the app CPU: let its after-load work (GC, V8's
       // background tasks) end first, or it shows up in this target's numbers
       await new Promise((resolve) => setTimeout(resolve, SETTLE_MS))
+      // the app's own CPU time per request (its process.cpuUsage(); not for next start)
       const child = target.server.child.connected ? target.server.child : undefined
       const before = child && (await cpuOf(child))
       const { rps, total } = await load(target, duration)
@@ -334,12 +372,21 @@ async function main() {
         const after = await cpuOf(child)
         const us = after.user - before.user + after.system - before.system
         cpuSamples[target.name].push(us / total)
+        splitSamples[target.name].push({
+          user: (after.user - before.user) / total,
+          system: (after.system - before.system) / total,
+          pageFaults: (after.minorPageFault - before.minorPageFault) / total,
+        })
         // key derivations per request: 0 when every read hits the session cache
         derivationSamples[target.name].push((after.derivations - before.derivations) / total)
       }
       samples[target.name].push(rps)
-      log(`round ${round}/${rounds} ${target.name}: ${Math.round(rps)} req/s`)
+      const split = splitSamples[target.name].at(-1)
+      log(
+        `round ${round}/${rounds} ${target.name}: ${Math.round(rps)} req/s${split && child ? `, app CPU ${split.user.toFixed(1)} user + ${split.system.toFixed(1)} system µs/request, ${split.pageFaults.toFixed(3)} page faults/request` : ''}`,
+      )
     }
+    await Promise.all(Object.values(running).map(stopServer))
   }
   const rps = Object.fromEntries(targets.map((t) => [t.name, median(samples[t.name])]))
   const derivationsPerRequest = Object.fromEntries(
@@ -354,19 +401,24 @@ async function main() {
 
   // a full login, sequentially: the app's CPU per flow (its process's cpuUsage) and flows/s
   const flows = Number(flags.flows)
+  const loginApp = await startApp('express')
   // warm-up, as for the HTTP rounds: the login path's code is optimized before it is measured
-  for (let i = 0; i < Math.min(flows, 10); i++) await login(express.url)
-  const before = await cpuOf(express.child)
+  for (let i = 0; i < Math.min(flows, 10); i++) await login(loginApp.url)
+  const before = await cpuOf(loginApp.child)
   const t0 = performance.now()
-  for (let i = 0; i < flows; i++) await login(express.url)
+  for (let i = 0; i < flows; i++) await login(loginApp.url)
   const wall = performance.now() - t0
-  const after = await cpuOf(express.child)
+  const after = await cpuOf(loginApp.child)
+  await stopServer(loginApp)
   const loginCpuMs = (after.user - before.user + after.system - before.system) / 1000 / flows
 
   log('in-process: cold path and memory')
   const memory = await inProcess(Number(flags.sessions))
 
-  const ratio = (a, b) => rps[a] / rps[b]
+  // paired: each round's ratio of two runs made one after the other (the machine's slow drifts
+  // cancel out), then the median over rounds
+  const ratio = (a, b) => median(perRoundRatios(a, b))
+  const perRoundRatios = (a, b) => samples[a].map((value, i) => value / samples[b][i])
   const results = {
     date: new Date().toISOString(),
     machine: { cpus: cpus().length, model: cpus()[0]?.model, node: process.version },
@@ -380,7 +432,19 @@ async function main() {
     samples,
     appCpuMicrosecondsPerRequest: cpuPerRequest,
     appCpuSamples: cpuSamples,
+    appCpuUserSystemSamples: splitSamples,
     keyDerivationsPerRequest: derivationsPerRequest,
+    roundRatios: {
+      expressCodeflowVsBare: perRoundRatios('express codeflow', 'express bare'),
+      koaCodeflowVsBare: perRoundRatios('koa codeflow', 'koa bare'),
+      nextCodeflowVsPublic: perRoundRatios('next codeflow', 'next public'),
+      expressCodeflowVsExpressOpenidConnect: perRoundRatios(
+        'express codeflow',
+        'express express-openid-connect',
+      ),
+      expressOpenidConnectVsBare: perRoundRatios('express express-openid-connect', 'express bare'),
+      expressRedisVsBare: perRoundRatios('express codeflow redis', 'express bare'),
+    },
     ratios: {
       expressCodeflowVsBare: ratio('express codeflow', 'express bare'),
       koaCodeflowVsBare: ratio('koa codeflow', 'koa bare'),
@@ -462,22 +526,34 @@ function markdown(r) {
   const row = (name) =>
     `| ${name} | ${Math.round(r.requestsPerSecond[name])} | ${r.samples[name].map(Math.round).join(', ')} | ${cpu(name)} | ${r.responseBytes[name]} |`
   const x = (value) => `${value.toFixed(2)}×`
+  const ratioRows = [
+    ['expressCodeflowVsBare', 'Express: codeflow / bare', '≥ 0.85×'],
+    ['koaCodeflowVsBare', 'Koa: codeflow / bare', '≥ 0.85×'],
+    ['nextCodeflowVsPublic', 'Next: /api/me (proxy + requireAuth) / /api/public', '≥ 0.85×'],
+    [
+      'expressCodeflowVsExpressOpenidConnect',
+      'Express: codeflow / express-openid-connect requiresAuth()',
+      '≥ 3×',
+    ],
+    ['expressOpenidConnectVsBare', 'Express: express-openid-connect / bare', ''],
+    ['expressRedisVsBare', 'Express: codeflow with Redis sessions and revocations / bare', ''],
+  ]
   return `# codeflow benchmarks
 
-${r.date} — ${r.machine.cpus} × ${r.machine.model}, Node ${r.machine.node}; ${r.settings.rounds} interleaved rounds of ${r.settings.duration} s, ${r.settings.connections} connections (${r.loadGenerator}, another process${r.pinned ? `; the app on CPU ${r.pinned.app}, the load on CPU ${r.pinned.load}` : ''}).
+${r.date} — ${r.machine.cpus} × ${r.machine.model}, Node ${r.machine.node}; ${r.settings.rounds} interleaved rounds of ${r.settings.duration} s (the Node apps started afresh for each), ${r.settings.connections} connections (${r.loadGenerator}, another process${r.pinned ? `; the app on CPU ${r.pinned.app}, the load on CPU ${r.pinned.load}` : ''}).
 
 | scenario | req/s (median) | rounds | app CPU µs/request (median) | body bytes |
 | --- | ---: | --- | ---: | ---: |
 ${Object.keys(r.requestsPerSecond).map(row).join('\n')}
 
-| ratio | value | goal |
-| --- | ---: | --- |
-| Express: codeflow / bare | ${x(r.ratios.expressCodeflowVsBare)} | ≥ 0.85× |
-| Koa: codeflow / bare | ${x(r.ratios.koaCodeflowVsBare)} | ≥ 0.85× |
-| Next: /api/me (proxy + requireAuth) / /api/public | ${x(r.ratios.nextCodeflowVsPublic)} | ≥ 0.85× |
-| Express: codeflow / express-openid-connect requiresAuth() | ${x(r.ratios.expressCodeflowVsExpressOpenidConnect)} | ≥ 3× |
-| Express: express-openid-connect / bare | ${x(r.ratios.expressOpenidConnectVsBare)} | |
-| Express: codeflow with Redis sessions and revocations / bare | ${x(r.ratios.expressRedisVsBare)} | |
+| ratio (median of the rounds' ratios) | value | rounds | goal |
+| --- | ---: | --- | --- |
+${ratioRows
+  .map(
+    ([key, label, goal]) =>
+      `| ${label} | ${x(r.ratios[key])} | ${r.roundRatios[key].map((v) => v.toFixed(2)).join(', ')} | ${goal} |`,
+  )
+  .join('\n')}
 
 codeflow's own CPU per request (codeflow minus bare, medians): Express ${r.cpuOverheadMicroseconds.express.toFixed(1)} µs, Koa ${r.cpuOverheadMicroseconds.koa.toFixed(1)} µs. Iron key derivations per request, every round (0: every session read hit the cache): Express ${r.keyDerivationsPerRequest['express codeflow'].map((n) => n.toFixed(3)).join(', ')}; Koa ${r.keyDerivationsPerRequest['koa codeflow'].map((n) => n.toFixed(3)).join(', ')}.
 

@@ -96,9 +96,10 @@ async function koaApp() {
   const { auth, requireAuth } = await import('@codeflow/koa')
   const guard = requireAuth({ unauthenticated: 'json' })
   app.use(auth(authOptions))
-  app.use(async (ctx, next) => {
+  // the bare app's route behind requireAuth(), and nothing else (no async layer of its own)
+  app.use((ctx, next) => {
     if (ctx.path !== '/api/me') return next()
-    await guard(ctx, async () => {
+    return guard(ctx, () => {
       ctx.body = ctx.state.auth.user
     })
   })
@@ -114,6 +115,15 @@ const server = createServer({ keepAliveTimeout: 60_000 }, handler)
 server.listen(port, '127.0.0.1', () => console.log('ready'))
 // the CPU this process has used and its key derivations so far (the orchestrator reads them)
 process.on('message', (message) => {
-  if (message === 'cpu') process.send?.({ cpu: process.cpuUsage(), derivations })
+  if (message === 'cpu') {
+    const { minorPageFault, voluntaryContextSwitches, involuntaryContextSwitches } =
+      process.resourceUsage()
+    process.send?.({
+      cpu: process.cpuUsage(),
+      derivations,
+      usage: { minorPageFault, voluntaryContextSwitches, involuntaryContextSwitches },
+      memory: process.memoryUsage(),
+    })
+  }
 })
 process.on('SIGINT', () => process.exit(0))
