@@ -7,7 +7,7 @@ import { endSessionUrl, revokeRefreshToken } from './provider.js'
 import { type AuthResponse, escapeHtml, htmlPage, redirect } from './responses.js'
 import { safeReturnTo } from './return-to.js'
 import { seal, unseal } from './seal.js'
-import { clearSession, epoch, loadSession, randomId, type Session } from './session.js'
+import { clearSession, loadSession, randomId, revokeSession } from './session.js'
 
 /** Options of one logout request. */
 export interface LogoutOptions {
@@ -56,28 +56,6 @@ async function requestedReturnTo(
 }
 
 /**
- * Remembers a local logout of a cookie session, so that a copy of the cookie is dead too (with a
- * server-side store, deleting the data does that). A failure is reported; the logout goes on.
- */
-async function revokeLocally(auth: Auth, session: Session): Promise<void> {
-  const { options } = auth
-  if (options.store) return
-  try {
-    await options.revocationStore.revoke(
-      { iss: session.iss, id: session.id },
-      Math.max(1, session.endsAt - epoch()) + options.clockTolerance,
-    )
-  } catch (error) {
-    report(options.logger, {
-      level: 'warn',
-      code: 'logout_revocation_failed',
-      message: 'the logout could not be recorded in the revocation store',
-      error,
-    })
-  }
-}
-
-/**
  * Logs out: a same-origin POST (or a same-origin GET) clears the local session and, in the same
  * response, redirects to the provider's end_session_endpoint with id_token_hint, client_id, the
  * registered post_logout_redirect_uri and a random `state`, after revoking the refresh token (RFC
@@ -107,7 +85,7 @@ export async function handleLogout(
   const returnTo = await requestedReturnTo(auth, ctx, logout, isPost)
   const landing = returnTo ?? options.postLogoutRedirectUrl
   const session = await loadSession(ctx, options)
-  if (session) await revokeLocally(auth, session)
+  if (session) await revokeSession(auth.options, session)
   await clearSession(ctx, options)
   const status = isPost ? 303 : 302
   if (!session) return redirect(landing, status)

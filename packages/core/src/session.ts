@@ -559,7 +559,48 @@ export function getSessionNow(
   return currentSession(ctx, auth.options)
 }
 
-/** Ends the local session: deletes its cookie(s), and its data in the server-side store. */
+/**
+ * Ends the local session: deletes its cookie(s) (at once, before the promise settles), and its
+ * data in the server-side store; a cookie session's id is revoked too, so that a copy of the
+ * cookie is dead as well. A revocation store that fails is reported (`session_revocation_failed`);
+ * the session is ended in this browser all the same.
+ */
 export function destroySession(auth: Auth, ctx: HttpContext): Promise<void> {
-  return clearSession(ctx, auth.options)
+  const { options } = auth
+  // read before its cookies go; a store's data is deleted instead (clearSession)
+  let current: Session | undefined | Promise<Session | undefined>
+  try {
+    current = options.store ? undefined : currentSession(ctx, options)
+  } catch (error) {
+    current = Promise.reject(error)
+  }
+  const cleared = clearSession(ctx, options)
+  const revoked = Promise.resolve(current).then(
+    (session) => (session ? revokeSession(options, session) : undefined),
+    // a session that cannot be read is not one to revoke
+    () => undefined,
+  )
+  return Promise.all([cleared, revoked]).then(() => undefined)
+}
+
+/**
+ * Remembers that a cookie session ended here (logout, `destroySession`), so that a copy of its
+ * cookie is dead too; with a server-side store, deleting the data does that. A failure is reported;
+ * the caller goes on.
+ */
+export async function revokeSession(options: ResolvedOptions, session: Session): Promise<void> {
+  if (options.store) return
+  try {
+    await options.revocationStore.revoke(
+      { iss: session.iss, id: session.id },
+      Math.max(1, session.endsAt - epoch()) + options.clockTolerance,
+    )
+  } catch (error) {
+    report(options.logger, {
+      level: 'warn',
+      code: 'session_revocation_failed',
+      message: 'the end of the session could not be recorded in the revocation store',
+      error,
+    })
+  }
 }

@@ -6,10 +6,12 @@ import { randomBytes } from 'node:crypto'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import {
   type AuthLogEvent,
+  createMemoryRevocationStore,
   destroySession,
   getSession,
   MAX_SET_COOKIE_BYTES,
   MissingTransactionError,
+  type RevocationStore,
   SessionTooLargeError,
 } from '../src/index.js'
 import { seal, sealPasswordId, type UnsealFailure, unseal } from '../src/seal.js'
@@ -105,6 +107,38 @@ describe('a stored session', () => {
     destroySession(auth, next)
     expect(next.cookies.map((c) => c.header)).toEqual([
       '__Host-codeflow=; Path=/; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly; Secure; SameSite=Lax',
+    ])
+  })
+
+  it('destroySession revokes a cookie session: a copy of its cookie is anonymous afterwards', async () => {
+    const auth = testAuth({ session: { revocationStore: createMemoryRevocationStore() } })
+    const cookie = await sessionCookie(auth)
+    const ctx = context('/', { headers: { cookie } })
+    const ended = destroySession(auth, ctx)
+    // the cookies go at once, before the revocation is recorded
+    expect(ctx.cookies.map((c) => [c.name, c.options.maxAge])).toEqual([['codeflow', 0]])
+    await ended
+    expect(await getSession(auth, context('/', { headers: { cookie } }))).toBeUndefined()
+    // another session of the same user lives on
+    const other = await sessionCookie(auth)
+    expect(await getSession(auth, context('/', { headers: { cookie: other } }))).toBeDefined()
+  })
+
+  it('destroySession ends the session in this browser even when the revocation store fails', async () => {
+    const { events, logger } = recorder()
+    const failing: RevocationStore = {
+      ...createMemoryRevocationStore(),
+      revoke: async () => {
+        throw new Error('revocation store down')
+      },
+    }
+    const auth = testAuth({ logger, session: { revocationStore: failing } })
+    const ctx = context('/', { headers: { cookie: await sessionCookie(auth) } })
+    await destroySession(auth, ctx)
+    expect(ctx.cookies.map((c) => [c.name, c.options.maxAge])).toEqual([['codeflow', 0]])
+    expect(events.map((event) => [event.level, event.code])).toContainEqual([
+      'warn',
+      'session_revocation_failed',
     ])
   })
 
