@@ -56,6 +56,8 @@ const useWrk = hasCommand('wrk')
 // the app on the last CPU, the load generator on the first
 const pinned = cpus().length >= 2 && hasCommand('taskset')
 const appCpu = String(cpus().length - 1)
+/** Unmeasured logins before the measured ones. */
+const LOGIN_WARMUP = 30
 /** The pause before each measured run (see the rounds below). */
 const SETTLE_MS = 2000
 const children = []
@@ -403,7 +405,8 @@ async function main() {
   const flows = Number(flags.flows)
   const loginApp = await startApp('express')
   // warm-up, as for the HTTP rounds: the login path's code is optimized before it is measured
-  for (let i = 0; i < Math.min(flows, 10); i++) await login(loginApp.url)
+  // (in a fresh process, V8's compilations would otherwise count against the first flows)
+  for (let i = 0; i < Math.min(flows, LOGIN_WARMUP); i++) await login(loginApp.url)
   const before = await cpuOf(loginApp.child)
   const t0 = performance.now()
   for (let i = 0; i < flows; i++) await login(loginApp.url)
