@@ -222,7 +222,7 @@ describe("@codeflow/koa with the app's own ctx.onerror", () => {
     function (this: Koa.Context, error: Error | null) {
       // Koa calls it with null as well when a response has finished
       if (error) seen.push(name)
-      return koaOnerror.call(this, error)
+      return koaOnerror.call(this, error as Error)
     }
 
   it('keeps the cookies through an onerror the app set on app.context', async () => {
