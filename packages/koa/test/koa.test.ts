@@ -225,44 +225,38 @@ describe("@codeflow/koa with the app's own ctx.onerror", () => {
       return koaOnerror.call(this, error as Error)
     }
 
-  it('keeps the cookies through an onerror the app set on app.context', async () => {
-    const stack = await startStack(
-      harnessOf((options) => {
-        const app = bareApp(options)
-        app.context.onerror = handler('app.context')
-        return app
-      }),
-    )
+  /** Runs a forged callback on the app `make` builds; `name` is the handler that must render it. */
+  async function rendersWith(make: (options: AuthOptions) => Koa, name: string): Promise<void> {
+    const stack = await startStack(harnessOf(make))
     try {
       seen.length = 0
       await forgedCallback(stack)
-      expect(seen).toEqual(['app.context'])
+      expect(seen).toEqual([name])
     } finally {
       await stack.close()
     }
+  }
+
+  it('keeps the cookies through an onerror the app set on app.context', async () => {
+    await rendersWith((options) => {
+      const app = bareApp(options)
+      app.context.onerror = handler('app.context')
+      return app
+    }, 'app.context')
   })
 
   it("keeps the cookies through an onerror the app set on a request's context", async () => {
-    const stack = await startStack(
-      harnessOf((options) => {
-        const app = new Koa()
-        app.silent = true
-        app.use(async (ctx, next) => {
-          ctx.onerror = handler('ctx')
-          await next()
-        })
-        app.use(auth(options))
-        app.use(routes)
-        return app
-      }),
-    )
-    try {
-      seen.length = 0
-      await forgedCallback(stack)
-      expect(seen).toEqual(['ctx'])
-    } finally {
-      await stack.close()
-    }
+    await rendersWith((options) => {
+      const app = new Koa()
+      app.silent = true
+      app.use(async (ctx, next) => {
+        ctx.onerror = handler('ctx')
+        await next()
+      })
+      app.use(auth(options))
+      app.use(routes)
+      return app
+    }, 'ctx')
   })
 })
 
