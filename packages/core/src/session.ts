@@ -567,19 +567,11 @@ export function getSessionNow(
  */
 export function destroySession(auth: Auth, ctx: HttpContext): Promise<void> {
   const { options } = auth
-  // read before its cookies go; a store's data is deleted instead (clearSession)
-  let current: Session | undefined | Promise<Session | undefined>
-  try {
-    current = options.store ? undefined : currentSession(ctx, options)
-  } catch (error) {
-    current = Promise.reject(error)
-  }
+  // read (synchronously started) before its cookies go; a store's data is deleted instead, and a
+  // session that cannot be read is not one to revoke
+  const current = options.store ? undefined : loadSession(ctx, options).catch(() => undefined)
   const cleared = clearSession(ctx, options)
-  const revoked = Promise.resolve(current).then(
-    (session) => (session ? revokeSession(options, session) : undefined),
-    // a session that cannot be read is not one to revoke
-    () => undefined,
-  )
+  const revoked = current?.then((session) => session && revokeSession(options, session))
   return Promise.all([cleared, revoked]).then(() => undefined)
 }
 
