@@ -48,7 +48,7 @@ export async function handleBackchannelLogout(auth: Auth, ctx: HttpContext): Pro
     }
     const provider = await auth.provider.get()
     const claims = await verifyLogoutToken(provider, options, tokens[0] as string)
-    const now = epoch()
+    const now = epoch(options)
     // remembered while the token could still be accepted: until its exp, or its maximum age
     const acceptedUntil = Math.min(claims.exp ?? Infinity, claims.iat + MAX_LOGOUT_TOKEN_AGE)
     const jtiTtl = Math.max(1, acceptedUntil + options.clockTolerance - now)

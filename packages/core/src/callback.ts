@@ -45,7 +45,7 @@ export async function handleCallback(auth: Auth, ctx: HttpContext): Promise<Auth
   const tokens = await exchangeCode(provider, options, params, transaction)
   const claims = tokens.claims
   if (!tokens.idToken || !claims) throw new CallbackError('no ID token')
-  const now = epoch()
+  const now = epoch(options)
   let session: SessionData = {
     id: randomId(),
     iss: claims.iss,

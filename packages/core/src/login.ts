@@ -31,7 +31,7 @@ export async function handleLogin(
     nonce: secrets.nonce,
     codeVerifier: secrets.codeVerifier,
     returnTo,
-    iat: epoch(),
+    iat: epoch(options),
   })
   return redirect(authorizationUrl(provider, options, secrets))
 }

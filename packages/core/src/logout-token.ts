@@ -169,6 +169,7 @@ export async function verifyLogoutToken(
       audience: options.clientId,
       algorithms: [provider.signingAlg],
       clockTolerance: options.clockTolerance,
+      currentDate: new Date(options.clock()),
       // also requires `iat` and refuses one in the future (beyond the tolerance)
       maxTokenAge: MAX_LOGOUT_TOKEN_AGE,
       requiredClaims: ['iat', 'jti', 'events'],

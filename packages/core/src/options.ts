@@ -137,6 +137,12 @@ export interface AuthOptions {
    * differs from the ID token's); default false
    */
   fetchUserinfo?: boolean
+  /**
+   * the current time in milliseconds since the epoch, read for every time-based decision
+   * (session lifetimes, rolling touches, transaction expiry, token expiry and refresh margins,
+   * logout token ages); for tests that move time on; default `Date.now`
+   */
+  clock?: () => number
 }
 
 /** The validated, normalized configuration every core function works from. */
@@ -177,6 +183,8 @@ export interface ResolvedOptions {
   readonly maxCookieChunks: number
   readonly transactionTtl: number
   readonly maxTransactions: number
+  /** the current time, epoch milliseconds */
+  readonly clock: () => number
 }
 
 const RESERVED_PARAMS = new Set([
@@ -468,5 +476,7 @@ export function resolveOptions(options: AuthOptions): ResolvedOptions {
     ),
     transactionTtl: positiveInt('transactionTtl', options.transactionTtl, 600, 3600),
     maxTransactions: positiveInt('maxTransactions', options.maxTransactions, 5, 20),
+    // read at call time, so that a test that replaces Date.now is followed
+    clock: fn('clock', options.clock) ?? (() => Date.now()),
   }
 }

@@ -60,6 +60,8 @@ export interface Provider {
   readonly signingAlg: string
   /** seconds of clock skew tolerated in token timestamps */
   readonly clockTolerance: number
+  /** the app's clock, epoch milliseconds */
+  readonly clock: () => number
 }
 
 /**
@@ -127,6 +129,7 @@ async function discover(options: ResolvedOptions): Promise<Provider> {
     jwksUri: server.jwks_uri,
     signingAlg: alg,
     clockTolerance: options.clockTolerance,
+    clock: options.clock,
   }
 }
 
@@ -205,7 +208,10 @@ function checkTokens(
   }
   if (response.id_token === undefined) return
   const iat = response.claims()?.iat
-  if (typeof iat !== 'number' || iat > Math.floor(Date.now() / 1000) + provider.clockTolerance) {
+  if (
+    typeof iat !== 'number' ||
+    iat > Math.floor(provider.clock() / 1000) + provider.clockTolerance
+  ) {
     throw new Error('the ID token "iat" is missing or in the future')
   }
 }
@@ -221,7 +227,8 @@ function tokenSet(
     claims: response.claims() as IdTokenClaims | undefined,
     accessToken: response.access_token,
     tokenType: response.token_type,
-    expiresAt: expiresIn === undefined ? undefined : Math.floor(Date.now() / 1000) + expiresIn,
+    expiresAt:
+      expiresIn === undefined ? undefined : Math.floor(provider.clock() / 1000) + expiresIn,
     refreshToken: response.refresh_token,
     scope: response.scope,
   }

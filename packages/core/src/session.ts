@@ -88,9 +88,9 @@ const PROTOCOL_CLAIMS = new Set([
 
 const SESSION_KEY = Symbol('codeflow.session')
 
-/** Now, in epoch seconds. */
-export function epoch(): number {
-  return Math.floor(Date.now() / 1000)
+/** Now, in epoch seconds, by the app's clock. */
+export function epoch(options: { readonly clock: () => number }): number {
+  return Math.floor(options.clock() / 1000)
 }
 
 /** A fresh random identifier (128 bits, base64url). */
@@ -347,7 +347,7 @@ function checkSession(
     rejected('malformed', error)
     return undefined
   }
-  const now = epoch()
+  const now = epoch(options)
   if (now >= view.endsAt) {
     rejected('expired')
     return options.store ? options.store.delete(data.id).then(() => undefined) : undefined
@@ -454,7 +454,7 @@ async function writeSession(
   data: SessionData,
   user: UserClaims,
 ): Promise<void> {
-  const remaining = sessionEnd(options, data, user) - epoch()
+  const remaining = sessionEnd(options, data, user) - epoch(options)
   const ttl = Math.max(remaining, 1)
   const payload = { ...data }
   const sealedData = await seal('session', payload, options.passwords, ttl)
@@ -485,7 +485,7 @@ function asUnsealed(payload: Record<string, unknown>): Record<string, unknown> {
 /** Seals `data` into the store under its id (no cookie): what other instances then read. */
 export async function saveToStore(options: ResolvedOptions, data: SessionData): Promise<void> {
   if (!options.store) return
-  const ttl = Math.max(sessionEnd(options, data, claimsOf(data)) - epoch(), 1)
+  const ttl = Math.max(sessionEnd(options, data, claimsOf(data)) - epoch(options), 1)
   await options.store.set(data.id, await seal('session', { ...data }, options.passwords, ttl), ttl)
 }
 
@@ -585,7 +585,7 @@ export async function revokeSession(options: ResolvedOptions, session: Session):
   try {
     await options.revocationStore.revoke(
       { iss: session.iss, id: session.id },
-      Math.max(1, session.endsAt - epoch()) + options.clockTolerance,
+      Math.max(1, session.endsAt - epoch(options)) + options.clockTolerance,
     )
   } catch (error) {
     report(options.logger, {

@@ -87,9 +87,8 @@ function refreshKey(session: SessionData): string | undefined {
   return `${session.iss}\n${session.id}\n${session.refreshToken}`
 }
 
-function remember(key: string, next: SessionData): void {
+function remember(key: string, next: SessionData, now: number): void {
   const { recent } = refreshes()
-  const now = epoch()
   for (const [old, entry] of recent) {
     if (entry.until > now && recent.size < MAX_REMEMBERED) break
     recent.delete(old)
@@ -98,12 +97,12 @@ function remember(key: string, next: SessionData): void {
 }
 
 /** The newest session that completed refreshes made from `session`, following rotations. */
-function newestSession(session: SessionData): SessionData {
+function newestSession(session: SessionData, now: number): SessionData {
   let current = session
   for (let step = 0; step < 8; step++) {
     const key = refreshKey(current)
     const entry = key === undefined ? undefined : refreshes().recent.get(key)
-    if (!entry || entry.until <= epoch()) break
+    if (!entry || entry.until <= now) break
     // the same tokens (the browser has them already), or older ones (a later refresh elsewhere)
     const { next } = entry
     if (next.accessToken === current.accessToken || next.updatedAt < current.updatedAt) break
@@ -160,10 +159,8 @@ function tokenOf(session: SessionData, target: Target): ExtraToken | undefined {
   return session.extraTokens?.[target.key]
 }
 
-function isFresh(token: ExtraToken | undefined, margin: number): boolean {
-  return (
-    token !== undefined && (token.expiresAt === undefined || token.expiresAt - margin > epoch())
-  )
+function isFresh(token: ExtraToken | undefined, margin: number, now: number): boolean {
+  return token !== undefined && (token.expiresAt === undefined || token.expiresAt - margin > now)
 }
 
 /** Provider faults worth another try: a broken response or network error, not a refusal or a timeout. */
@@ -201,7 +198,7 @@ async function refresh(auth: Auth, session: SessionData, target: Target): Promis
     idToken: tokens.idToken ?? session.idToken,
     // a response without a new refresh token keeps the old one
     refreshToken: tokens.refreshToken ?? session.refreshToken,
-    updatedAt: epoch(),
+    updatedAt: epoch(auth.options),
   }
   const token: ExtraToken = {
     accessToken: tokens.accessToken,
@@ -283,25 +280,26 @@ function sharedRefresh(
   // a refresh that just failed on a provider fault (after its retries) fails again at once for a
   // moment: a broken provider is not hit again by every request (or by a page after its proxy)
   const failed = failures.get(flight)
-  if (failed && failed.until > Date.now()) return Promise.reject(localize(failed.error))
+  const clock = auth.options.clock
+  if (failed && failed.until > clock()) return Promise.reject(localize(failed.error))
   failures.delete(flight)
   const previous = queues.get(session.id) ?? Promise.resolve()
   const started = previous
     .catch(() => undefined)
     .then(() => {
       // a refresh that ran before this one may already have done the work
-      const latest = newestSession(session)
+      const latest = newestSession(session, epoch(auth.options))
       return done(latest) ? latest : refreshShared(auth, latest, target, done)
     })
     .then(
       (next) => {
-        remember(key, next)
+        remember(key, next, epoch(auth.options))
         return next
       },
       (error: unknown) => {
         if (error instanceof AuthError && error.status >= 500) {
-          for (const [old, entry] of failures) if (entry.until <= Date.now()) failures.delete(old)
-          failures.set(flight, { error, until: Date.now() + FAILURE_MEMORY_MS })
+          for (const [old, entry] of failures) if (entry.until <= clock()) failures.delete(old)
+          failures.set(flight, { error, until: clock() + FAILURE_MEMORY_MS })
         }
         throw error
       },
@@ -344,17 +342,17 @@ export async function getAccessToken(
   options: AccessTokenOptions = {},
 ): Promise<AccessToken> {
   const session = await requireSession(auth, ctx)
-  let current = newestSession(session)
+  let current = newestSession(session, epoch(auth.options))
   const margin = options.refreshMargin ?? auth.options.refreshMargin
   const target = targetOf(options)
-  if (options.forceRefresh || !isFresh(tokenOf(current, target), margin)) {
+  if (options.forceRefresh || !isFresh(tokenOf(current, target), margin, epoch(auth.options))) {
     const stale = tokenOf(current, target)?.accessToken
     // forced: any token other than the one we had; otherwise: a fresh one
     const done = (candidate: SessionData) => {
       const token = tokenOf(candidate, target)
       return options.forceRefresh
         ? token?.accessToken !== stale && token !== undefined
-        : isFresh(token, margin)
+        : isFresh(token, margin, epoch(auth.options))
     }
     try {
       current = await sharedRefresh(auth, current, target, done)

@@ -9,6 +9,7 @@ import { MissingTransactionError, StateMismatchError } from './errors.js'
 import { report } from './logger.js'
 import type { ResolvedOptions } from './options.js'
 import { seal, unseal } from './seal.js'
+import { epoch } from './session.js'
 
 /** What one login transaction remembers between /login and /callback. */
 export interface Transaction {
@@ -36,18 +37,29 @@ async function openTransaction(
   options: ResolvedOptions,
   value: string,
 ): Promise<Transaction | undefined> {
-  return unseal<Transaction & Record<string, unknown>>(
+  const rejected = (reason: string, error?: unknown) =>
+    report(options.logger, {
+      level: reason === 'expired' ? 'debug' : 'warn',
+      code: 'transaction_cookie_rejected',
+      message: `a login transaction cookie was rejected (${reason})`,
+      error,
+    })
+  const transaction = await unseal<Transaction & Record<string, unknown>>(
     'transaction',
     value,
     options.passwords,
-    (reason, error) =>
-      report(options.logger, {
-        level: reason === 'expired' ? 'debug' : 'warn',
-        code: 'transaction_cookie_rejected',
-        message: `a login transaction cookie was rejected (${reason})`,
-        error,
-      }),
+    rejected,
   )
+  if (!transaction) return undefined
+  // the seal expires too, by the system's clock and with Iron's skew; the app's clock decides
+  if (
+    typeof transaction.iat !== 'number' ||
+    epoch(options) >= transaction.iat + options.transactionTtl
+  ) {
+    rejected('expired')
+    return undefined
+  }
+  return transaction
 }
 
 /**

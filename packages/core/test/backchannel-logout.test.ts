@@ -16,9 +16,8 @@ import {
   type RevocationStore,
   SessionStoreError,
 } from '../src/index.js'
-import { epoch } from '../src/session.js'
 import { startRotatingProvider } from './rotating-provider.js'
-import { context, sessionCookie, sessionData, testAuth } from './support.js'
+import { context, epoch, sessionCookie, sessionData, testAuth } from './support.js'
 
 const CLIENT = 'client'
 

@@ -12,9 +12,9 @@ import {
   UnauthenticatedError,
 } from '../src/index.js'
 import { unseal } from '../src/seal.js'
-import { epoch, randomId } from '../src/session.js'
+import { randomId } from '../src/session.js'
 import { type RotatingProvider, startRotatingProvider } from './rotating-provider.js'
-import { APP, context, cookieHeader, SECRET, sessionCookie, sessionData } from './support.js'
+import { APP, context, cookieHeader, epoch, SECRET, sessionCookie, sessionData } from './support.js'
 
 let provider: RotatingProvider
 let auth: Auth

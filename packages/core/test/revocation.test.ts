@@ -14,8 +14,8 @@ import {
   type RevocationStore,
   SessionStoreError,
 } from '../src/index.js'
-import { epoch, randomId } from '../src/session.js'
-import { context, sessionCookie, sessionData, testAuth, validOptions } from './support.js'
+import { randomId } from '../src/session.js'
+import { context, epoch, sessionCookie, sessionData, testAuth, validOptions } from './support.js'
 
 const ISS = 'https://op.example.com'
 

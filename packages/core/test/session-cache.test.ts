@@ -6,9 +6,8 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { createMemoryStore, getSession } from '../src/index.js'
 import * as sealModule from '../src/seal.js'
-import { epoch } from '../src/session.js'
 import { SESSION_CACHE_MAX, SessionCache, sessionCacheOf } from '../src/session-cache.js'
-import { context, SECRET, sessionCookie, sessionData, testAuth } from './support.js'
+import { context, epoch, SECRET, sessionCookie, sessionData, testAuth } from './support.js'
 
 vi.mock('../src/seal.js', async (importOriginal) => {
   const original = await importOriginal<typeof import('../src/seal.js')>()

@@ -10,10 +10,10 @@ import {
   type SessionStore,
   SessionStoreError,
 } from '../src/index.js'
-import { epoch } from '../src/session.js'
 import {
   context,
   cookieHeader,
+  epoch,
   fakeIdToken,
   SECRET,
   sessionCookie,

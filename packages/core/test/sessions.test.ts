@@ -15,11 +15,12 @@ import {
   SessionTooLargeError,
 } from '../src/index.js'
 import { seal, sealPasswordId, type UnsealFailure, unseal } from '../src/seal.js'
-import { epoch, storeSession } from '../src/session.js'
+import { storeSession } from '../src/session.js'
 import { takeTransaction } from '../src/transaction.js'
 import {
   context,
   cookieHeader,
+  epoch,
   fakeIdToken,
   SECRET,
   sessionCookie,

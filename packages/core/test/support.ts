@@ -10,7 +10,12 @@ import {
   type SetCookie,
   type WebContext,
 } from '../src/index.js'
-import { epoch, randomId, type SessionData, storeSession } from '../src/session.js'
+import { randomId, type SessionData, storeSession } from '../src/session.js'
+
+/** Now, in epoch seconds (Date.now, which fake timers replace). */
+export function epoch(): number {
+  return Math.floor(Date.now() / 1000)
+}
 
 /** A sealing secret of the minimum length. */
 export const SECRET = 'test-secret-0123456789abcdefghijk'
