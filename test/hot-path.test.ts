@@ -5,7 +5,8 @@
  */
 import { IncomingMessage, ServerResponse } from 'node:http'
 import { Socket } from 'node:net'
-import { createAuth, createWebContext, getSession } from '@codeflow/core'
+import { createAuth, getSession } from '@codeflow/core'
+import { createWebContext } from '@codeflow/core/adapter'
 import * as express from '@codeflow/express'
 import * as koa from '@codeflow/koa'
 import { describe, expect, it } from 'vitest'
@@ -20,11 +21,14 @@ const auth = createAuth({
 
 /** A signed-in Cookie header: a session sealed by the core as a login would. */
 async function signedIn(): Promise<string> {
-  const { storeSession } = await import('../packages/core/src/session.js')
+  // the core's own session writer, from the same build the adapters import (an `Auth` belongs to
+  // the copy of the core that made it)
+  const { appOf } = await import('../packages/core/dist/auth.js')
+  const { writeSession } = await import('../packages/core/dist/session/write.js')
   const now = Math.floor(Date.now() / 1000)
   const claims = Buffer.from(JSON.stringify({ sub: 'alice', name: 'Alice' })).toString('base64url')
   const ctx = createWebContext(new Request('http://localhost:3000/'))
-  await storeSession(ctx, auth.options, {
+  await writeSession(appOf(auth), ctx, {
     id: 'hot-path-session',
     iss: 'https://op.example.com',
     sub: 'alice',

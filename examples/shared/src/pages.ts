@@ -1,4 +1,9 @@
-import { escapeHtml, type UserClaims } from '@codeflow/core'
+import type { UserClaims } from '@codeflow/core'
+
+/** Text made safe for HTML element content and double-quoted attributes. */
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"'`]/g, (c) => `&#${c.charCodeAt(0)};`)
+}
 
 function layout(title: string, body: string): string {
   return `<!doctype html><html lang="en"><head><meta charset="utf-8">

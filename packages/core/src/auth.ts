@@ -1,14 +1,83 @@
-import { type AuthOptions, type ResolvedOptions, resolveOptions } from './options.js'
-import { ProviderCache } from './provider.js'
-
 /**
- * The opaque configuration every codeflow function takes, made once per app by `createAuth`.
+ * `Auth`: one app's configuration and everything the app holds in memory, made once by
+ * `createAuth` and opaque outside the core.
  */
-export interface Auth {
-  /** the validated options, defaults applied */
-  readonly options: ResolvedOptions
+import { CookieJar } from './http/jar.js'
+import { type AuthLogEvent, report } from './logger.js'
+import { type AuthOptions, resolveOptions, type Settings } from './options.js'
+import { LogoutKeys } from './protocol/logout-token.js'
+import { ProviderCache } from './protocol/provider.js'
+import { SessionCache } from './session/cache.js'
+import { createMemoryRevocationStore, type RevocationStore } from './session/revocation.js'
+import { RefreshRegistry } from './tokens/registry.js'
+
+/** What one app holds: its settings and its state. The core's own view of an `Auth`. */
+export interface App {
+  readonly settings: Settings
   /** the provider's discovery, lazy and cached */
   readonly provider: ProviderCache
+  /** the provider's keys for logout tokens */
+  readonly logoutKeys: LogoutKeys
+  readonly cookies: CookieJar
+  /** unsealed session payloads, by sealed value */
+  readonly sessions: SessionCache
+  /** where logouts are remembered: the app's own store, else the process's memory store */
+  readonly revocations: RevocationStore
+  readonly refreshes: RefreshRegistry
+  /** reports an event to the app's logger (one function per app: a request makes none) */
+  readonly report: (event: AuthLogEvent) => void
+  /** reports a refused session cookie; the request goes on anonymous */
+  readonly rejectCookie: (reason: string, error?: unknown) => void
+}
+
+/** What every app of the same issuer, client and base URL shares in this process. */
+interface Shared {
+  readonly revocations: RevocationStore
+  readonly refreshes: RefreshRegistry
+}
+
+// Kept on globalThis: a bundler may load the core twice in one process (Next.js builds its proxy
+// and its route handlers apart), and a logout or a refresh seen by one copy must count for the
+// other.
+const SHARED = Symbol.for('@codeflow/core.apps.v1')
+
+function shared(appKey: string): Shared {
+  const global = globalThis as { [SHARED]?: Map<string, Shared> }
+  global[SHARED] ??= new Map()
+  let state = global[SHARED].get(appKey)
+  if (!state) {
+    state = { revocations: createMemoryRevocationStore(), refreshes: new RefreshRegistry() }
+    global[SHARED].set(appKey, state)
+  }
+  return state
+}
+
+let appOfAuth: (auth: Auth) => App
+let authOfApp: (app: App) => Auth
+
+/**
+ * The opaque configuration every codeflow function takes: made by `createAuth`, one per app.
+ */
+export class Auth {
+  readonly #app: App
+
+  private constructor(app: App) {
+    this.#app = app
+  }
+
+  static {
+    appOfAuth = (auth) => auth.#app
+    authOfApp = (app) => {
+      const auth = new Auth(app)
+      Object.freeze(auth)
+      return auth
+    }
+  }
+}
+
+/** The state of `auth` (throws a TypeError for anything that is not an `Auth`). */
+export function appOf(auth: Auth): App {
+  return appOfAuth(auth)
 }
 
 /**
@@ -17,6 +86,30 @@ export interface Auth {
  * request that needs the provider, so the app starts even while the provider is down.
  */
 export function createAuth(options: AuthOptions): Auth {
-  const resolved = resolveOptions(options)
-  return Object.freeze({ options: resolved, provider: new ProviderCache(resolved) })
+  const settings = resolveOptions(options)
+  const common = shared(settings.appKey)
+  const { logger } = settings
+  const app: App = {
+    settings,
+    provider: new ProviderCache(settings),
+    logoutKeys: new LogoutKeys(),
+    cookies: new CookieJar(settings),
+    sessions: new SessionCache(),
+    revocations: settings.revocationStore ?? common.revocations,
+    refreshes: common.refreshes,
+    report: (event) => report(logger, event),
+    rejectCookie: (reason, error) =>
+      report(logger, {
+        level: reason === 'expired' ? 'debug' : 'warn',
+        code: 'session_cookie_rejected',
+        message: `a session cookie was rejected (${reason}); the request is anonymous`,
+        error,
+      }),
+  }
+  return authOfApp(Object.freeze(app))
+}
+
+/** `options` itself when it is an `Auth`, else `createAuth(options)`. */
+export function toAuth(options: AuthOptions | Auth): Auth {
+  return options instanceof Auth ? options : createAuth(options)
 }

@@ -110,6 +110,13 @@ export class TokenExchangeError extends AuthError {
   }
 }
 
+/** The userinfo endpoint failed or answered about another user (502, 504 on a timeout). */
+export class UserinfoError extends AuthError {
+  constructor(message: string, status = 502, options?: AuthErrorOptions) {
+    super(message, status === 504 ? 'provider_timeout' : 'userinfo_failed', status, options)
+  }
+}
+
 /** Refreshing the access token failed. `invalid_grant` ends the session (401). */
 export class TokenRefreshError extends AuthError {
   constructor(message: string, status = 502, options?: AuthErrorOptions) {
@@ -131,6 +138,25 @@ export class UnauthenticatedError extends AuthError {
 export class ForbiddenError extends AuthError {
   constructor(message: string, code = 'forbidden') {
     super(message, code, 403)
+  }
+}
+
+/** A route of codeflow's was asked with a method it does not accept (405, with `Allow`). */
+export class MethodNotAllowedError extends AuthError {
+  /** the methods the route accepts */
+  readonly allowed: readonly string[]
+  constructor(allowed: readonly string[]) {
+    super(`use ${allowed.join(' or ')}`, 'method_not_allowed', 405, {
+      headers: { Allow: allowed.join(', ') },
+    })
+    this.allowed = allowed
+  }
+}
+
+/** A path under codeflow's route handlers that is none of its routes (404). */
+export class NotFoundError extends AuthError {
+  constructor(message = 'no codeflow route at this path') {
+    super(message, 'not_found', 404)
   }
 }
 

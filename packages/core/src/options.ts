@@ -1,8 +1,13 @@
+/**
+ * The options of `createAuth`, validated once at start-up (a `ConfigurationError` names the
+ * option at fault) and resolved into the settings every part of the core reads.
+ */
 import { ConfigurationError } from './errors.js'
 import type { AuthLogger } from './logger.js'
-import { processRevocationStore, type RevocationStore } from './revocation.js'
-import type { SessionData, UserClaims } from './session.js'
-import type { SessionStore } from './store.js'
+import { newestPasswordId } from './seal/seal.js'
+import type { RevocationStore } from './session/revocation.js'
+import type { SessionStore } from './session/store.js'
+import type { SessionData, UserClaims } from './session/types.js'
 
 /** What `beforeSessionSaved` receives and returns: the session about to be sealed at login. */
 export interface SessionToSave {
@@ -140,20 +145,30 @@ export interface AuthOptions {
   /**
    * the current time in milliseconds since the epoch, read for every time-based decision
    * (session lifetimes, rolling touches, transaction expiry, token expiry and refresh margins,
-   * logout token ages); for tests that move time on; default `Date.now`
+   * the refresh failure memory, logout token ages): for tests that move time on without sleeping;
+   * default `Date.now`
    */
   clock?: () => number
 }
 
-/** The validated, normalized configuration every core function works from. */
-export interface ResolvedOptions {
+/** The name of one of codeflow's routes. */
+export type RouteName = keyof RoutePaths
+
+/** The validated options with their defaults: what the core works from (never public). */
+export interface Settings {
   readonly issuer: URL
   readonly clientId: string
   readonly clientSecret: string | undefined
   readonly baseUrl: URL
   readonly origin: string
+  /** one app in this process: its issuer, client and base URL */
+  readonly appKey: string
   readonly passwords: Readonly<Record<string, string>>
+  /** the password id new seals use */
+  readonly newestPasswordId: string
   readonly routes: Readonly<Required<RoutePaths>>
+  /** which route each path is */
+  readonly routeNames: ReadonlyMap<string, RouteName>
   readonly callbackUrl: string
   readonly scope: string
   readonly authorizationParams: Readonly<Record<string, string>>
@@ -170,13 +185,14 @@ export interface ResolvedOptions {
   readonly secure: boolean
   readonly sessionCookieName: string
   readonly transactionCookiePrefix: string
+  /** the short-lived cookie that carries a logout's `state` and `returnTo` through the provider */
+  readonly logoutCookieName: string
   readonly absoluteDuration: number
   readonly idleDuration: number | false
   readonly persistent: boolean
   readonly store: SessionStore | undefined
-  readonly revocationStore: RevocationStore
-  /** the short-lived cookie that carries a logout's `state` and `returnTo` through the provider */
-  readonly logoutCookieName: string
+  /** the app's own revocation store; `undefined`: the process's memory store of this app */
+  readonly revocationStore: RevocationStore | undefined
   readonly beforeSessionSaved: BeforeSessionSaved | undefined
   readonly refreshMargin: number
   readonly fetchUserinfo: boolean
@@ -307,7 +323,7 @@ function passwords(value: unknown): Record<string, string> {
 }
 
 /** Validates every option and resolves the defaults; throws a `ConfigurationError` naming the option. */
-export function resolveOptions(options: AuthOptions): ResolvedOptions {
+export function resolveOptions(options: AuthOptions): Settings {
   if (options === null || typeof options !== 'object') fail('options', 'must be an object')
   const allowInsecureRequests = options.allowInsecureRequests ?? false
   if (typeof allowInsecureRequests !== 'boolean') fail('allowInsecureRequests', 'must be a boolean')
@@ -411,6 +427,8 @@ export function resolveOptions(options: AuthOptions): ResolvedOptions {
     fail('cookieName', 'must not start with "__Host-" or "__Secure-" (added on https)')
   }
   const prefix = secure ? '__Host-' : ''
+  const secrets = passwords(options.secret)
+  const appPath = `${baseUrl.origin}${basePath}`
 
   return {
     issuer,
@@ -418,14 +436,19 @@ export function resolveOptions(options: AuthOptions): ResolvedOptions {
     clientSecret: options.clientSecret,
     baseUrl,
     origin: baseUrl.origin,
-    passwords: passwords(options.secret),
+    appKey: `${issuer.href}\n${options.clientId}\n${appPath}`,
+    passwords: secrets,
+    newestPasswordId: newestPasswordId(secrets),
     routes,
+    routeNames: new Map(
+      Object.entries(routes).map(([name, path]) => [path, name as RouteName] as const),
+    ),
     callbackUrl: baseUrl.origin + routes.callback,
     scope,
     authorizationParams,
-    postLogoutRedirectUrl: baseUrl.origin + basePath + postLogoutRedirect,
-    postLogoutRedirectPath: new URL(baseUrl.origin + basePath + postLogoutRedirect).pathname,
-    homeUrl: `${baseUrl.origin}${basePath}/`,
+    postLogoutRedirectUrl: appPath + postLogoutRedirect,
+    postLogoutRedirectPath: new URL(appPath + postLogoutRedirect).pathname,
+    homeUrl: `${appPath}/`,
     clockTolerance,
     httpTimeout,
     logger: options.logger,
@@ -456,14 +479,12 @@ export function resolveOptions(options: AuthOptions): ResolvedOptions {
       ['get', 'set', 'delete'],
       'SessionStore',
     ),
-    revocationStore:
-      withMethods<RevocationStore>(
-        'session.revocationStore',
-        options.session?.revocationStore,
-        ['revoke', 'isRevoked', 'recordJti'],
-        'RevocationStore',
-      ) ??
-      processRevocationStore(`${issuer.href}\n${options.clientId}\n${baseUrl.origin}${basePath}`),
+    revocationStore: withMethods<RevocationStore>(
+      'session.revocationStore',
+      options.session?.revocationStore,
+      ['revoke', 'isRevoked', 'recordJti'],
+      'RevocationStore',
+    ),
     logoutCookieName: `${prefix}${cookieName}_logout`,
     beforeSessionSaved: fn('beforeSessionSaved', options.beforeSessionSaved),
     refreshMargin: integer('refreshMargin', options.refreshMargin, 60, 0, 3600),

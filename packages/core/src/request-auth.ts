@@ -1,8 +1,8 @@
 import type { Auth } from './auth.js'
-import type { HttpContext } from './context.js'
-import type { Session, UserClaims } from './session.js'
-import { type AccessToken, type AccessTokenOptions, getAccessToken } from './tokens.js'
-import { getUserinfo } from './userinfo.js'
+import type { HttpContext } from './http/context.js'
+import type { Session, UserClaims } from './session/types.js'
+import { type AccessToken, type AccessTokenOptions, getAccessToken } from './tokens/access-token.js'
+import { getUserinfo } from './tokens/userinfo.js'
 
 /** What an adapter puts on its request (`req.auth` in Express, `ctx.state.auth` in Koa). */
 export interface RequestAuth {

@@ -7,12 +7,12 @@
 import { type DevProvider, startDevProvider } from '@codeflow/dev-provider'
 import { generateKeyPair, SignJWT } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { handleAuthRoute } from '../src/adapter.js'
 import {
   type Auth,
   type AuthLogEvent,
   createMemoryRevocationStore,
   getSession,
-  handleAuthRoute,
   type RevocationStore,
   SessionStoreError,
 } from '../src/index.js'

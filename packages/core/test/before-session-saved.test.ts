@@ -3,13 +3,8 @@ import { type DevProvider, startDevProvider } from '@codeflow/dev-provider'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Browser } from '../../../test/support/browser.js'
 import { authorize } from '../../../test/support/flow.js'
-import {
-  type AuthOptions,
-  getSession,
-  handleCallback,
-  handleLogin,
-  handleLogout,
-} from '../src/index.js'
+import { handleCallback, handleLogin, handleLogout } from '../src/adapter.js'
+import { type AuthOptions, getSession } from '../src/index.js'
 import { APP, context, cookieHeader, SECRET, testAuth } from './support.js'
 
 describe('beforeSessionSaved', () => {

@@ -4,8 +4,8 @@
  */
 import { describe, expect, it } from 'vitest'
 import { ConfigurationError, getSession, MissingTransactionError } from '../src/index.js'
-import { startTransaction, takeTransaction } from '../src/transaction.js'
-import { context, cookieHeader, sessionCookie, sessionData, testAuth } from './support.js'
+import { startTransaction, takeTransaction } from '../src/protocol/transaction.js'
+import { appFor, context, cookieHeader, sessionCookie, sessionData, testAuth } from './support.js'
 
 /** A clock that starts at the real time and moves only when told. */
 function manualClock() {
@@ -66,14 +66,14 @@ describe('the clock option', () => {
       returnTo: 'http://localhost:3000/',
       iat: time.epoch(),
     }
-    await startTransaction(start, auth.options, transaction)
+    await startTransaction(appFor(auth), start, transaction)
     const cookie = cookieHeader(start.cookies)
     time.advance(599)
     const early = context('/callback', { headers: { cookie } })
-    await expect(takeTransaction(early, auth.options, state)).resolves.toMatchObject({ state })
+    await expect(takeTransaction(appFor(auth), early, state)).resolves.toMatchObject({ state })
     time.advance(1)
     const late = context('/callback', { headers: { cookie } })
-    await expect(takeTransaction(late, auth.options, state)).rejects.toBeInstanceOf(
+    await expect(takeTransaction(appFor(auth), late, state)).rejects.toBeInstanceOf(
       MissingTransactionError,
     )
   })

@@ -2,14 +2,8 @@
 import { once } from 'node:events'
 import { createServer, request } from 'node:http'
 import { describe, expect, it } from 'vitest'
-import {
-  AuthError,
-  BodyTooLargeError,
-  createNodeContext,
-  createWebContext,
-  type HttpContext,
-  MAX_FORM_BYTES,
-} from '../src/index.js'
+import { createNodeContext, createWebContext, MAX_FORM_BYTES } from '../src/adapter.js'
+import { AuthError, BodyTooLargeError, type HttpContext } from '../src/index.js'
 
 /** Serves one request through `handle` with a Node context and returns its status and body. */
 async function throughNode(

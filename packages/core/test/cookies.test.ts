@@ -4,6 +4,7 @@
  * through stored sessions.
  */
 import { describe, expect, it } from 'vitest'
+import { MAX_SET_COOKIE_BYTES } from '../src/adapter.js'
 import {
   chunkCookieNames,
   chunkValue,
@@ -11,8 +12,7 @@ import {
   makeCookie,
   parseCookieHeader,
   readChunked,
-} from '../src/cookies.js'
-import { MAX_SET_COOKIE_BYTES } from '../src/index.js'
+} from '../src/http/cookies.js'
 
 describe('parseCookieHeader', () => {
   it('parses name=value pairs, trimming spaces', () => {

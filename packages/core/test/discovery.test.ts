@@ -6,14 +6,13 @@ import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { type DevProvider, startDevProvider } from '@codeflow/dev-provider'
 import { afterEach, describe, expect, it } from 'vitest'
+import { createWebContext, handleLogin } from '../src/adapter.js'
 import {
   type Auth,
   type AuthLogEvent,
   type AuthOptions,
   createAuth,
-  createWebContext,
   DiscoveryError,
-  handleLogin,
 } from '../src/index.js'
 import { APP, SECRET } from './support.js'
 

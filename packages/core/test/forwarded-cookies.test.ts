@@ -1,7 +1,7 @@
 /** The Cookie header a proxy passes on to the app after the core wrote cookies. */
 import { describe, expect, it } from 'vitest'
-import { makeCookie } from '../src/cookies.js'
-import { forwardedCookieHeader } from '../src/index.js'
+import { forwardedCookieHeader } from '../src/adapter.js'
+import { makeCookie } from '../src/http/cookies.js'
 import { context } from './support.js'
 
 function withWrites(cookie: string | undefined, writes: ReturnType<typeof makeCookie>[]) {

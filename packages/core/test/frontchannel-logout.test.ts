@@ -4,13 +4,13 @@
  * this browser's cookie cleared when its session has that sid, a small no-store HTML page.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { handleAuthRoute } from '../src/adapter.js'
 import {
   type Auth,
   AuthError,
   createMemoryRevocationStore,
   createMemoryStore,
   getSession,
-  handleAuthRoute,
   type SessionOptions,
 } from '../src/index.js'
 import { type RotatingProvider, startRotatingProvider } from './rotating-provider.js'

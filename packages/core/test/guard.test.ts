@@ -1,12 +1,14 @@
 import { describe, expect, it } from 'vitest'
-import {
-  guard,
-  loginUrl,
-  requireSession,
-  safeReturnTo,
-  UnauthenticatedError,
-} from '../src/index.js'
-import { APP, context, sessionCookie, testAuth } from './support.js'
+import { authorize as guard } from '../src/adapter.js'
+import type { HttpContext } from '../src/http/context.js'
+import { type Auth, requireSession, safeReturnTo, UnauthenticatedError } from '../src/index.js'
+import { loginUrlFor } from '../src/session/guard.js'
+import { APP, appFor, context, sessionCookie, settingsOf, testAuth } from './support.js'
+
+/** The login URL a guard of `auth` sends the request `ctx` to. */
+function loginUrl(auth: Auth, ctx: HttpContext): string {
+  return loginUrlFor(appFor(auth), ctx)
+}
 
 const NAVIGATE = { 'sec-fetch-mode': 'navigate', accept: 'text/html' }
 const FETCH = { 'sec-fetch-mode': 'cors', accept: 'application/json' }
@@ -134,13 +136,13 @@ describe('loginUrl', () => {
     const auth = testAuth()
     const url = new URL(loginUrl(auth, context(`${APP}${path}`)))
     expect(url.origin).toBe(APP)
-    expect(safeReturnTo(url.searchParams.get('returnTo'), auth.options.baseUrl)).toBe(expected)
+    expect(safeReturnTo(url.searchParams.get('returnTo'), settingsOf(auth).baseUrl)).toBe(expected)
   })
 
   it('round-trips an ordinary path through login unchanged', () => {
     const auth = testAuth()
     const url = new URL(loginUrl(auth, context('/reports?year=2030&q=a%20b')))
-    expect(safeReturnTo(url.searchParams.get('returnTo'), auth.options.baseUrl)).toBe(
+    expect(safeReturnTo(url.searchParams.get('returnTo'), settingsOf(auth).baseUrl)).toBe(
       `${APP}/reports?year=2030&q=a%20b`,
     )
   })

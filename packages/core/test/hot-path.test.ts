@@ -3,14 +3,18 @@
  * already unsealed, is answered without a promise and without parsing its URL.
  */
 import { describe, expect, it } from 'vitest'
-import {
-  createNodeContext,
-  getSessionNow,
-  guardNow,
-  type HttpContext,
-  handleAuthRouteNow,
-} from '../src/index.js'
-import { context, sessionCookie, testAuth } from './support.js'
+import { authorize, createNodeContext } from '../src/adapter.js'
+import type { Auth, HttpContext } from '../src/index.js'
+import { routeRequest } from '../src/routes/table.js'
+import { readSession } from '../src/session/read.js'
+import { appFor, context, sessionCookie, settingsOf, testAuth } from './support.js'
+
+/** The session read as the adapter kit reads it: the value itself when no I/O was needed. */
+const getSessionNow = (auth: Auth, ctx: HttpContext) => readSession(appFor(auth), ctx)
+/** A guard as the adapter kit runs it. */
+const guardNow = authorize
+/** The route table as the adapter kit consults it: `undefined` itself for a path not ours. */
+const handleAuthRouteNow = (auth: Auth, ctx: HttpContext) => routeRequest(appFor(auth), ctx)
 
 /** A context whose URL must not be needed: reading `url` throws. */
 function unparsed(path: string, cookie = ''): HttpContext {
@@ -65,7 +69,7 @@ describe('the hot path', () => {
     expect(() => handleAuthRouteNow(auth, unparsed('/%6Cogin'))).toThrow(/was parsed/)
     // a POST: /login answers 405 without going to the provider, which proves it was routed
     const req = { method: 'POST', url: '/x/../login?returnTo=/a', headers: {} }
-    const ctx = createNodeContext(req as never, {} as never, auth.options.origin)
+    const ctx = createNodeContext(req as never, {} as never, settingsOf(auth).origin)
     await expect(handleAuthRouteNow(auth, ctx)).rejects.toMatchObject({ status: 405 })
   })
 

@@ -5,8 +5,8 @@
  */
 import { sealData, unsealData } from 'iron-session'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { IronError, ironSeal, ironUnseal, nodeCrypto } from '../src/iron.js'
-import { seal, type UnsealFailure, unseal } from '../src/seal.js'
+import { IronError, ironSeal, ironUnseal, nodeCrypto } from '../src/seal/iron.js'
+import { seal, type UnsealFailure, unseal } from '../src/seal/seal.js'
 
 const ONE = 'the-first-password-of-at-least-32-chars'
 const TWO = 'the-second-password-of-at-least-32-chars'
@@ -147,8 +147,8 @@ describe('Iron seals with Node crypto', () => {
 describe('seal.ts without Node crypto (iron-session, WebCrypto)', () => {
   it('seals and unseals through iron-session, and reads the Node seals', async () => {
     vi.resetModules()
-    vi.doMock('../src/iron.js', async (original) => ({
-      ...(await original<typeof import('../src/iron.js')>()),
+    vi.doMock('../src/seal/iron.js', async (original) => ({
+      ...(await original<typeof import('../src/seal/iron.js')>()),
       nodeCrypto: undefined,
       // never reached: everything below goes through iron-session
       ironSeal: () => {
@@ -159,7 +159,7 @@ describe('seal.ts without Node crypto (iron-session, WebCrypto)', () => {
       },
     }))
     try {
-      const web = await import('../src/seal.js')
+      const web = await import('../src/seal/seal.js')
       const sealed = await web.seal('session', payload, { 1: ONE }, 60)
       expect(await unseal('session', sealed, { 1: ONE }, () => undefined)).toMatchObject(payload)
       const ours = await seal('transaction', payload, { 1: ONE }, 60)
@@ -177,7 +177,7 @@ describe('seal.ts without Node crypto (iron-session, WebCrypto)', () => {
       expect(await web.unseal('session', ours, { 2: TWO }, (r) => reasons.push(r))).toBe(undefined)
       expect(reasons).toEqual(['wrong-kind', 'invalid', 'unknown-password'])
     } finally {
-      vi.doUnmock('../src/iron.js')
+      vi.doUnmock('../src/seal/iron.js')
       vi.resetModules()
     }
   })

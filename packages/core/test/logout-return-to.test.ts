@@ -6,13 +6,8 @@
  */
 import { type DevProvider, startDevProvider } from '@codeflow/dev-provider'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import {
-  type Auth,
-  createMemoryRevocationStore,
-  getSession,
-  handleAuthRoute,
-  handleLogout,
-} from '../src/index.js'
+import { handleAuthRoute, handleLogout } from '../src/adapter.js'
+import { type Auth, createMemoryRevocationStore, getSession } from '../src/index.js'
 import { startRotatingProvider } from './rotating-provider.js'
 import { APP, context, cookieHeader, sessionCookie, sessionData, testAuth } from './support.js'
 

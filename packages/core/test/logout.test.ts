@@ -4,13 +4,8 @@
  */
 import { type DevProvider, startDevProvider } from '@codeflow/dev-provider'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import {
-  AuthError,
-  type AuthLogEvent,
-  ForbiddenError,
-  handleAuthRoute,
-  handleLogout,
-} from '../src/index.js'
+import { handleAuthRoute, handleLogout } from '../src/adapter.js'
+import { AuthError, type AuthLogEvent, ForbiddenError } from '../src/index.js'
 import { APP, context, sessionCookie, sessionData, testAuth } from './support.js'
 
 /** An issuer nothing listens on: these tests must not need the provider. */

@@ -5,7 +5,8 @@
 import { IncomingMessage, ServerResponse } from 'node:http'
 import { Socket } from 'node:net'
 import { describe, expect, it } from 'vitest'
-import { createNodeContext, destroySession } from '../src/index.js'
+import { createNodeContext } from '../src/adapter.js'
+import { destroySession } from '../src/index.js'
 import { APP, testAuth } from './support.js'
 
 function nodeRequest(

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { AuthError, type AuthOptions, ConfigurationError, createAuth } from '../src/index.js'
-import { SECRET, validOptions } from './support.js'
+import { SECRET, settingsOf, validOptions } from './support.js'
 
 /** The `ConfigurationError` that `createAuth` throws for these options (fails if none). */
 function configurationError(overrides: Record<string, unknown>): ConfigurationError {
@@ -44,7 +44,7 @@ describe('createAuth validation', () => {
     })
 
     it('accepts exactly 32 characters', () => {
-      expect(createAuth(validOptions({ secret: 'x'.repeat(32) })).options.passwords).toEqual({
+      expect(settingsOf(createAuth(validOptions({ secret: 'x'.repeat(32) }))).passwords).toEqual({
         1: 'x'.repeat(32),
       })
     })
@@ -66,7 +66,7 @@ describe('createAuth validation', () => {
     it('keeps a valid rotation map as given', () => {
       const other = 'y'.repeat(40)
       expect(
-        createAuth(validOptions({ secret: { 1: SECRET, 2: other } })).options.passwords,
+        settingsOf(createAuth(validOptions({ secret: { 1: SECRET, 2: other } }))).passwords,
       ).toEqual({ 1: SECRET, 2: other })
     })
   })
@@ -78,7 +78,7 @@ describe('createAuth validation', () => {
       const auth = createAuth(
         validOptions({ issuer: 'http://127.0.0.1:4000', allowInsecureRequests: true }),
       )
-      expect(auth.options.issuer.href).toBe('http://127.0.0.1:4000/')
+      expect(settingsOf(auth).issuer.href).toBe('http://127.0.0.1:4000/')
     })
 
     it.each([
@@ -106,7 +106,7 @@ describe('createAuth validation', () => {
 
     it('refuses an empty clientSecret but allows none (public client)', () => {
       expectRejected({ clientSecret: '' }, 'clientSecret')
-      expect(createAuth(validOptions({ clientSecret: undefined })).options.clientSecret).toBe(
+      expect(settingsOf(createAuth(validOptions({ clientSecret: undefined }))).clientSecret).toBe(
         undefined,
       )
     })
@@ -125,7 +125,7 @@ describe('createAuth validation', () => {
     it.each(['http://localhost:3000', 'http://127.0.0.1:8080', 'http://[::1]:3000'])(
       'accepts loopback http %s',
       (baseUrl) => {
-        expect(createAuth(validOptions({ baseUrl })).options.secure).toBe(false)
+        expect(settingsOf(createAuth(validOptions({ baseUrl }))).secure).toBe(false)
       },
     )
 
@@ -154,9 +154,9 @@ describe('createAuth validation', () => {
     })
 
     it('accepts a scope containing openid', () => {
-      expect(createAuth(validOptions({ scope: 'email openid offline_access' })).options.scope).toBe(
-        'email openid offline_access',
-      )
+      expect(
+        settingsOf(createAuth(validOptions({ scope: 'email openid offline_access' }))).scope,
+      ).toBe('email openid offline_access')
     })
   })
 
@@ -185,7 +185,7 @@ describe('createAuth validation', () => {
       const auth = createAuth(
         validOptions({ authorizationParams: { prompt: 'consent', audience: 'api' } }),
       )
-      expect(auth.options.authorizationParams).toEqual({ prompt: 'consent', audience: 'api' })
+      expect(settingsOf(auth).authorizationParams).toEqual({ prompt: 'consent', audience: 'api' })
     })
   })
 
@@ -218,7 +218,7 @@ describe('createAuth validation', () => {
 
     it('drops a trailing slash', () => {
       expect(
-        createAuth(validOptions({ routes: { login: '/sign-in/' } })).options.routes.login,
+        settingsOf(createAuth(validOptions({ routes: { login: '/sign-in/' } }))).routes.login,
       ).toBe('/sign-in')
     })
   })
@@ -241,7 +241,7 @@ describe('createAuth validation', () => {
     )
 
     it('accepts clockTolerance 0', () => {
-      expect(createAuth(validOptions({ clockTolerance: 0 })).options.clockTolerance).toBe(0)
+      expect(settingsOf(createAuth(validOptions({ clockTolerance: 0 }))).clockTolerance).toBe(0)
     })
 
     it.each([0, -5, 1.5, 120_001, Number.NaN, '5000'])('refuses httpTimeout %j', (httpTimeout) => {
@@ -283,7 +283,9 @@ describe('createAuth validation', () => {
 
     it('accepts 64 safe characters', () => {
       const cookieName = `app_-${'x'.repeat(59)}`
-      expect(createAuth(validOptions({ cookieName })).options.sessionCookieName).toBe(cookieName)
+      expect(settingsOf(createAuth(validOptions({ cookieName }))).sessionCookieName).toBe(
+        cookieName,
+      )
     })
   })
 
@@ -293,7 +295,7 @@ describe('createAuth validation', () => {
     })
 
     it.each(['RS256', 'PS384', 'ES512', 'EdDSA', 'Ed25519'])('accepts %s', (idTokenSigningAlg) => {
-      expect(createAuth(validOptions({ idTokenSigningAlg })).options.idTokenSigningAlg).toBe(
+      expect(settingsOf(createAuth(validOptions({ idTokenSigningAlg }))).idTokenSigningAlg).toBe(
         idTokenSigningAlg,
       )
     })
@@ -306,7 +308,7 @@ describe('createAuth validation', () => {
 
 describe('createAuth defaults', () => {
   it('resolves every default on a loopback http base URL', () => {
-    const { options } = createAuth(validOptions())
+    const options = settingsOf(createAuth(validOptions()))
     expect(options.routes).toEqual({
       login: '/login',
       callback: '/callback',
@@ -333,8 +335,10 @@ describe('createAuth defaults', () => {
   })
 
   it('puts routes, the callback and the logout target under the base path', () => {
-    const { options } = createAuth(
-      validOptions({ baseUrl: 'https://app.example.com/portal/', postLogoutRedirect: '/bye' }),
+    const options = settingsOf(
+      createAuth(
+        validOptions({ baseUrl: 'https://app.example.com/portal/', postLogoutRedirect: '/bye' }),
+      ),
     )
     expect(options.routes).toEqual({
       login: '/portal/login',
@@ -349,8 +353,8 @@ describe('createAuth defaults', () => {
   })
 
   it('builds the callback URL from custom routes', () => {
-    const { options } = createAuth(
-      validOptions({ routes: { callback: '/auth/return', login: '/auth/start' } }),
+    const options = settingsOf(
+      createAuth(validOptions({ routes: { callback: '/auth/return', login: '/auth/start' } })),
     )
     expect(options.callbackUrl).toBe('http://localhost:3000/auth/return')
     expect(options.routes.login).toBe('/auth/start')
@@ -358,8 +362,8 @@ describe('createAuth defaults', () => {
   })
 
   it('prefixes cookies with __Host- on https', () => {
-    const { options } = createAuth(
-      validOptions({ baseUrl: 'https://app.example.com', cookieName: 'app' }),
+    const options = settingsOf(
+      createAuth(validOptions({ baseUrl: 'https://app.example.com', cookieName: 'app' })),
     )
     expect(options.secure).toBe(true)
     expect(options.sessionCookieName).toBe('__Host-app')

@@ -11,8 +11,8 @@ import {
   getSession,
   UnauthenticatedError,
 } from '../src/index.js'
-import { unseal } from '../src/seal.js'
-import { randomId } from '../src/session.js'
+import { randomId } from '../src/random.js'
+import { unseal } from '../src/seal/seal.js'
 import { type RotatingProvider, startRotatingProvider } from './rotating-provider.js'
 import { APP, context, cookieHeader, epoch, SECRET, sessionCookie, sessionData } from './support.js'
 

@@ -1,13 +1,12 @@
 import { describe, expect, it } from 'vitest'
+import { errorResponse, isNavigation } from '../src/adapter.js'
+import { escapeHtml } from '../src/http/responses.js'
 import {
   AuthError,
   CallbackError,
   ConfigurationError,
   DiscoveryError,
-  errorResponse,
-  escapeHtml,
   ForbiddenError,
-  isNavigation,
   ProviderError,
   SessionTooLargeError,
   StateMismatchError,

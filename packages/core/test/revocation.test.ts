@@ -14,8 +14,16 @@ import {
   type RevocationStore,
   SessionStoreError,
 } from '../src/index.js'
-import { randomId } from '../src/session.js'
-import { context, epoch, sessionCookie, sessionData, testAuth, validOptions } from './support.js'
+import { randomId } from '../src/random.js'
+import {
+  appFor,
+  context,
+  epoch,
+  sessionCookie,
+  sessionData,
+  testAuth,
+  validOptions,
+} from './support.js'
 
 const ISS = 'https://op.example.com'
 
@@ -102,13 +110,13 @@ describe('the default revocation store', () => {
     const first = createAuth(validOptions({ baseUrl }))
     const second = createAuth(validOptions({ baseUrl }))
     const otherApp = createAuth(validOptions({ baseUrl: `${baseUrl}/other` }))
-    expect(second.options.revocationStore).toBe(first.options.revocationStore)
-    expect(otherApp.options.revocationStore).not.toBe(first.options.revocationStore)
+    expect(appFor(second).revocations).toBe(appFor(first).revocations)
+    expect(appFor(otherApp).revocations).not.toBe(appFor(first).revocations)
   })
 
   it('is replaced by session.revocationStore, which is validated', () => {
     const store = createMemoryRevocationStore()
-    expect(testAuth({ session: { revocationStore: store } }).options.revocationStore).toBe(store)
+    expect(appFor(testAuth({ session: { revocationStore: store } })).revocations).toBe(store)
     const error = (() => {
       try {
         testAuth({ session: { revocationStore: { revoke: () => undefined } as never } })

@@ -5,12 +5,21 @@
  */
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { createMemoryStore, getSession } from '../src/index.js'
-import * as sealModule from '../src/seal.js'
-import { SESSION_CACHE_MAX, SessionCache, sessionCacheOf } from '../src/session-cache.js'
-import { context, epoch, SECRET, sessionCookie, sessionData, testAuth } from './support.js'
+import * as sealModule from '../src/seal/seal.js'
+import { SESSION_CACHE_MAX, SessionCache } from '../src/session/cache.js'
+import {
+  appFor,
+  context,
+  epoch,
+  SECRET,
+  sessionCookie,
+  sessionData,
+  settingsOf,
+  testAuth,
+} from './support.js'
 
-vi.mock('../src/seal.js', async (importOriginal) => {
-  const original = await importOriginal<typeof import('../src/seal.js')>()
+vi.mock('../src/seal/seal.js', async (importOriginal) => {
+  const original = await importOriginal<typeof import('../src/seal/seal.js')>()
   return { ...original, unseal: vi.fn(original.unseal) }
 })
 
@@ -110,7 +119,7 @@ describe('the session cache', () => {
     const cookie = await sessionCookie(auth, data)
     const read = () => getSession(auth, context('/', { headers: { cookie } }))
     expect(await read()).toBeDefined()
-    await auth.options.revocationStore.revoke({ iss: data.iss, id: data.id }, 3600)
+    await appFor(auth).revocations.revoke({ iss: data.iss, id: data.id }, 3600)
     expect(await read()).toBeUndefined()
     expect(unsealCalls()).toBe(0)
   })
@@ -137,7 +146,7 @@ describe('the session cache', () => {
     const cookie = await sessionCookie(auth)
     const name = cookie.slice(0, cookie.indexOf('='))
     const value = cookieValue(cookie)
-    expect(sessionCacheOf(auth.options).get(value, auth.options.passwords)).toBeDefined()
+    expect(appFor(auth).sessions.get(value, settingsOf(auth).passwords)).toBeDefined()
     const flip = (at: number) =>
       value.slice(0, at) + (value[at] === 'A' ? 'B' : 'A') + value.slice(at + 1)
     const seal = value.slice(0, value.lastIndexOf('~'))
@@ -152,7 +161,7 @@ describe('the session cache', () => {
     for (const tampered of tamperedValues) {
       const header = `${name}=${tampered}`
       expect(await getSession(auth, context('/', { headers: { cookie: header } }))).toBeUndefined()
-      expect(sessionCacheOf(auth.options).get(tampered, auth.options.passwords)).toBeUndefined()
+      expect(appFor(auth).sessions.get(tampered, settingsOf(auth).passwords)).toBeUndefined()
     }
     expect(unsealCalls()).toBe(5)
   })
@@ -191,9 +200,9 @@ describe('the session cache', () => {
 
   it('caps the cache of an app at SESSION_CACHE_MAX', () => {
     const auth = testAuth()
-    const cache = sessionCacheOf(auth.options)
+    const cache = appFor(auth).sessions
     for (let n = 0; n < SESSION_CACHE_MAX + 100; n++) {
-      cache.set(fakeSeal('1', Date.now() + 60_000, n), { k: 'session' }, auth.options.passwords)
+      cache.set(fakeSeal('1', Date.now() + 60_000, n), { k: 'session' }, settingsOf(auth).passwords)
     }
     expect(cache.size).toBe(SESSION_CACHE_MAX)
   })

@@ -18,6 +18,7 @@ import {
   SECRET,
   sessionCookie,
   sessionData,
+  storeSession,
   testAuth,
 } from './support.js'
 
@@ -161,8 +162,7 @@ describe('lifetimes', () => {
   it('writes a browser-session cookie when not persistent', async () => {
     const auth = testAuth({ session: { persistent: false } })
     const ctx = context('/')
-    const { storeSession } = await import('../src/session.js')
-    await storeSession(ctx, auth.options, sessionData())
+    await storeSession(auth, ctx, sessionData())
     expect(ctx.cookies[0]?.header).not.toMatch(/Max-Age|Expires/)
   })
 })

@@ -4,20 +4,21 @@
  */
 import { randomBytes } from 'node:crypto'
 import { afterEach, describe, expect, it, vi } from 'vitest'
+import { MAX_SET_COOKIE_BYTES } from '../src/adapter.js'
 import {
   type AuthLogEvent,
   createMemoryRevocationStore,
   destroySession,
   getSession,
-  MAX_SET_COOKIE_BYTES,
   MissingTransactionError,
   type RevocationStore,
   SessionTooLargeError,
 } from '../src/index.js'
-import { seal, sealPasswordId, type UnsealFailure, unseal } from '../src/seal.js'
-import { storeSession } from '../src/session.js'
-import { takeTransaction } from '../src/transaction.js'
+import { takeTransaction } from '../src/protocol/transaction.js'
+import { parseSeal, type SealFields } from '../src/seal/format.js'
+import { seal, type UnsealFailure, unseal } from '../src/seal/seal.js'
 import {
+  appFor,
   context,
   cookieHeader,
   epoch,
@@ -25,8 +26,15 @@ import {
   SECRET,
   sessionCookie,
   sessionData,
+  settingsOf,
+  storeSession,
   testAuth,
 } from './support.js'
+
+/** The id of the password that sealed `value`. */
+function passwordId(value: string): string {
+  return (parseSeal(value) as SealFields).passwordId
+}
 
 const OTHER_SECRET = 'another-secret-0123456789abcdefghij'
 
@@ -65,7 +73,7 @@ describe('a stored session', () => {
     expect(session?.createdAt).toBe(data.createdAt)
     // the idle end (1 day after the last activity) comes before the absolute end (7 days)
     expect(session?.endsAt).toBe(data.updatedAt + 24 * 3600)
-    expect(session?.endsAt).toBeLessThan(data.createdAt + auth.options.absoluteDuration)
+    expect(session?.endsAt).toBeLessThan(data.createdAt + settingsOf(auth).absoluteDuration)
     expect(session?.user).toEqual({ sub: 'user-1', email: 'user@example.com', name: 'User One' })
     expect(session).not.toHaveProperty('k')
   })
@@ -86,7 +94,7 @@ describe('a stored session', () => {
   it('sets HttpOnly, SameSite=Lax, Path=/ and the remaining lifetime on http', async () => {
     const auth = testAuth({ session: { idleDuration: false } })
     const ctx = context('/')
-    await storeSession(ctx, auth.options, sessionData())
+    await storeSession(auth, ctx, sessionData())
     expect(ctx.cookies).toHaveLength(1)
     const header = ctx.cookies[0]?.header ?? ''
     expect(header).toMatch(
@@ -98,7 +106,7 @@ describe('a stored session', () => {
   it('uses Secure and the __Host- prefix on https, for writes and deletions', async () => {
     const auth = testAuth({ baseUrl: 'https://app.example.com' })
     const ctx = context('https://app.example.com/')
-    await storeSession(ctx, auth.options, sessionData())
+    await storeSession(auth, ctx, sessionData())
     expect(ctx.cookies.map((c) => c.name)).toEqual(['__Host-codeflow'])
     expect(ctx.cookies[0]?.header).toMatch(/; Path=\/; .*HttpOnly; Secure; SameSite=Lax$/)
 
@@ -147,7 +155,7 @@ describe('a stored session', () => {
     const auth = testAuth()
     const ctx = context('/')
     expect(await getSession(auth, ctx)).toBeUndefined()
-    await storeSession(ctx, auth.options, sessionData({ sub: 'fresh' }))
+    await storeSession(auth, ctx, sessionData({ sub: 'fresh' }))
     expect((await getSession(auth, ctx))?.sub).toBe('fresh')
     destroySession(auth, ctx)
     expect(await getSession(auth, ctx)).toBeUndefined()
@@ -159,7 +167,7 @@ describe('chunked sessions', () => {
     const auth = testAuth({ baseUrl: 'https://app.example.com' })
     const big = bulk(5000)
     const ctx = context('https://app.example.com/')
-    await storeSession(ctx, auth.options, withIdToken({ big }))
+    await storeSession(auth, ctx, withIdToken({ big }))
     expect(ctx.cookies.map((c) => c.name)).toEqual([
       '__Host-codeflow.0',
       '__Host-codeflow.1',
@@ -180,7 +188,7 @@ describe('chunked sessions', () => {
     const data = withIdToken({ big: bulk(12_000) })
     const small = testAuth()
     const ctx = context('/')
-    const error = await storeSession(ctx, small.options, data).catch((e: unknown) => e)
+    const error = await storeSession(small, ctx, data).catch((e: unknown) => e)
     expect(error).toBeInstanceOf(SessionTooLargeError)
     expect((error as SessionTooLargeError).code).toBe('session_too_large')
     expect((error as SessionTooLargeError).message).toContain('server-side store ("session.store"')
@@ -188,7 +196,7 @@ describe('chunked sessions', () => {
 
     const roomy = testAuth({ session: { maxCookieChunks: 10 } })
     const roomyCtx = context('/')
-    await storeSession(roomyCtx, roomy.options, data)
+    await storeSession(roomy, roomyCtx, data)
     expect(roomyCtx.cookies.length).toBeGreaterThan(3)
     expect(roomyCtx.cookies.length).toBeLessThanOrEqual(10)
   })
@@ -199,7 +207,7 @@ describe('chunked sessions', () => {
     expect(large).toMatch(/codeflow\.2=/)
 
     const ctx = context('/', { headers: { cookie: large } })
-    await storeSession(ctx, auth.options, sessionData({ sub: 'smaller' }))
+    await storeSession(auth, ctx, sessionData({ sub: 'smaller' }))
     const deleted = ctx.cookies.filter((c) => c.options.maxAge === 0).map((c) => c.name)
     expect(deleted.sort()).toEqual(['codeflow.0', 'codeflow.1', 'codeflow.2'])
     const after = cookieHeader(ctx.cookies, large)
@@ -213,7 +221,7 @@ describe('chunked sessions', () => {
     const auth = testAuth()
     const small = await sessionCookie(auth)
     const ctx = context('/', { headers: { cookie: small } })
-    await storeSession(ctx, auth.options, withIdToken({ big: bulk(5000) }))
+    await storeSession(auth, ctx, withIdToken({ big: bulk(5000) }))
     expect(ctx.cookies.find((c) => c.name === 'codeflow')?.options.maxAge).toBe(0)
     const after = cookieHeader(ctx.cookies, small)
     const session = await getSession(auth, context('/', { headers: { cookie: after } }))
@@ -346,7 +354,7 @@ describe('seal kinds', () => {
     const ctx = context(`/callback?state=${state}`, {
       headers: { cookie: `codeflow_tx.${state}=${sessionSeal}` },
     })
-    await expect(takeTransaction(ctx, auth.options, state)).rejects.toBeInstanceOf(
+    await expect(takeTransaction(appFor(auth), ctx, state)).rejects.toBeInstanceOf(
       MissingTransactionError,
     )
   })
@@ -361,14 +369,14 @@ describe('secret rotation', () => {
   it('opens an old seal with the new map and seals anew with the highest id', async () => {
     const old = testAuth({ secret: SECRET })
     const oldCookie = await sessionCookie(old)
-    expect(sealPasswordId(oldCookie.slice('codeflow='.length))).toBe('1')
+    expect(passwordId(oldCookie.slice('codeflow='.length))).toBe('1')
 
     const rotated = testAuth({ secret: { 1: SECRET, 2: OTHER_SECRET } })
     const ctx = context('/', { headers: { cookie: oldCookie } })
     expect((await getSession(rotated, ctx))?.sub).toBe('user-1')
 
     const newCookie = await sessionCookie(rotated)
-    expect(sealPasswordId(newCookie.slice('codeflow='.length))).toBe('2')
+    expect(passwordId(newCookie.slice('codeflow='.length))).toBe('2')
     expect(
       await getSession(rotated, context('/', { headers: { cookie: newCookie } })),
     ).toBeDefined()

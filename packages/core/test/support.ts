@@ -2,15 +2,27 @@
  * Helpers shared by the core unit tests: a valid configuration, request contexts, and sessions
  * written by the library itself (through its session module), read back through a Cookie header.
  */
-import {
-  type Auth,
-  type AuthOptions,
-  createAuth,
-  createWebContext,
-  type SetCookie,
-  type WebContext,
-} from '../src/index.js'
-import { randomId, type SessionData, storeSession } from '../src/session.js'
+import { createWebContext, type SetCookie, type WebContext } from '../src/adapter.js'
+import { type App, appOf } from '../src/auth.js'
+import { type Auth, type AuthOptions, createAuth, type SessionData } from '../src/index.js'
+import type { Settings } from '../src/options.js'
+import { randomId } from '../src/random.js'
+import { writeSession } from '../src/session/write.js'
+
+/** What the core holds for `auth` (its settings and state), for tests that look inside. */
+export function appFor(auth: Auth): App {
+  return appOf(auth)
+}
+
+/** The settings `createAuth` resolved from the options. */
+export function settingsOf(auth: Auth): Settings {
+  return appOf(auth).settings
+}
+
+/** Writes `data` as the session of `ctx`, as the library does. */
+export function storeSession(auth: Auth, ctx: WebContext, data: SessionData): Promise<void> {
+  return writeSession(appOf(auth), ctx, data)
+}
 
 /** Now, in epoch seconds (Date.now, which fake timers replace). */
 export function epoch(): number {
@@ -104,7 +116,7 @@ export async function sessionCookie(
   auth: Auth,
   data: SessionData = sessionData(),
 ): Promise<string> {
-  const ctx = context(`${auth.options.origin}/`)
-  await storeSession(ctx, auth.options, data)
+  const ctx = context(`${settingsOf(auth).origin}/`)
+  await storeSession(auth, ctx, data)
   return cookieHeader(ctx.cookies)
 }

@@ -1,27 +1,28 @@
 /**
- * @codeflow/koa: OpenID Connect login for Koa. A thin adapter: it builds the core's context from
- * `ctx.req`/`ctx.res`, and sends what the core answers. No protocol logic lives here.
+ * @codeflow/koa: OpenID Connect login for Koa. A thin adapter on the core's kit: it builds the
+ * core's context from `ctx.req`/`ctx.res`, and sends what the core answers.
  */
 import {
   type Auth,
   AuthError,
   type AuthOptions,
-  type AuthResponse,
-  createAuth,
-  createNodeContext,
   type GuardOptions,
-  type GuardResult,
-  getSessionNow,
-  guardNow,
-  handleAuthRouteNow,
-  handleError,
-  type NodeContext,
   type RequestAuth,
-  requestAuth,
-  type Session,
-  type SetCookie,
 } from '@codeflow/core'
-import type { Context, Middleware, Next } from 'koa'
+import {
+  type AuthResponse,
+  attach,
+  attached,
+  authenticate,
+  authorize,
+  createNodeContext,
+  handleError,
+  step,
+  toAuth,
+  writeCookieHeaders,
+  writtenCookies,
+} from '@codeflow/core/adapter'
+import type { Context, Middleware } from 'koa'
 
 /** What `auth()` puts on the request: see the core's `RequestAuth`. */
 export type { RequestAuth }
@@ -33,27 +34,14 @@ declare module 'koa' {
   }
 }
 
-interface Entry {
-  readonly auth: Auth
-  readonly http: NodeContext
-  /** the entry of another codeflow instance that ran earlier on the same request, if any */
-  readonly previous: Entry | undefined
-}
-
-// on Koa's context itself (not a WeakMap: an ephemeron per request slows the GC)
-const CONTEXT = Symbol('codeflow.koa')
-
-function entryOf(ctx: Context): Entry | undefined {
-  return (ctx as Context & { [CONTEXT]?: Entry })[CONTEXT]
-}
-
 /**
  * Koa's default error handling removes every header already set, the Set-Cookie that deletes a
  * used login transaction or an ended session included, then sets the error's `headers`. The
  * error passed on is a per-request view of the original (errors may be shared by concurrent
- * requests, so they are never changed) whose `headers` add the cookies the core wrote.
+ * requests, so they are never changed) whose `headers` add the cookies codeflow wrote.
  */
-function withCookies(error: unknown, cookies: readonly SetCookie[]): unknown {
+function withCookies(ctx: Context, error: unknown): unknown {
+  const cookies = writtenCookies(ctx)
   if (cookies.length === 0 || !(error instanceof Error)) return error
   const headers: Record<string, string | string[]> = {}
   const setCookie: string[] = []
@@ -61,47 +49,27 @@ function withCookies(error: unknown, cookies: readonly SetCookie[]): unknown {
     if (name.toLowerCase() === 'set-cookie') setCookie.push(...[value].flat().map(String))
     else headers[name] = value
   }
-  headers['Set-Cookie'] = [...setCookie, ...cookies.map((cookie) => cookie.header)]
-  headers['Cache-Control'] = 'no-store'
+  writeCookieHeaders(
+    cookies,
+    (_name, value) => setCookie.push(value),
+    (name, value) => {
+      headers[name] = value
+    },
+  )
+  headers['Set-Cookie'] = setCookie
   return Object.create(error, { headers: { value: headers, enumerable: true } })
-}
-
-function contextOf(auth: Auth, ctx: Context): NodeContext {
-  let entry = entryOf(ctx)
-  if (!entry || entry.auth !== auth) {
-    const { origin } = auth.options
-    // a body parser mounted before us has consumed the stream: its result is on ctx.request
-    const parsedBody = () => (ctx.request as { body?: unknown }).body
-    const http = createNodeContext(ctx.req, ctx.res, origin, ctx.originalUrl, parsedBody)
-    entry = { auth, http, previous: entry }
-    ;(ctx as Context & { [CONTEXT]?: Entry })[CONTEXT] = entry
-    keepCookiesOnError(ctx)
-  }
-  return entry.http
 }
 
 const WRAPPED = Symbol('codeflow.koa.onerror')
 
-/** What `ctx.onerror` renders: `error` with the cookies every codeflow instance wrote for `ctx`. */
-function errorWithCookies(ctx: Context, error: unknown): unknown {
-  let entry = entryOf(ctx)
-  if (entry?.previous === undefined) return entry ? withCookies(error, entry.http.cookies) : error
-  const cookies: SetCookie[] = []
-  for (; entry; entry = entry.previous) cookies.unshift(...entry.http.cookies)
-  return withCookies(error, cookies)
-}
-
 /**
  * Koa calls `ctx.onerror` for any error that no middleware caught: it is wrapped so that the
- * error it renders carries the cookies the core wrote (see `withCookies`). Once per app, on the
- * app's context prototype (`app.context`, Koa's place for extending every context): a new closure
- * assigned to every request's context made the heap grow several times over under load (measured
- * with `node bench/profile.mjs koa-codeflow`: ~150 MiB instead of ~32). A context not made from
+ * error it renders carries the cookies codeflow wrote (see `withCookies`). Once per app, on the
+ * app's context prototype (`app.context`, Koa's place for extending every context), since a
+ * closure made for every request's context grows the heap under load; a context not made from
  * `app.context`, or with an `onerror` of its own, gets its own wrapper.
  */
 function keepCookiesOnError(ctx: Context): void {
-  // a codeflow instance that ran earlier on this request wrapped it already (for every instance)
-  if (entryOf(ctx)?.previous !== undefined) return
   type Prototype = Context & { [WRAPPED]?: Context['onerror'] }
   const prototype = ctx.app?.context as Prototype | undefined
   if (
@@ -113,14 +81,24 @@ function keepCookiesOnError(ctx: Context): void {
     if (prototype[WRAPPED] !== undefined && prototype[WRAPPED] === prototype.onerror) return
     const onerror = prototype.onerror
     const wrapper = function (this: Context, error: Error | null) {
-      return onerror.call(this, errorWithCookies(this, error) as Error)
+      return onerror.call(this, withCookies(this, error) as Error)
     }
     prototype.onerror = wrapper
     prototype[WRAPPED] = wrapper
     return
   }
   const onerror = ctx.onerror
-  ctx.onerror = (error) => onerror.call(ctx, errorWithCookies(ctx, error) as Error)
+  ctx.onerror = (error) => onerror.call(ctx, withCookies(ctx, error) as Error)
+}
+
+function contextOf(config: Auth, ctx: Context) {
+  return attach(ctx, config, (origin) => {
+    // the first codeflow instance on this request wraps onerror for every instance
+    if (!attached(ctx)) keepCookiesOnError(ctx)
+    // a body parser mounted before us has consumed the stream: its result is on ctx.request
+    const parsedBody = () => (ctx.request as { body?: unknown }).body
+    return createNodeContext(ctx.req, ctx.res, origin, ctx.originalUrl, parsedBody)
+  }).ctx
 }
 
 function send(ctx: Context, response: AuthResponse): void {
@@ -128,6 +106,8 @@ function send(ctx: Context, response: AuthResponse): void {
   ctx.set(response.headers)
   ctx.body = response.body ?? ''
 }
+
+const reject = (error: unknown) => Promise.reject(error)
 
 /** Koa middleware mounting `auth`'s routes and setting `ctx.state.auth`. */
 export type AuthMiddleware = Middleware & {
@@ -142,39 +122,18 @@ export type AuthMiddleware = Middleware & {
  * `authErrorHandler()` first to render them as codeflow's pages.
  */
 export function auth(options: AuthOptions | Auth): AuthMiddleware {
-  const config = 'provider' in options ? options : createAuth(options)
-  // awaits nothing when the request is not for a route of ours and its session read needs no I/O
-  const middleware: Middleware = (ctx, next) => {
-    try {
-      const http = contextOf(config, ctx)
-      const route = handleAuthRouteNow(config, http)
-      if (route) {
-        return route.then((response) =>
-          response
-            ? send(ctx, response)
-            : withSession(config, http, getSessionNow(config, http), ctx, next),
-        )
-      }
-      return withSession(config, http, getSessionNow(config, http), ctx, next)
-    } catch (error) {
-      return Promise.reject(error)
-    }
-  }
+  const config = toAuth(options)
+  const middleware: Middleware = (ctx, next) =>
+    step(
+      () => authenticate(config, contextOf(config, ctx)),
+      (result) => {
+        if (result.response) return send(ctx, result.response)
+        ctx.state.auth = result.auth
+        return next()
+      },
+      reject,
+    )
   return Object.assign(middleware, { auth: config })
-}
-
-function withSession(
-  auth: Auth,
-  http: NodeContext,
-  session: Session | undefined | Promise<Session | undefined>,
-  ctx: Context,
-  next: Next,
-): Promise<unknown> {
-  if (session instanceof Promise) {
-    return session.then((found) => withSession(auth, http, found, ctx, next))
-  }
-  ctx.state.auth = requestAuth(auth, http, session)
-  return next()
 }
 
 /**
@@ -183,22 +142,16 @@ function withSession(
  * The session is read again here, whatever ran before: `auth()` must be mounted first.
  */
 export function requireAuth(options: GuardOptions = {}): Middleware {
-  const pass = (ctx: Context, next: Next, result: GuardResult): Promise<unknown> | undefined => {
-    if (!result.response) return next()
-    send(ctx, result.response)
-    return undefined
-  }
-  return (ctx, next) => {
-    try {
-      const entry = entryOf(ctx)
-      if (!entry) throw new Error('requireAuth() needs auth() mounted before it')
-      const result = guardNow(entry.auth, entry.http, options)
-      if (result instanceof Promise) return result.then((found) => pass(ctx, next, found))
-      return pass(ctx, next, result)
-    } catch (error) {
-      return Promise.reject(error)
-    }
-  }
+  return (ctx, next) =>
+    step(
+      () => {
+        const entry = attached(ctx)
+        if (!entry) throw new Error('requireAuth() needs auth() mounted before it')
+        return authorize(entry.auth, entry.ctx, options)
+      },
+      (result) => (result.response ? send(ctx, result.response) : next()),
+      reject,
+    )
 }
 
 /**
@@ -210,9 +163,9 @@ export function authErrorHandler(): Middleware {
     try {
       await next()
     } catch (error) {
-      const entry = entryOf(ctx)
+      const entry = attached(ctx)
       if (!(error instanceof AuthError) || !entry || ctx.headerSent) throw error
-      send(ctx, handleError(entry.auth, entry.http, error))
+      send(ctx, handleError(entry.auth, entry.ctx, error))
     }
   }
 }

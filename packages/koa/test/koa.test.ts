@@ -10,6 +10,7 @@ import {
   MissingTransactionError,
   UnauthenticatedError,
 } from '@codeflow/core'
+import { homeUrl } from '@codeflow/core/adapter'
 import Koa, { type Middleware } from 'koa'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Harness } from '../../../test/harness/harness.js'
@@ -358,6 +359,6 @@ describe('@codeflow/koa mounting', () => {
       secret: 'a-session-secret-of-at-least-32-characters!',
     })
     expect(auth(middleware.auth).auth).toBe(middleware.auth)
-    expect(middleware.auth.options.origin).toBe('http://localhost:3000')
+    expect(new URL(homeUrl(middleware.auth)).origin).toBe('http://localhost:3000')
   })
 })

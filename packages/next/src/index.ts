@@ -10,26 +10,30 @@ import {
   type Auth,
   AuthError,
   type AuthOptions,
-  type AuthResponse,
   ConfigurationError,
-  createAuth,
-  createWebContext,
-  errorResponse,
-  forwardedCookieHeader,
   type GuardOptions,
   getAccessToken,
   getSession,
-  guard,
   type HttpContext,
+  NotFoundError,
+  type Session,
+  type UnauthenticatedMode,
+} from '@codeflow/core'
+import {
+  type AuthResponse,
+  authorize,
+  createWebContext,
+  forwardedCookieHeader,
   handleAuthRoute,
   handleError,
+  homeUrl,
   loginUrl,
-  report,
-  type Session,
+  reportEvent,
   type SetCookie,
-  type UnauthenticatedMode,
+  toAuth,
   type WebContext,
-} from '@codeflow/core'
+  writeCookieHeaders,
+} from '@codeflow/core/adapter'
 import { cookies, headers } from 'next/headers.js'
 import { NextResponse } from 'next/server.js'
 
@@ -102,9 +106,11 @@ export interface Codeflow {
 }
 
 function setCookies(target: Headers, written: readonly SetCookie[]): void {
-  for (const cookie of written) target.append('set-cookie', cookie.header)
-  // a cached Set-Cookie leaks the session through shared caches (nextjs-auth0 CVE-2025-48947)
-  if (written.length > 0) target.set('cache-control', 'no-store')
+  writeCookieHeaders(
+    written,
+    (name, value) => target.append(name, value),
+    (name, value) => target.set(name, value),
+  )
 }
 
 function send(response: AuthResponse, ctx: WebContext): Response {
@@ -123,7 +129,7 @@ function withCookies(response: Response, ctx: WebContext): Response {
 
 /** The signal that a changed session could not be set in this response (README). */
 function reportDeferred(config: Auth, error?: unknown): void {
-  report(config.options.logger, {
+  reportEvent(config, {
     level: 'warn',
     code: 'session_write_deferred',
     message:
@@ -159,8 +165,7 @@ export function createCodeflow(
   let configured: Auth | undefined
   const auth = (): Auth => {
     if (configured) return configured
-    const given = typeof options === 'function' ? options() : options
-    configured = 'provider' in given ? given : createAuth(given)
+    configured = toAuth(typeof options === 'function' ? options() : options)
     return configured
   }
   const isProtected = matcher(nextOptions.protect ?? [])
@@ -173,7 +178,7 @@ export function createCodeflow(
     if (ctx) return ctx
     let deferred = false
     ctx = {
-      url: new URL(config.options.homeUrl),
+      url: new URL(homeUrl(config)),
       method: 'GET',
       headers: new Headers(incoming),
       readForm: async () => new URLSearchParams(),
@@ -198,8 +203,7 @@ export function createCodeflow(
     try {
       const routed = await handleAuthRoute(config, ctx)
       if (routed) return send(routed, ctx)
-      const error = new AuthError('no codeflow route at this path', 'not_found', 404)
-      return send(errorResponse(ctx, error, { home: config.options.homeUrl }), ctx)
+      throw new NotFoundError()
     } catch (error) {
       return send(handleError(config, ctx, error), ctx)
     }
@@ -231,7 +235,7 @@ export function createCodeflow(
       if (routed) return send(routed, ctx)
       if (isProtected(ctx.url.pathname)) {
         const unauthenticated = nextOptions.unauthenticated ?? 'auto'
-        const result = await guard(config, ctx, { unauthenticated })
+        const result = await authorize(config, ctx, { unauthenticated })
         if (result.response) return send(result.response, ctx)
       }
       await updateSession(config, ctx)
@@ -255,7 +259,7 @@ export function createCodeflow(
       const config = auth()
       const ctx = createWebContext(request)
       try {
-        const result = await guard(config, ctx, { unauthenticated: 'json', ...options })
+        const result = await authorize(config, ctx, { unauthenticated: 'json', ...options })
         if (result.response) return send(result.response, ctx)
         const accessToken = (tokenOptions?: AccessTokenOptions) =>
           getAccessToken(config, ctx, tokenOptions)
@@ -273,10 +277,11 @@ export function createCodeflow(
     const ctx = await requestContext(config)
     const session = await getSession(config, ctx)
     if (session) return session
-    const target = new URL(options.returnTo ?? config.options.homeUrl, config.options.homeUrl)
+    const home = homeUrl(config)
+    const target = new URL(options.returnTo ?? home, home)
     // imported here: bundled into a route handler, next/navigation's client half fails to load
     const { redirect } = await import('next/navigation.js')
-    return redirect(loginUrl(config, { ...ctx, url: target }))
+    return redirect(loginUrl(config, target.pathname + target.search))
   }
 
   function requireAuth(...args: unknown[]): unknown {

@@ -5,6 +5,7 @@
  * tokens, so that spending one twice would fail.
  */
 import { type AuthLogEvent, type AuthOptions, ConfigurationError } from '@codeflow/core'
+import { homeUrl } from '@codeflow/core/adapter'
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
 // sessions sealed by the core's session module itself, as the core's own tests do
 import { createAuth } from '../../core/src/index.js'
@@ -318,6 +319,6 @@ describe('route handlers', () => {
     await codeflow.getSession(get('/'))
     await codeflow.getSession(get('/'))
     expect(configure).toHaveBeenCalledTimes(1)
-    expect(codeflow.auth.options.origin).toBe(APP)
+    expect(new URL(homeUrl(codeflow.auth)).origin).toBe(APP)
   })
 })

@@ -73,7 +73,7 @@ export function createRedisStore(
             const key = `${prefix}lock:${name}`
             const token = randomToken()
             const taken = await run(() =>
-              client.set(key, token, { PX: Math.max(1, ttl), NX: true }),
+              client.set(key, token, { PX: Math.max(1, Math.round(ttl * 1000)), NX: true }),
             )
             if (taken !== 'OK') return undefined
             return async () => {

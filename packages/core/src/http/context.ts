@@ -1,0 +1,222 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { BodyTooLargeError } from '../errors.js'
+import { type SetCookie, writeCookieHeaders } from './cookies.js'
+import { type RequestState, STATE } from './request-state.js'
+
+/**
+ * What the core needs from a request: the boundary every adapter implements. A small context,
+ * not a full Node-to-Web bridge.
+ */
+export interface HttpContext {
+  /** the request URL as the browser saw it; only its path and query are used */
+  readonly url: URL
+  /**
+   * optional: the path of the request target as received (before any `?`), so that a request
+   * that is not for codeflow's routes is told apart without parsing its URL; the core uses it
+   * only when it has no character the URL parser would change (else `url.pathname`)
+   */
+  readonly path?: string | undefined
+  /** the request method, upper case */
+  readonly method: string
+  /** the request headers; the core parses `Cookie` itself */
+  readonly headers: Headers
+  /**
+   * optional: the request's `Cookie` header (repeated headers joined with "; "), read without
+   * building `headers`; the hot path of a session read needs nothing else
+   */
+  cookieHeader?(): string | null | undefined
+  /** reads a urlencoded form body (only POST routes call it) */
+  readForm(): Promise<URLSearchParams>
+  /** appends a `Set-Cookie` to the response; `cookie.header` is already serialized */
+  setCookie(cookie: SetCookie): void
+}
+
+/** The most bytes of form body the core reads. */
+export const MAX_FORM_BYTES = 64 * 1024
+
+/** Characters of a path that the URL parser keeps as they are (no dot segments, no escapes). */
+const PLAIN_PATH = /^\/[A-Za-z0-9\-_~/]*$/
+
+/** The request's path, as `url.pathname` has it: without parsing the URL when it is plain. */
+export function requestPath(ctx: HttpContext): string {
+  const path = ctx.path
+  return path !== undefined && PLAIN_PATH.test(path) ? path : ctx.url.pathname
+}
+
+function parseForm(contentType: string | null, body: string): URLSearchParams {
+  const type = (contentType ?? '').split(';')[0]?.trim().toLowerCase()
+  if (type !== 'application/x-www-form-urlencoded') return new URLSearchParams()
+  return new URLSearchParams(body)
+}
+
+function tooLarge(): BodyTooLargeError {
+  return new BodyTooLargeError(MAX_FORM_BYTES)
+}
+
+/** A context over a Web `Request`, plus the cookies the core set, to copy onto the `Response`. */
+export interface WebContext extends HttpContext {
+  /** the cookies set during this request, in order */
+  readonly cookies: readonly SetCookie[]
+}
+
+/** Creates a context over a Web `Request` (Next.js, edge runtimes, tests). */
+export function createWebContext(request: Request): WebContext {
+  const cookies: SetCookie[] = []
+  return {
+    url: new URL(request.url),
+    method: request.method.toUpperCase(),
+    headers: request.headers,
+    cookies,
+    async readForm() {
+      const declared = Number(request.headers.get('content-length') ?? 0)
+      if (declared > MAX_FORM_BYTES) throw tooLarge()
+      const body = await request.text()
+      if (body.length > MAX_FORM_BYTES) throw tooLarge()
+      return parseForm(request.headers.get('content-type'), body)
+    },
+    setCookie(cookie) {
+      cookies.push(cookie)
+    },
+  }
+}
+
+function toHeaders(req: IncomingMessage): Headers {
+  const headers = new Headers()
+  const raw = req.rawHeaders
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i] as string
+    // Node joins repeated Cookie headers with "; " (RFC 6265 §5.4); keep that rule here
+    if (name.toLowerCase() === 'cookie' && headers.has('cookie')) {
+      headers.set('cookie', `${headers.get('cookie')}; ${raw[i + 1]}`)
+    } else {
+      headers.append(name, raw[i + 1] as string)
+    }
+  }
+  return headers
+}
+
+/** What Express or Koa may already have parsed from the body. */
+type ParsedBody = Record<string, unknown> | undefined
+
+/**
+ * The URL of a request target (`/path?query`) on `origin`. The core never uses the request's
+ * `Host` or `X-Forwarded-*`: every absolute URL it emits is built on the configured base URL, so
+ * there is no trust-proxy rule to get wrong. A target like `//evil.example/x` stays a path.
+ */
+export function urlFromTarget(origin: string, target: string): URL {
+  const url = new URL(origin)
+  const query = target.indexOf('?')
+  url.pathname = query === -1 ? target : target.slice(0, query)
+  url.search = query === -1 ? '' : target.slice(query)
+  return url
+}
+
+/** A context over Node's `req`/`res`, plus the cookies the core set during this request. */
+export interface NodeContext extends HttpContext {
+  /** the cookies set during this request, in order (already appended to `res`) */
+  readonly cookies: readonly SetCookie[]
+}
+
+type NodeRequest = IncomingMessage & { body?: unknown; originalUrl?: string }
+
+/**
+ * The context over Node's `req`/`res`: a class, so that every context has one shape (accessors
+ * of an object literal made per request give each context a hidden class of its own), with the
+ * URL and the headers built only when read.
+ */
+class NodeHttpContext implements NodeContext {
+  /** the core's per-request state, declared so that every context has the same shape */
+  [STATE]: RequestState | undefined = undefined
+  readonly cookies: SetCookie[] = []
+  readonly method: string
+  readonly path: string
+  readonly #req: NodeRequest
+  readonly #res: ServerResponse
+  readonly #origin: string
+  readonly #target: string
+  readonly #parsedBody: () => unknown
+  #url: URL | undefined
+  #headers: Headers | undefined
+
+  constructor(
+    req: NodeRequest,
+    res: ServerResponse,
+    origin: string,
+    target: string,
+    parsedBody: () => unknown,
+  ) {
+    this.#req = req
+    this.#res = res
+    this.#origin = origin
+    this.#target = target
+    this.#parsedBody = parsedBody
+    this.method = (req.method ?? 'GET').toUpperCase()
+    const query = target.indexOf('?')
+    this.path = query === -1 ? target : target.slice(0, query)
+  }
+
+  get url(): URL {
+    this.#url ??= urlFromTarget(this.#origin, this.#target)
+    return this.#url
+  }
+
+  get headers(): Headers {
+    this.#headers ??= toHeaders(this.#req)
+    return this.#headers
+  }
+
+  cookieHeader(): string | undefined {
+    // Node joins repeated Cookie headers with "; " (RFC 6265 §5.4), as toHeaders does
+    return this.#req.headers.cookie
+  }
+
+  async readForm(): Promise<URLSearchParams> {
+    const req = this.#req
+    const parsed = this.#parsedBody() as ParsedBody
+    if (parsed && typeof parsed === 'object' && !Buffer.isBuffer(parsed)) {
+      const form = new URLSearchParams()
+      for (const [key, value] of Object.entries(parsed)) {
+        if (typeof value === 'string') form.append(key, value)
+      }
+      return form
+    }
+    if (req.readableEnded) return new URLSearchParams()
+    const declared = Number(req.headers['content-length'] ?? 0)
+    if (declared > MAX_FORM_BYTES) throw tooLarge()
+    let size = 0
+    const parts: Buffer[] = []
+    for await (const chunk of req) {
+      size += (chunk as Buffer).length
+      if (size > MAX_FORM_BYTES) throw tooLarge()
+      parts.push(chunk as Buffer)
+    }
+    return parseForm(req.headers['content-type'] ?? null, Buffer.concat(parts).toString('utf8'))
+  }
+
+  setCookie(cookie: SetCookie): void {
+    this.cookies.push(cookie)
+    const res = this.#res
+    writeCookieHeaders(
+      [cookie],
+      (name, value) => res.appendHeader(name, value),
+      (name, value) => res.setHeader(name, value),
+    )
+  }
+}
+
+/**
+ * Creates a context over Node's `req`/`res` (Express and Koa share it). `origin` is the app's
+ * configured origin; the path and query come from `target`, by default `req.originalUrl`
+ * (Express) or `req.url`. Koa passes its `ctx.originalUrl`: a mounted sub-app rewrites `req.url`.
+ * `parsedBody` returns what a body parser already read from the stream, by default `req.body`
+ * (Express); Koa's parsers put it on `ctx.request.body`.
+ */
+export function createNodeContext(
+  req: NodeRequest,
+  res: ServerResponse,
+  origin: string,
+  target: string = req.originalUrl ?? req.url ?? '/',
+  parsedBody: () => unknown = () => req.body,
+): NodeContext {
+  return new NodeHttpContext(req, res, origin, target, parsedBody)
+}

@@ -1,0 +1,46 @@
+/**
+ * Values that are there at once when no I/O was needed, and promises otherwise: a request for a
+ * cached session awaits nothing, so an adapter can call the next handler in the same tick.
+ */
+
+/** A value, or the promise of it when producing it needed I/O. */
+export type MaybePromise<T> = T | Promise<T>
+
+/**
+ * `next(value)`: at once for a value, once it settles for a promise. What `next` throws is thrown
+ * for a value and rejects for a promise, as a rejection of `value` does.
+ */
+export function chain<T, R>(
+  value: MaybePromise<T>,
+  next: (value: T) => MaybePromise<R>,
+): MaybePromise<R> {
+  return value instanceof Promise ? value.then(next) : next(value)
+}
+
+/**
+ * Runs `run` and gives its value to `next`, in the same tick when `run` needed no I/O. Whatever
+ * `run` throws or rejects with goes to `fail` alone: one channel for every error of the step.
+ * What `next` throws is the caller's (a throw, or a rejection of the returned promise).
+ */
+export function step<T, R>(
+  run: () => MaybePromise<T>,
+  next: (value: T) => MaybePromise<R>,
+  fail: (error: unknown) => MaybePromise<R>,
+): MaybePromise<R> {
+  let value: MaybePromise<T>
+  try {
+    value = run()
+  } catch (error) {
+    return fail(error)
+  }
+  return value instanceof Promise ? value.then(next, fail) : next(value)
+}
+
+/** The promise of what `run` returns, throws or rejects with. */
+export function promised<T>(run: () => MaybePromise<T>): Promise<T> {
+  try {
+    return Promise.resolve(run())
+  } catch (error) {
+    return Promise.reject(error)
+  }
+}

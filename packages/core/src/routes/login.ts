@@ -1,0 +1,46 @@
+import { type Auth, appOf } from '../auth.js'
+import { epoch } from '../clock.js'
+import type { HttpContext } from '../http/context.js'
+import { type AuthResponse, redirect } from '../http/responses.js'
+import { safeReturnTo } from '../http/return-to.js'
+import { authorizationUrl, loginSecrets } from '../protocol/provider.js'
+import { startTransaction } from '../protocol/transaction.js'
+import { type Route, type RouteHandler, serve } from './route.js'
+
+/** Options of one login request. */
+export interface LoginOptions {
+  /** where to go after login; checked to be same-origin; default the `returnTo` query parameter */
+  returnTo?: string
+}
+
+/**
+ * Starts a login: fresh PKCE verifier (S256), state and nonce, sealed in a transaction cookie of
+ * their own, then a redirect to the provider's authorization endpoint.
+ */
+const login: RouteHandler<LoginOptions> = async (app, ctx, options = {}) => {
+  const { settings } = app
+  const requested = options.returnTo ?? ctx.url.searchParams.get('returnTo')
+  const returnTo = safeReturnTo(requested, settings.baseUrl) ?? settings.homeUrl
+  const provider = await app.provider.get()
+  const secrets = await loginSecrets()
+  await startTransaction(app, ctx, {
+    state: secrets.state,
+    nonce: secrets.nonce,
+    codeVerifier: secrets.codeVerifier,
+    returnTo,
+    iat: epoch(settings),
+  })
+  return redirect(authorizationUrl(provider, settings, secrets))
+}
+
+/** The login route: GET. */
+export const loginRoute: Route<LoginOptions> = { methods: ['GET'], handle: login }
+
+/** The login route, for an app that mounts it itself. */
+export function handleLogin(
+  auth: Auth,
+  ctx: HttpContext,
+  options?: LoginOptions,
+): Promise<AuthResponse> {
+  return serve(appOf(auth), loginRoute, ctx, options)
+}

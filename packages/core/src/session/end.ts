@@ -1,0 +1,98 @@
+/**
+ * Ending this browser's session: the one way every logout, `destroySession`, a front-channel
+ * logout and a new login end it.
+ */
+import { type App, type Auth, appOf } from '../auth.js'
+import { epoch } from '../clock.js'
+import type { HttpContext } from '../http/context.js'
+import { requestState } from '../http/jar.js'
+import { UNREAD } from '../http/request-state.js'
+import { chain, promised } from '../maybe.js'
+import type { CachedSeal } from './cache.js'
+import { unsealSession } from './sealed.js'
+import type { SessionData } from './types.js'
+import { isSessionData, viewOf } from './view.js'
+import { writeSession } from './write.js'
+
+const ignore = () => undefined
+
+/**
+ * How a session ends. `signed-out` (a logout, `destroySession`, a front-channel logout): a cookie
+ * session's id is revoked too, so that a copy of the cookie is dead. `dropped` (a new login in its
+ * place, a refresh the provider refused): it leaves this browser, and the store, only; the
+ * provider refuses the refresh token of a copy all the same.
+ */
+export type SessionEnd = 'signed-out' | 'dropped'
+
+/**
+ * Ends the request's session, always in this order: its cookies are deleted at once (before the
+ * promise settles, whatever follows), then its server-side life ends: the store's data is deleted
+ * (a store that fails rejects: a 503, since a copy of the cookie would still work), and for a
+ * `signed-out` cookie session its id is revoked (a revocation store that fails is reported as
+ * `session_revocation_failed`: the browser's session is ended all the same). What ends is what
+ * the cookie holds, read or not, valid or not: ending reads nothing but the cookie, so it fails
+ * on nothing a read fails on; a cookie that does not unseal holds nothing to end.
+ */
+export function endSession(app: App, ctx: HttpContext, how: SessionEnd): Promise<void> {
+  const value = app.cookies.session(ctx)
+  app.cookies.deleteSession(ctx)
+  requestState(ctx).session = UNREAD
+  return value === undefined ? Promise.resolve() : endSealed(app, value, how)
+}
+
+/**
+ * Starts the session `data` in place of the request's (a login: a new session, with a new id,
+ * every time): the previous one is `dropped`, and its cookies are written over rather than
+ * deleted first.
+ */
+export async function replaceSession(app: App, ctx: HttpContext, data: SessionData): Promise<void> {
+  const previous = app.cookies.session(ctx)
+  if (previous !== undefined) await endSealed(app, previous, 'dropped')
+  await writeSession(app, ctx, data)
+}
+
+/** Ends the server-side life of the session whose cookie value is `value`. */
+function endSealed(app: App, value: string, how: SessionEnd): Promise<void> {
+  return promised(() =>
+    chain(unsealSession(app, value, ignore), (cookie) => cookie && endStored(app, cookie, how)),
+  )
+}
+
+/** Ends the server-side life of the session whose cookie unsealed to `cookie`. */
+async function endStored(app: App, cookie: CachedSeal, how: SessionEnd): Promise<void> {
+  const { settings } = app
+  const { payload } = cookie
+  if (settings.store) {
+    if (typeof payload.ref === 'string') await settings.store.delete(payload.ref)
+    return
+  }
+  if (how === 'dropped' || !isSessionData(payload)) return
+  let endsAt: number
+  try {
+    endsAt = viewOf(settings, cookie, payload).endsAt
+  } catch {
+    // claims that cannot be read: the cookie never read as a session
+    return
+  }
+  try {
+    // as long as the session could have lived, and the clock tolerance
+    const ttl = Math.max(1, endsAt - epoch(settings)) + settings.clockTolerance
+    await app.revocations.revoke({ iss: payload.iss, id: payload.id }, ttl)
+  } catch (error) {
+    app.report({
+      level: 'warn',
+      code: 'session_revocation_failed',
+      message: 'the end of the session could not be recorded in the revocation store',
+      error,
+    })
+  }
+}
+
+/**
+ * Ends the local session: deletes its cookie(s) at once (before the promise settles), its data in
+ * the server-side store, and revokes a cookie session's id, so that a copy of the cookie is dead
+ * as well (see `endSession`).
+ */
+export function destroySession(auth: Auth, ctx: HttpContext): Promise<void> {
+  return endSession(appOf(auth), ctx, 'signed-out')
+}

@@ -1,0 +1,82 @@
+/**
+ * A session cookie's sealed value, opened: from the cookie itself, or through the cookie's sealed
+ * reference from the server-side store. Unsealed payloads come from the app's cache when the same
+ * value was opened (or sealed) before, so a cookie seen before is not unsealed again.
+ */
+import type { App } from '../auth.js'
+import { chain, type MaybePromise } from '../maybe.js'
+import { unseal } from '../seal/seal.js'
+import type { CachedSeal } from './cache.js'
+
+/** Reports why a sealed value was refused. */
+export type Rejected = (reason: string, error?: unknown) => void
+
+/** A verified session payload and whether a retired (older) password sealed it. */
+export interface Sealed {
+  readonly entry: CachedSeal
+  readonly stale: boolean
+}
+
+/**
+ * The payload of a sealed session value (a cookie's or a store's), through the app's cache: a
+ * value seen before (within its seal's expiry, under a password still configured) is not unsealed
+ * again. At once on a cache hit.
+ */
+export function unsealSession(
+  app: App,
+  value: string,
+  rejected: Rejected,
+): MaybePromise<CachedSeal | undefined> {
+  const { passwords } = app.settings
+  const hit = app.sessions.get(value, passwords)
+  if (hit) return hit
+  return unseal('session', value, passwords, rejected).then((payload) =>
+    payload ? app.sessions.set(value, payload, passwords) : undefined,
+  )
+}
+
+/**
+ * The verified session of a cookie's value: the cookie's own payload, or with a server-side store
+ * the stored value its reference names (read from the store on every request: a logout elsewhere
+ * deletes it). At once for a cookie session whose value is cached.
+ */
+export function openSession(
+  app: App,
+  value: string,
+  rejected: Rejected,
+): MaybePromise<Sealed | undefined> {
+  return chain(unsealSession(app, value, rejected), (cookie) => {
+    if (!cookie) return undefined
+    const { store, newestPasswordId } = app.settings
+    const stale = cookie.passwordId !== newestPasswordId
+    const { ref } = cookie.payload
+    if (!store) {
+      if (typeof ref !== 'string') return { entry: cookie, stale }
+      rejected('a store reference without a store')
+      return undefined
+    }
+    if (typeof ref === 'string') return fromStore(app, ref, stale, rejected)
+    rejected('a cookie session while a store is configured')
+    return undefined
+  })
+}
+
+async function fromStore(
+  app: App,
+  ref: string,
+  stale: boolean,
+  rejected: Rejected,
+): Promise<Sealed | undefined> {
+  // a store failure is a 503 (SessionStoreError), never a silent anonymous request
+  const stored = await app.settings.store?.get(ref)
+  if (stored === undefined) {
+    rejected('not in the store (ended or expired)')
+    return undefined
+  }
+  const entry = await unsealSession(app, stored, rejected)
+  if (!entry || entry.payload.id !== ref) {
+    rejected('store value does not match')
+    return undefined
+  }
+  return { entry, stale: stale || entry.passwordId !== app.settings.newestPasswordId }
+}
