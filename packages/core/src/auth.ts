@@ -54,6 +54,8 @@ function shared(appKey: string): Shared {
 
 let appOfAuth: (auth: Auth) => App
 let authOfApp: (app: App) => Auth
+/** What only this module can pass to `Auth`'s constructor. */
+const MAKE = Symbol('codeflow.auth')
 
 /**
  * The opaque configuration every codeflow function takes: made by `createAuth`, one per app.
@@ -61,14 +63,15 @@ let authOfApp: (app: App) => Auth
 export class Auth {
   readonly #app: App
 
-  private constructor(app: App) {
+  private constructor(make: symbol, app: App) {
+    if (make !== MAKE) throw new TypeError('an Auth is made by createAuth()')
     this.#app = app
   }
 
   static {
     appOfAuth = (auth) => auth.#app
     authOfApp = (app) => {
-      const auth = new Auth(app)
+      const auth = new Auth(MAKE, app)
       Object.freeze(auth)
       return auth
     }

@@ -55,11 +55,10 @@ export function auth(options: AuthOptions | Auth): AuthMiddleware {
   const config = toAuth(options)
   const middleware: RequestHandler = (req, res, next) =>
     step(
-      () =>
-        authenticate(
-          config,
-          attach(req, config, (origin) => createNodeContext(req, res, origin)).ctx,
-        ),
+      () => {
+        const { ctx } = attach(req, config, (origin) => createNodeContext(req, res, origin))
+        return authenticate(config, ctx)
+      },
       (result) => {
         if (result.response) return send(res, result.response)
         req.auth = result.auth

@@ -20,7 +20,7 @@ import type { RevocationQuery } from './revocation.js'
 import { openSession, type Sealed } from './sealed.js'
 import type { Session } from './types.js'
 import { isSessionData, type SessionView, sessionEnd, touchInterval, viewOf } from './view.js'
-import { sealSession } from './write.js'
+import { writeSession } from './write.js'
 
 /**
  * The request's session, or `undefined` when anonymous; read once per request (a write in the
@@ -107,7 +107,7 @@ function current(
     (settings.idleDuration !== false && now - fields.updatedAt >= touchInterval(settings))
   ) {
     const touched = { ...fields, updatedAt: now }
-    return sealSession(app, ctx, touched, user).then(() => ({
+    return writeSession(app, ctx, touched, user).then(() => ({
       ...touched,
       user,
       endsAt: sessionEnd(settings, touched, user),

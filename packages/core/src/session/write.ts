@@ -23,15 +23,16 @@ function asUnsealed(payload: Record<string, unknown>): Record<string, unknown> {
 }
 
 /**
- * Seals `data` (whose claims are `user`) into the response's cookies, and into the store when
- * there is one. The next request presents what was just sealed: it goes into the app's cache as
- * unsealing would return it. Throws `SessionTooLargeError` past the chunk cap.
+ * Writes `data` as the request's session: sealed into the response's cookies, and into the store
+ * when there is one; `user` are its claims when the caller has them. The next request presents
+ * what was just sealed, so it goes into the app's cache as unsealing would return it; a read later
+ * in this request reads it. Throws `SessionTooLargeError` past the chunk cap.
  */
-export async function sealSession(
+export async function writeSession(
   app: App,
   ctx: HttpContext,
   data: SessionData,
-  user: UserClaims,
+  user: UserClaims = claimsOf(data),
 ): Promise<void> {
   const { settings } = app
   const ttl = lifetime(app, data, user)
@@ -46,16 +47,11 @@ export async function sealSession(
     app.sessions.set(value, asUnsealed(reference), settings.passwords)
   }
   app.cookies.writeSession(ctx, value, settings.persistent ? ttl : undefined)
-}
-
-/** Writes `data` as the request's session; a read later in the same request sees it. */
-export async function writeSession(app: App, ctx: HttpContext, data: SessionData): Promise<void> {
-  await sealSession(app, ctx, data, claimsOf(data))
   requestState(ctx).session = UNREAD
 }
 
 /** Seals `data` into the store under its id (no cookie): what other instances then read. */
-export async function saveToStore(app: App, data: SessionData): Promise<void> {
+export async function writeStored(app: App, data: SessionData): Promise<void> {
   const { store, passwords } = app.settings
   if (!store) return
   const ttl = lifetime(app, data, claimsOf(data))
@@ -66,7 +62,7 @@ export async function saveToStore(app: App, data: SessionData): Promise<void> {
  * The session `id` as the store holds it now (another instance may have refreshed it), or
  * `undefined` when it is gone or there is no store.
  */
-export async function reloadSession(app: App, id: string): Promise<SessionData | undefined> {
+export async function readStored(app: App, id: string): Promise<SessionData | undefined> {
   const stored = await app.settings.store?.get(id)
   if (stored === undefined) return undefined
   const data = await unseal('session', stored, app.settings.passwords, () => undefined)

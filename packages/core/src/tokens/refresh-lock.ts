@@ -6,7 +6,7 @@
 import type { App } from '../auth.js'
 import { TokenRefreshError } from '../errors.js'
 import type { SessionData } from '../session/types.js'
-import { reloadSession, saveToStore } from '../session/write.js'
+import { readStored, writeStored } from '../session/write.js'
 import { refreshAtProvider, type Target } from './grant.js'
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
@@ -34,10 +34,10 @@ export async function refreshAcrossInstances(
     const release = await store.lock(`refresh:${session.id}`, holdMs / 1000)
     if (release) {
       try {
-        const latest = await reloadLatest(app, session.id)
+        const latest = await readLatest(app, session.id)
         if (done(latest)) return latest
         const next = await refreshAtProvider(app, latest, target)
-        await saveToStore(app, next)
+        await writeStored(app, next)
         return next
       } finally {
         await release()
@@ -45,7 +45,7 @@ export async function refreshAcrossInstances(
     }
     // another instance is refreshing this session: read what it saves
     await sleep(POLL_MS)
-    const latest = await reloadLatest(app, session.id)
+    const latest = await readLatest(app, session.id)
     if (done(latest)) return latest
     if (Date.now() > deadline) {
       throw new TokenRefreshError('another instance did not finish refreshing in time', 504)
@@ -54,8 +54,8 @@ export async function refreshAcrossInstances(
 }
 
 /** The session `id` as the store holds it now; a 401 when it has ended. */
-async function reloadLatest(app: App, id: string): Promise<SessionData> {
-  const latest = await reloadSession(app, id)
+async function readLatest(app: App, id: string): Promise<SessionData> {
+  const latest = await readStored(app, id)
   if (!latest) throw new TokenRefreshError('the session has ended', 401)
   return latest
 }
