@@ -116,10 +116,13 @@ export function reportEvent(auth: Auth, event: AuthLogEvent): void {
   appOf(auth).report(event)
 }
 
+/** A context that lists the cookies set through it (`createNodeContext`'s, `createWebContext`'s). */
+export type RecordingContext = HttpContext & { readonly cookies: readonly SetCookie[] }
+
 /** The codeflow instance that handles a request, as `attach` keeps it on the request. */
 export interface Attached {
   readonly auth: Auth
-  readonly ctx: HttpContext
+  readonly ctx: RecordingContext
   /** the instance that ran before on the same request (two codeflow apps on one server) */
   readonly previous: Attached | undefined
 }
@@ -137,7 +140,7 @@ type Carrier = object & { [ATTACHED]?: Attached | undefined }
 export function attach(
   carrier: object,
   auth: Auth,
-  create: (origin: string) => HttpContext,
+  create: (origin: string) => RecordingContext,
 ): Attached {
   const current = (carrier as Carrier)[ATTACHED]
   if (current?.auth === auth) return current
@@ -162,8 +165,7 @@ export function attached(carrier: object): Attached | undefined {
 export function writtenCookies(carrier: object): SetCookie[] {
   const cookies: SetCookie[] = []
   for (let entry = attached(carrier); entry; entry = entry.previous) {
-    const written = (entry.ctx as { cookies?: readonly SetCookie[] }).cookies
-    if (written) cookies.unshift(...written)
+    cookies.unshift(...entry.ctx.cookies)
   }
   return cookies
 }

@@ -3,7 +3,7 @@
  * `createAuth` and opaque outside the core.
  */
 import { CookieJar } from './http/jar.js'
-import { type AuthLogEvent, report } from './logger.js'
+import { type AuthLogEvent, type Rejected, report } from './logger.js'
 import { type AuthOptions, resolveOptions, type Settings } from './options.js'
 import { LogoutKeys } from './protocol/logout-token.js'
 import { ProviderCache } from './protocol/provider.js'
@@ -27,12 +27,13 @@ export interface App {
   /** reports an event to the app's logger (one function per app: a request makes none) */
   readonly report: (event: AuthLogEvent) => void
   /** reports a refused session cookie; the request goes on anonymous */
-  readonly rejectCookie: (reason: string, error?: unknown) => void
+  readonly rejectCookie: Rejected
 }
 
 /** What every app of the same issuer, client and base URL shares in this process. */
 interface Shared {
-  readonly revocations: RevocationStore
+  /** the default revocation store, made for the first app without one of its own */
+  revocations: RevocationStore | undefined
   readonly refreshes: RefreshRegistry
 }
 
@@ -46,16 +47,33 @@ function shared(appKey: string): Shared {
   global[SHARED] ??= new Map()
   let state = global[SHARED].get(appKey)
   if (!state) {
-    state = { revocations: createMemoryRevocationStore(), refreshes: new RefreshRegistry() }
+    state = { revocations: undefined, refreshes: new RefreshRegistry() }
     global[SHARED].set(appKey, state)
   }
   return state
+}
+
+/** The revocation store of an app without one of its own: the process's memory store of it. */
+function sharedRevocations(common: Shared): RevocationStore {
+  common.revocations ??= createMemoryRevocationStore()
+  return common.revocations
 }
 
 let appOfAuth: (auth: Auth) => App
 let authOfApp: (app: App) => Auth
 /** What only this module can pass to `Auth`'s constructor. */
 const MAKE = Symbol('codeflow.auth')
+/** What every copy of the core marks its `Auth` with, to tell another copy's from a non-`Auth`. */
+const BRAND = Symbol.for('@codeflow/core.auth')
+
+function notAnAuth(value: unknown): TypeError {
+  const foreign = value !== null && typeof value === 'object' && BRAND in value
+  return new TypeError(
+    foreign
+      ? 'this Auth was made by another copy of @codeflow/core loaded in the same process: load one copy (or pass the options instead of an Auth)'
+      : 'expected an Auth made by createAuth()',
+  )
+}
 
 /**
  * The opaque configuration every codeflow function takes: made by `createAuth`, one per app.
@@ -68,8 +86,16 @@ export class Auth {
     this.#app = app
   }
 
+  /** the mark of an `Auth`, on its prototype (an `Auth` has no properties of its own) */
+  get [BRAND](): true {
+    return true
+  }
+
   static {
-    appOfAuth = (auth) => auth.#app
+    appOfAuth = (auth) => {
+      if (typeof auth !== 'object' || auth === null || !(#app in auth)) throw notAnAuth(auth)
+      return auth.#app
+    }
     authOfApp = (app) => {
       const auth = new Auth(MAKE, app)
       Object.freeze(auth)
@@ -78,7 +104,7 @@ export class Auth {
   }
 }
 
-/** The state of `auth` (throws a TypeError for anything that is not an `Auth`). */
+/** The state of `auth` (a TypeError for anything that is not this copy's `Auth`). */
 export function appOf(auth: Auth): App {
   return appOfAuth(auth)
 }
@@ -98,7 +124,7 @@ export function createAuth(options: AuthOptions): Auth {
     logoutKeys: new LogoutKeys(),
     cookies: new CookieJar(settings),
     sessions: new SessionCache(),
-    revocations: settings.revocationStore ?? common.revocations,
+    revocations: settings.revocationStore ?? sharedRevocations(common),
     refreshes: common.refreshes,
     report: (event) => report(logger, event),
     rejectCookie: (reason, error) =>
@@ -114,5 +140,7 @@ export function createAuth(options: AuthOptions): Auth {
 
 /** `options` itself when it is an `Auth`, else `createAuth(options)`. */
 export function toAuth(options: AuthOptions | Auth): Auth {
-  return options instanceof Auth ? options : createAuth(options)
+  if (options instanceof Auth) return options
+  if (options !== null && typeof options === 'object' && BRAND in options) throw notAnAuth(options)
+  return createAuth(options)
 }

@@ -10,6 +10,9 @@ export interface AuthLogEvent {
   error?: unknown
 }
 
+/** Reports why a cookie or seal was refused; the request goes on without it. */
+export type Rejected = (reason: string, error?: unknown) => void
+
 /** The logger hook: called synchronously; it must not throw. */
 export type AuthLogger = (event: AuthLogEvent) => void
 

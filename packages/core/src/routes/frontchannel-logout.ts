@@ -43,7 +43,8 @@ const frontchannelLogout: RouteHandler = async (app, ctx) => {
       settings.absoluteDuration + settings.clockTolerance,
     )
     if (current?.sid === providerSession && current.iss === issuer) {
-      await endSession(app, ctx, 'signed-out')
+      // the revocation of its provider session (above) ends every copy of it
+      await endSession(app, ctx, 'dropped')
     }
     app.report({
       level: 'info',

@@ -5,7 +5,8 @@
  * the thread pool, as iron-session's WebCrypto calls must. Seals are interchangeable with
  * iron-session's both ways; where Node's crypto is missing (an edge runtime), `seal.ts` uses
  * iron-session itself.
- */ import type * as NodeCrypto from 'node:crypto'
+ */
+import type * as NodeCrypto from 'node:crypto'
 import { formatSeal, macInput, parseSeal } from './format.js'
 
 /** Why a seal was refused, in iron-session's words. */

@@ -7,7 +7,7 @@ import { epoch } from '../clock.js'
 import type { HttpContext } from '../http/context.js'
 import { requestState } from '../http/jar.js'
 import { UNREAD } from '../http/request-state.js'
-import { chain, promised } from '../maybe.js'
+import { chain, type MaybePromise, promised } from '../maybe.js'
 import type { CachedSeal } from './cache.js'
 import { unsealSession } from './sealed.js'
 import type { SessionData } from './types.js'
@@ -17,10 +17,11 @@ import { writeSession } from './write.js'
 const ignore = () => undefined
 
 /**
- * How a session ends. `signed-out` (a logout, `destroySession`, a front-channel logout): a cookie
- * session's id is revoked too, so that a copy of the cookie is dead. `dropped` (a new login in its
- * place, a refresh the provider refused): it leaves this browser, and the store, only; the
- * provider refuses the refresh token of a copy all the same.
+ * How a session ends. `signed-out` (a logout, `destroySession`): a cookie session's id is revoked
+ * too, so that a copy of the cookie is dead. `dropped` (a new login in its place, a refresh the
+ * provider refused, a front-channel logout): it leaves this browser and the store only; a copy is
+ * refused all the same (the provider refuses its refresh token; the provider session's revocation
+ * ends it).
  */
 export type SessionEnd = 'signed-out' | 'dropped'
 
@@ -34,10 +35,12 @@ export type SessionEnd = 'signed-out' | 'dropped'
  * on nothing a read fails on; a cookie that does not unseal holds nothing to end.
  */
 export function endSession(app: App, ctx: HttpContext, how: SessionEnd): Promise<void> {
-  const value = app.cookies.session(ctx)
-  app.cookies.deleteSession(ctx)
-  requestState(ctx).session = UNREAD
-  return value === undefined ? Promise.resolve() : endSealed(app, value, how)
+  return promised(() => {
+    const value = app.cookies.session(ctx)
+    app.cookies.deleteSession(ctx)
+    requestState(ctx).session = UNREAD
+    return value === undefined ? undefined : endSealed(app, value, how)
+  })
 }
 
 /**
@@ -52,14 +55,14 @@ export async function replaceSession(app: App, ctx: HttpContext, data: SessionDa
 }
 
 /** Ends the server-side life of the session whose cookie value is `value`. */
-function endSealed(app: App, value: string, how: SessionEnd): Promise<void> {
-  return promised(() =>
-    chain(unsealSession(app, value, ignore), (cookie) => cookie && endStored(app, cookie, how)),
+function endSealed(app: App, value: string, how: SessionEnd): MaybePromise<void> {
+  return chain(unsealSession(app, value, ignore), (cookie) =>
+    cookie ? endServerSide(app, cookie, how) : undefined,
   )
 }
 
 /** Ends the server-side life of the session whose cookie unsealed to `cookie`. */
-async function endStored(app: App, cookie: CachedSeal, how: SessionEnd): Promise<void> {
+async function endServerSide(app: App, cookie: CachedSeal, how: SessionEnd): Promise<void> {
   const { settings } = app
   const { payload } = cookie
   if (settings.store) {

@@ -20,12 +20,12 @@ import type { RevocationQuery } from './revocation.js'
 import { openSession, type Sealed } from './sealed.js'
 import type { Session } from './types.js'
 import { isSessionData, type SessionView, sessionEnd, touchInterval, viewOf } from './view.js'
-import { writeSession } from './write.js'
+import { touchSession } from './write.js'
 
 /**
- * The request's session, or `undefined` when anonymous; read once per request (a write in the
- * request makes the next read read again). At once when the read needs no I/O; may throw (a
- * failing store) as well as reject.
+ * The request's session, or `undefined` when anonymous; read once per request (a new session
+ * written in the request, or an ended one, makes the next read read again). At once when the read
+ * needs no I/O; may throw (a failing store) as well as reject.
  */
 export function readSession(app: App, ctx: HttpContext): MaybePromise<Session | undefined> {
   const state = requestState(ctx)
@@ -67,7 +67,7 @@ function check(app: App, ctx: HttpContext, sealed: Sealed): MaybePromise<Session
   const now = epoch(app.settings)
   if (now >= view.endsAt) {
     app.rejectCookie('expired')
-    return forget(app, data.id)
+    return ended(app, data.id)
   }
   return chain(isRevoked(app, view.query), (revoked) => {
     if (!revoked) return current(app, ctx, view, stale, now)
@@ -76,12 +76,12 @@ function check(app: App, ctx: HttpContext, sealed: Sealed): MaybePromise<Session
       code: 'session_revoked',
       message: 'the session was ended by a logout; the request is anonymous',
     })
-    return forget(app, data.id)
+    return ended(app, data.id)
   })
 }
 
 /** An ended session: `undefined`, once its data is deleted from a server-side store. */
-function forget(app: App, id: string): MaybePromise<undefined> {
+function ended(app: App, id: string): MaybePromise<undefined> {
   const { store } = app.settings
   return store ? store.delete(id).then(() => undefined) : undefined
 }
@@ -107,7 +107,7 @@ function current(
     (settings.idleDuration !== false && now - fields.updatedAt >= touchInterval(settings))
   ) {
     const touched = { ...fields, updatedAt: now }
-    return writeSession(app, ctx, touched, user).then(() => ({
+    return touchSession(app, ctx, touched, user).then(() => ({
       ...touched,
       user,
       endsAt: sessionEnd(settings, touched, user),

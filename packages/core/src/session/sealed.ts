@@ -4,12 +4,10 @@
  * value was opened (or sealed) before, so a cookie seen before is not unsealed again.
  */
 import type { App } from '../auth.js'
+import type { Rejected } from '../logger.js'
 import { chain, type MaybePromise } from '../maybe.js'
 import { unseal } from '../seal/seal.js'
 import type { CachedSeal } from './cache.js'
-
-/** Reports why a sealed value was refused. */
-export type Rejected = (reason: string, error?: unknown) => void
 
 /** A verified session payload and whether a retired (older) password sealed it. */
 export interface Sealed {

@@ -8,12 +8,12 @@ import { epoch } from '../clock.js'
 import type { HttpContext } from '../http/context.js'
 import { requestState } from '../http/jar.js'
 import { UNREAD } from '../http/request-state.js'
-import { seal, unseal } from '../seal/seal.js'
+import { seal } from '../seal/seal.js'
 import type { SessionData, UserClaims } from './types.js'
-import { claimsOf, isSessionData, sessionEnd } from './view.js'
+import { claimsOf, sessionEnd } from './view.js'
 
 /** Seconds the seal of `data` must live: what is left of the session, at least one. */
-function lifetime(app: App, data: SessionData, user: UserClaims): number {
+export function lifetime(app: App, data: SessionData, user: UserClaims): number {
   return Math.max(sessionEnd(app.settings, data, user) - epoch(app.settings), 1)
 }
 
@@ -23,16 +23,15 @@ function asUnsealed(payload: Record<string, unknown>): Record<string, unknown> {
 }
 
 /**
- * Writes `data` as the request's session: sealed into the response's cookies, and into the store
- * when there is one; `user` are its claims when the caller has them. The next request presents
- * what was just sealed, so it goes into the app's cache as unsealing would return it; a read later
- * in this request reads it. Throws `SessionTooLargeError` past the chunk cap.
+ * Seals `data` (whose claims are `user`) into the response's cookies, and into the store when there
+ * is one. The next request presents what was just sealed, so it goes into the app's cache as
+ * unsealing would return it. Throws `SessionTooLargeError` past the chunk cap.
  */
-export async function writeSession(
+async function sealInto(
   app: App,
   ctx: HttpContext,
   data: SessionData,
-  user: UserClaims = claimsOf(data),
+  user: UserClaims,
 ): Promise<void> {
   const { settings } = app
   const ttl = lifetime(app, data, user)
@@ -47,26 +46,23 @@ export async function writeSession(
     app.sessions.set(value, asUnsealed(reference), settings.passwords)
   }
   app.cookies.writeSession(ctx, value, settings.persistent ? ttl : undefined)
+}
+
+/** Writes `data` as the request's session: a read later in this request reads it. */
+export async function writeSession(app: App, ctx: HttpContext, data: SessionData): Promise<void> {
+  await sealInto(app, ctx, data, claimsOf(data))
   requestState(ctx).session = UNREAD
 }
 
-/** Seals `data` into the store under its id (no cookie): what other instances then read. */
-export async function writeStored(app: App, data: SessionData): Promise<void> {
-  const { store, passwords } = app.settings
-  if (!store) return
-  const ttl = lifetime(app, data, claimsOf(data))
-  await store.set(data.id, await seal('session', { ...data }, passwords, ttl), ttl)
-}
-
 /**
- * The session `id` as the store holds it now (another instance may have refreshed it), or
- * `undefined` when it is gone or there is no store.
+ * Writes again the session this request read (its activity recorded, or resealed with the newest
+ * password): the read returns it, so the request's read stands.
  */
-export async function readStored(app: App, id: string): Promise<SessionData | undefined> {
-  const stored = await app.settings.store?.get(id)
-  if (stored === undefined) return undefined
-  const data = await unseal('session', stored, app.settings.passwords, () => undefined)
-  if (!data || !isSessionData(data) || data.id !== id) return undefined
-  const { k: _kind, ...fields } = data
-  return fields as unknown as SessionData
+export function touchSession(
+  app: App,
+  ctx: HttpContext,
+  data: SessionData,
+  user: UserClaims,
+): Promise<void> {
+  return sealInto(app, ctx, data, user)
 }

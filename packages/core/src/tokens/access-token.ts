@@ -12,7 +12,7 @@ import { loginUrlFor, requireSession } from '../session/guard.js'
 import type { ExtraToken, SessionData } from '../session/types.js'
 import { writeSession } from '../session/write.js'
 import type { Target } from './grant.js'
-import { refreshInProcess } from './refresh.js'
+import { refreshSession } from './refresh.js'
 
 /** Options of `getAccessToken`. */
 export interface AccessTokenOptions {
@@ -97,7 +97,7 @@ export async function getAccessToken(
         : isFresh(token, margin, epoch(settings))
     }
     try {
-      current = await refreshInProcess(app, current, target, done)
+      current = await refreshSession(app, current, target, done)
     } catch (error) {
       if (error instanceof AuthError && error.status === 401) {
         app.report({

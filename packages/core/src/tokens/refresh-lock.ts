@@ -5,8 +5,8 @@
  */
 import type { App } from '../auth.js'
 import { TokenRefreshError } from '../errors.js'
+import { readStored, writeStored } from '../session/stored.js'
 import type { SessionData } from '../session/types.js'
-import { readStored, writeStored } from '../session/write.js'
 import { refreshAtProvider, type Target } from './grant.js'
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))

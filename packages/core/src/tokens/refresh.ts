@@ -14,10 +14,11 @@ import { refreshAcrossInstances } from './refresh-lock.js'
 import { refreshKey } from './registry.js'
 
 /**
- * One refresh of `session` for `target` in this process (and across instances with a locking
- * store); `done` says whether a newer session already has what the caller needs.
+ * One refresh of `session` for `target`: shared in this process (this module), locked across
+ * instances with a locking store (`refresh-lock.ts`), granted by the provider (`grant.ts`);
+ * `done` says whether a newer session already has what the caller needs.
  */
-export function refreshInProcess(
+export function refreshSession(
   app: App,
   session: SessionData,
   target: Target,

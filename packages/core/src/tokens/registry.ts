@@ -12,7 +12,7 @@ const REMEMBER_SECONDS = 3600
 /** The most completed refreshes remembered at once; the oldest are forgotten first. */
 const MAX_REMEMBERED = 5000
 /** How long a refresh that failed on a provider fault is not tried again, in milliseconds. */
-export const FAILURE_MEMORY_MS = 2000
+const FAILURE_MEMORY_MS = 2000
 
 /** One app's refreshes in this process. */
 export class RefreshRegistry {
