@@ -11,16 +11,19 @@ export interface RunningProcess {
   stop(): Promise<void>
 }
 
-/** Spawns `command` with `env` added to a minimal environment, capturing its output. */
+/**
+ * Spawns `command` with `env` added to a minimal environment, capturing its output; with `ipc`,
+ * also with an IPC channel (`child.send`, e.g. for a test clock).
+ */
 export function spawnProcess(
   command: string,
   args: string[],
-  options: { cwd: string; env: Record<string, string> },
+  options: { cwd: string; env: Record<string, string>; ipc?: boolean },
 ): RunningProcess {
   const child = spawn(command, args, {
     cwd: options.cwd,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...options.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: options.ipc ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe'],
   })
   let output = ''
   child.stdout?.on('data', (chunk: Buffer) => {
