@@ -6,6 +6,7 @@ import { once } from 'node:events'
 import type { Server } from 'node:http'
 import type { AuthOptions } from '@codeflow/core'
 import { redisConnection } from '@codeflow/example-shared'
+import type { TestClock } from '../support/clock.js'
 
 /** What a harness is started with. */
 export interface HarnessOptions {
@@ -23,10 +24,18 @@ export interface HarnessOptions {
    * `false` keeps cookie sessions (the examples' SESSION_STORE=cookie)
    */
   readonly redisSessions?: boolean
+  /**
+   * a test clock the app's time follows instead of the system's (in-process harnesses pass it as
+   * the `clock` option, process harnesses preload a `Date.now` that follows it); without it the
+   * app keeps the default clock
+   */
+  readonly clock?: TestClock
 }
 
 /** A running app. */
 export interface RunningApp {
+  /** the process that serves it, for a harness that runs the app as its own process */
+  readonly pid?: number
   close(): Promise<void>
 }
 
@@ -39,20 +48,24 @@ export interface Harness {
 /**
  * The app options of an in-process harness: `auth`, with a Redis revocation store and (unless
  * `redisSessions` is false) session store when `redisUrl` is given, and what closes that
- * connection: what the examples do with REDIS_URL and SESSION_STORE.
+ * connection: what the examples do with REDIS_URL and SESSION_STORE; with a test clock, the
+ * `clock` option that reads it (every instance of a stack shares that one clock).
  */
 export function inProcessOptions(options: HarnessOptions): {
   auth: AuthOptions
   close(): Promise<void>
 } {
-  if (!options.redisUrl) return { auth: options.auth, close: async () => undefined }
+  const testClock = options.clock
+  const auth: AuthOptions =
+    testClock === undefined ? options.auth : { ...options.auth, clock: () => testClock.now() }
+  if (!options.redisUrl) return { auth, close: async () => undefined }
   const redis = redisConnection(options.redisUrl)
   const session = {
-    ...options.auth.session,
+    ...auth.session,
     ...(options.redisSessions === false ? {} : { store: redis.store }),
     revocationStore: redis.revocationStore,
   }
-  return { auth: { ...options.auth, session }, close: () => redis.close() }
+  return { auth: { ...auth, session }, close: () => redis.close() }
 }
 
 /** A harness for an example whose `createApp(auth)` returns something that listens (Express, Koa). */

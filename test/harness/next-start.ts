@@ -1,11 +1,19 @@
 /**
  * The Next.js example as users run it: `next start` of its production build, as a child process
  * configured by CONTRACT.md's environment, stopped by PID. `pnpm test` builds it first.
+ *
+ * With a test clock (no environment variable can carry a function), the child is started with
+ * test/support/clock-preload.mjs, which makes its Date.now follow the clock, and an IPC channel
+ * over which each advance reaches it. Next.js 16 `next start` serves requests in that very process
+ * (start-server.js runs the router server in-process and requires the built Node.js proxy, no
+ * forked worker): test/clock.test.ts checks that the process that listens is the one whose clock
+ * moved, and that its answers follow the clock.
  */
 import { existsSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { AuthOptions } from '@codeflow/core'
+import { attachProcess, preloadArguments } from '../support/clock.js'
 import { spawnProcess, waitForOutput } from '../support/process.js'
 import type { Harness } from './harness.js'
 
@@ -71,29 +79,41 @@ export function exampleEnvironment(auth: AuthOptions): Record<string, string> {
 /** The built Next.js example under `next start`, in its own process. */
 export const nextStartHarness: Harness = {
   name: 'next-start',
-  async start({ port, auth, redisUrl, redisSessions }) {
+  async start({ port, auth, redisUrl, redisSessions, clock }) {
     if (!existsSync(resolve(exampleDir, '.next/BUILD_ID'))) {
       throw new Error(
         'examples/next is not built: run `pnpm test` or `pnpm --dir examples/next build`',
       )
     }
-    const app = spawnProcess('node', ['node_modules/next/dist/bin/next', 'start'], {
-      cwd: exampleDir,
-      env: {
-        ...exampleEnvironment(auth),
-        ...(redisUrl === undefined ? {} : { REDIS_URL: redisUrl }),
-        ...(redisSessions === false ? { SESSION_STORE: 'cookie' } : {}),
-        PORT: String(port),
-        NEXT_TELEMETRY_DISABLED: '1',
+    const preload = clock === undefined ? { args: [], env: {} } : preloadArguments(clock)
+    const app = spawnProcess(
+      'node',
+      [...preload.args, 'node_modules/next/dist/bin/next', 'start'],
+      {
+        cwd: exampleDir,
+        env: {
+          ...exampleEnvironment(auth),
+          ...(redisUrl === undefined ? {} : { REDIS_URL: redisUrl }),
+          ...(redisSessions === false ? { SESSION_STORE: 'cookie' } : {}),
+          ...preload.env,
+          PORT: String(port),
+          NEXT_TELEMETRY_DISABLED: '1',
+        },
+        ipc: clock !== undefined,
       },
-    })
+    )
+    const detach = clock === undefined ? () => undefined : attachProcess(clock, app.child)
+    const stop = async () => {
+      detach()
+      await app.stop()
+    }
     try {
       // the banner comes from instrumentation.ts, which runs before the first request is served
       await waitForOutput(app, /press Ctrl\+C/)
     } catch (error) {
-      await app.stop()
+      await stop()
       throw error
     }
-    return { close: () => app.stop() }
+    return { pid: app.child.pid, close: stop }
   },
 }

@@ -84,6 +84,10 @@ export class Browser {
             if (value.startsWith('/')) cookie.path = value
             break
           case 'max-age':
+            // the jar keeps real time, never a test clock (test/support/clock.ts): a cookie
+            // whose Max-Age has passed by an app's moved-on clock is still sent, as a browser
+            // with its own clock, or an attacker with a copy, would; the scenarios then prove
+            // that the server refuses it, which is the stronger test
             cookie.expires = Date.now() + Number(value) * 1000
             break
           case 'expires':

@@ -111,11 +111,16 @@ async function readBody(req: IncomingMessage): Promise<URLSearchParams> {
   return new URLSearchParams(body)
 }
 
-/** Starts a scripted provider on 127.0.0.1 for one confidential client with `redirectUris`. */
+/**
+ * Starts a scripted provider on 127.0.0.1 for one confidential client with `redirectUris`;
+ * `clock` (epoch milliseconds, default the system's) is the time its tokens are issued at.
+ */
 export async function startScriptedProvider(options: {
   redirectUris: string[]
   postLogoutRedirectUris?: string[]
+  clock?: () => number
 }): Promise<ScriptedProvider> {
+  const clock = options.clock ?? (() => Date.now())
   const { privateKey: firstKey, publicKey } = await generateKeyPair('RS256', { extractable: true })
   let privateKey = firstKey
   let kid = 'scripted-1'
@@ -146,7 +151,7 @@ export async function startScriptedProvider(options: {
 
   async function idToken(grant: Grant, nonce?: string): Promise<string | undefined> {
     const forgery = provider.forgery
-    const now = Math.floor(Date.now() / 1000)
+    const now = Math.floor(clock() / 1000)
     const claims: Record<string, unknown> = {
       iss: forgery === 'wrong_iss' ? 'https://evil.example' : issuer,
       sub: grant.sub,

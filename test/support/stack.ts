@@ -4,6 +4,7 @@ import type { AuthOptions } from '@codeflow/core'
 import { type DevProvider, type DevProviderOptions, startDevProvider } from '@codeflow/dev-provider'
 import type { Harness, HarnessOptions, RunningApp } from '../harness/harness.js'
 import { Browser } from './browser.js'
+import type { TestClock } from './clock.js'
 import { type ScriptedProvider, startScriptedProvider } from './scripted-provider.js'
 
 /** A free TCP port on 127.0.0.1. */
@@ -69,6 +70,11 @@ export interface StackOptions {
   redisSessions?: boolean
   /** how many instances of the app to start, each on its own port (default 1) */
   instances?: number
+  /**
+   * the test clock every instance follows (default: the system's); the dev provider keeps real
+   * time
+   */
+  clock?: TestClock
 }
 
 /** Starts the dev provider and the app of `harness` (one or more instances), wired on loopback. */
@@ -107,7 +113,10 @@ async function startStackOnce(harness: Harness, options: StackOptions = {}): Pro
         allowInsecureRequests: true,
         ...options.auth,
       }),
-      options.redisSessions === undefined ? {} : { redisSessions: options.redisSessions },
+      {
+        ...(options.redisSessions === undefined ? {} : { redisSessions: options.redisSessions }),
+        ...(options.clock === undefined ? {} : { clock: options.clock }),
+      },
     )
   } catch (error) {
     await provider.close()
@@ -134,22 +143,26 @@ async function startStackOnce(harness: Harness, options: StackOptions = {}): Pro
 
 /**
  * Starts one app instance per port, each with the options `auth(baseUrl)` makes; `redisSessions`
- * as in `StackOptions`.
+ * and `clock` as in `StackOptions` (a restarted instance follows the same clock).
  */
 export async function startInstances(
   harness: Harness,
   ports: readonly number[],
   redisUrl: string | undefined,
   auth: (baseUrl: string) => AuthOptions,
-  extra: Pick<HarnessOptions, 'redisSessions'> = {},
+  extra: Pick<HarnessOptions, 'redisSessions' | 'clock'> = {},
 ): Promise<Instance[]> {
   const instances: Instance[] = []
-  const redis = redisUrl ? { redisUrl, ...extra } : {}
+  const { clock, ...redisExtra } = extra
+  const shared = {
+    ...(redisUrl ? { redisUrl, ...redisExtra } : {}),
+    ...(clock === undefined ? {} : { clock }),
+  }
   try {
     for (const port of ports) {
       const baseUrl = `http://localhost:${port}`
       let current: AuthOptions = auth(baseUrl)
-      let app: RunningApp | undefined = await harness.start({ port, auth: current, ...redis })
+      let app: RunningApp | undefined = await harness.start({ port, auth: current, ...shared })
       const instance: Instance & { app: RunningApp } = {
         baseUrl,
         port,
@@ -170,7 +183,7 @@ export async function startInstances(
         async restart(overrides = {}) {
           await instance.stop()
           current = { ...current, ...overrides }
-          app = await harness.start({ port, auth: current, ...redis })
+          app = await harness.start({ port, auth: current, ...shared })
         },
       }
       instances.push(instance)
@@ -191,28 +204,51 @@ export interface ScriptedStack {
   close(): Promise<void>
 }
 
+/** Options of `startScriptedStack`. */
+export interface ScriptedStackOptions {
+  /** overrides of the app's codeflow options */
+  auth?: Partial<AuthOptions>
+  /** keep sessions in this Redis (the examples' REDIS_URL) */
+  redisUrl?: string
+  /** how many instances of the app to start, each on its own port (default 1) */
+  instances?: number
+  /**
+   * the test clock every instance and the scripted provider follow (default: the system's): the
+   * provider's tokens are issued by the same time as the app reads them
+   */
+  clock?: TestClock
+}
+
 /** Starts the scripted provider and `instances` app instances (default 1) wired to it. */
 async function startScriptedStackOnce(
   harness: Harness,
-  options: { auth?: Partial<AuthOptions>; redisUrl?: string; instances?: number } = {},
+  options: ScriptedStackOptions = {},
 ): Promise<ScriptedStack> {
   const ports: number[] = []
   for (let i = 0; i < (options.instances ?? 1); i++) ports.push(await freePort())
+  const clock = options.clock
   const provider = await startScriptedProvider({
     redirectUris: ports.map((port) => `http://localhost:${port}/callback`),
+    ...(clock === undefined ? {} : { clock: () => clock.now() }),
   })
   let instances: Instance[]
   try {
-    instances = await startInstances(harness, ports, options.redisUrl, (baseUrl) => ({
-      issuer: provider.issuer,
-      clientId: provider.clientId,
-      clientSecret: provider.clientSecret,
-      baseUrl,
-      secret: SECRET,
-      scope: 'openid profile offline_access',
-      allowInsecureRequests: true,
-      ...options.auth,
-    }))
+    instances = await startInstances(
+      harness,
+      ports,
+      options.redisUrl,
+      (baseUrl) => ({
+        issuer: provider.issuer,
+        clientId: provider.clientId,
+        clientSecret: provider.clientSecret,
+        baseUrl,
+        secret: SECRET,
+        scope: 'openid profile offline_access',
+        allowInsecureRequests: true,
+        ...options.auth,
+      }),
+      clock === undefined ? {} : { clock },
+    )
   } catch (error) {
     await provider.close()
     throw error
@@ -253,7 +289,7 @@ export function startStack(harness: Harness, options: StackOptions = {}): Promis
 /** Starts the scripted provider and `instances` app instances (default 1) wired to it. */
 export function startScriptedStack(
   harness: Harness,
-  options: { auth?: Partial<AuthOptions>; redisUrl?: string; instances?: number } = {},
+  options: ScriptedStackOptions = {},
 ): Promise<ScriptedStack> {
   return retryOnPortClash(() => startScriptedStackOnce(harness, options))
 }
