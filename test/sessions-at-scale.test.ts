@@ -7,6 +7,7 @@ import { createClient } from 'redis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { harnesses } from './harness/index.js'
 import type { Browser } from './support/browser.js'
+import { testClock } from './support/clock.js'
 import { signIn } from './support/flow.js'
 import { type RedisServer, startRedis } from './support/redis.js'
 import { SECRET, type StackOptions, startStack } from './support/stack.js'
@@ -159,17 +160,45 @@ const stores: { name: string; options: () => StackOptions }[] = [
 ]
 
 describe.each(harnesses)('session lifetimes ($name)', (harness) => {
+  // the one scenario on real time, with the default clock: proof that it is wired. It asserts
+  // only what real time passing guarantees, with seconds of margin on both sides
+  it.concurrent('ends an idle session by real time (the default clock)', async () => {
+    const stack = await startStack(harness, { auth: { session: { idleDuration: 8 } } })
+    try {
+      const browser = stack.browser()
+      await signIn(browser, stack.baseUrl)
+      // at most seconds after the login: 8 s of idle time left
+      expect(await me(browser, stack.baseUrl)).toBe(200)
+      // the browser drops the cookie at its Max-Age (the same 8 s): a copy of it is sent instead,
+      // so that the server's clock is what refuses it
+      const copied = sessionCookies(browser, stack.baseUrl).join('; ')
+      // past the idle end, whatever the rounding to seconds and a touch by the read above
+      await sleep(9_500)
+      const late = await browser.request(`${stack.baseUrl}/api/me`, {
+        cookies: false,
+        headers: { cookie: copied },
+      })
+      expect(late.status).toBe(401)
+    } finally {
+      await stack.close()
+    }
+  })
+
+  // the others on a test clock: minutes of session time pass at an advance, so that the seconds
+  // a loaded machine takes between two requests cannot end a session early
   describe.each(stores)('with the $name store', (store) => {
     it.concurrent('ends an idle session, from the time sealed in it', async () => {
+      const clock = testClock()
       const stack = await startStack(harness, {
         ...store.options(),
-        auth: { session: { idleDuration: 2 } },
+        clock,
+        auth: { session: { idleDuration: 60 } },
       })
       try {
         const browser = stack.browser()
         await signIn(browser, stack.baseUrl)
         expect(await me(browser, stack.baseUrl)).toBe(200)
-        await sleep(3200)
+        await clock.advance(96_000)
         expect(await me(browser, stack.baseUrl)).toBe(401)
       } finally {
         await stack.close()
@@ -177,15 +206,18 @@ describe.each(harnesses)('session lifetimes ($name)', (harness) => {
     })
 
     it.concurrent('keeps an active session alive past the idle time (rolling)', async () => {
+      const clock = testClock()
       const stack = await startStack(harness, {
         ...store.options(),
-        auth: { session: { idleDuration: 3 } },
+        clock,
+        auth: { session: { idleDuration: 60 } },
       })
       try {
         const browser = stack.browser()
         await signIn(browser, stack.baseUrl)
+        // 6 × 18 s: almost twice the idle time in all
         for (let i = 0; i < 6; i++) {
-          await sleep(900)
+          await clock.advance(18_000)
           expect(await me(browser, stack.baseUrl)).toBe(200)
         }
       } finally {
@@ -194,17 +226,19 @@ describe.each(harnesses)('session lifetimes ($name)', (harness) => {
     })
 
     it.concurrent('ends a session at its absolute lifetime despite activity', async () => {
+      const clock = testClock()
       const stack = await startStack(harness, {
         ...store.options(),
-        auth: { session: { absoluteDuration: 3, idleDuration: false } },
+        clock,
+        auth: { session: { absoluteDuration: 60, idleDuration: false } },
       })
       try {
         const browser = stack.browser()
         await signIn(browser, stack.baseUrl)
         expect(await me(browser, stack.baseUrl)).toBe(200)
-        await sleep(1500)
+        await clock.advance(30_000)
         expect(await me(browser, stack.baseUrl)).toBe(200)
-        await sleep(2700)
+        await clock.advance(54_000)
         expect(await me(browser, stack.baseUrl)).toBe(401)
       } finally {
         await stack.close()
@@ -212,10 +246,12 @@ describe.each(harnesses)('session lifetimes ($name)', (harness) => {
     })
 
     it.concurrent('caps the session at the provider session_expiry claim', async () => {
+      const clock = testClock()
       const stack = await startStack(harness, {
         ...store.options(),
+        clock,
         provider: {
-          claims: () => ({ session_expiry: Math.floor(Date.now() / 1000) + 2 }),
+          claims: () => ({ session_expiry: Math.floor(clock.now() / 1000) + 60 }),
           claimNames: ['session_expiry'],
         },
       })
@@ -223,7 +259,7 @@ describe.each(harnesses)('session lifetimes ($name)', (harness) => {
         const browser = stack.browser()
         await signIn(browser, stack.baseUrl)
         expect(await me(browser, stack.baseUrl)).toBe(200)
-        await sleep(3200)
+        await clock.advance(96_000)
         expect(await me(browser, stack.baseUrl)).toBe(401)
       } finally {
         await stack.close()
@@ -231,9 +267,11 @@ describe.each(harnesses)('session lifetimes ($name)', (harness) => {
     })
 
     it.concurrent('expires a browser-session cookie on the server too', async () => {
+      const clock = testClock()
       const stack = await startStack(harness, {
         ...store.options(),
-        auth: { session: { persistent: false, idleDuration: 2 } },
+        clock,
+        auth: { session: { persistent: false, idleDuration: 60 } },
       })
       try {
         const browser = stack.browser()
@@ -241,7 +279,7 @@ describe.each(harnesses)('session lifetimes ($name)', (harness) => {
         const header = callback.setCookies.find((c) => /^codeflow(\.0)?=[^;]/.test(c)) as string
         expect(header).toBeDefined()
         expect(header).not.toMatch(/Max-Age|Expires/)
-        await sleep(3200)
+        await clock.advance(96_000)
         // the browser still sends it; the server refuses it
         expect(sessionCookies(browser, stack.baseUrl).length).toBeGreaterThan(0)
         expect(await me(browser, stack.baseUrl)).toBe(401)
