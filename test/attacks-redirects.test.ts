@@ -10,12 +10,12 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { harnesses } from './harness/index.js'
 import { expectRefused, expectSameOrigin, MARKUP, setsSession } from './support/attacks.js'
 import type { Browser, BrowserResponse } from './support/browser.js'
+import { type TestClock, testClock } from './support/clock.js'
 import { authorize, startLogin } from './support/flow.js'
 import { type ScriptedStack, startScriptedStack } from './support/stack.js'
 
 const CROSS_SITE = { 'sec-fetch-site': 'cross-site' }
 const EVENT = 'http://schemas.openid.net/event/backchannel-logout'
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 /** returnTo values the app receives, of the classes test/redirects.test.ts does not cover. */
 export function morePayloads(origin: string): string[] {
@@ -73,8 +73,14 @@ export function morePayloads(origin: string): string[] {
 
 describe.each(harnesses)('redirect, logout and refresh attacks ($name)', (harness) => {
   let stack: ScriptedStack
+  // the time of the app and of the hostile provider, moved on past access token expiries
+  let clock: TestClock
   beforeAll(async () => {
-    stack = await startScriptedStack(harness, { auth: { httpTimeout: 1500, refreshMargin: 0 } })
+    clock = testClock()
+    stack = await startScriptedStack(harness, {
+      auth: { httpTimeout: 1500, refreshMargin: 0 },
+      clock,
+    })
   })
   afterAll(() => stack?.close())
   afterEach(() => {
@@ -202,7 +208,8 @@ describe.each(harnesses)('redirect, logout and refresh attacks ($name)', (harnes
   }
 
   function logoutClaims(): Record<string, unknown> {
-    const now = Math.floor(Date.now() / 1000)
+    // issued by the provider's time, which is the clock's
+    const now = Math.floor(clock.now() / 1000)
     return {
       iss: stack.provider.issuer,
       aud: stack.provider.clientId,
@@ -265,7 +272,7 @@ describe.each(harnesses)('redirect, logout and refresh attacks ($name)', (harnes
     stack.provider.accessTokenTtl = 1
     const browsers = await Promise.all(Array.from({ length: count }, () => signedIn()))
     stack.provider.accessTokenTtl = 3600
-    await sleep(2100)
+    await clock.advance(2100)
     return browsers
   }
 

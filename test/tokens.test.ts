@@ -2,10 +2,13 @@
  * Access tokens (issue 6): race-free refresh under parallel requests, in one process and across
  * instances sharing Redis; invalid_grant, another subject and provider faults at refresh;
  * userinfo at login. Against the scripted provider, whose token endpoint the tests control.
+ * Time passes on a test clock (test/support/clock.ts) that the apps and the provider follow,
+ * except in the first scenario, which proves the default clock on real time.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { harnesses } from './harness/index.js'
 import type { Browser, BrowserResponse } from './support/browser.js'
+import { type TestClock, testClock } from './support/clock.js'
 import { signIn } from './support/flow.js'
 import { type RedisServer, startRedis } from './support/redis.js'
 import { type ScriptedStack, startScriptedStack } from './support/stack.js'
@@ -18,7 +21,7 @@ beforeAll(async () => {
 })
 afterAll(() => redis?.stop())
 
-/** Signs in with a 1-second access token, then waits until it has expired. */
+/** Signs in with a 1-second access token: expired once a test waits or advances past it. */
 async function signInExpired(stack: ScriptedStack, browser: Browser, login: string): Promise<void> {
   stack.provider.subject = login
   stack.provider.accessTokenTtl = 1
@@ -31,6 +34,8 @@ function sub(response: BrowserResponse): Promise<string> {
 }
 
 describe.each(harnesses)('access token refresh ($name)', (harness) => {
+  // the one scenario on real time, with the default clock: proof that it is wired. Real time
+  // passing can only expire the 1-second token; the refreshed one lives an hour
   it('makes exactly one refresh grant for 20 parallel requests with an expired token', async () => {
     const stack = await startScriptedStack(harness, { auth: { refreshMargin: 0 } })
     try {
@@ -59,16 +64,18 @@ describe.each(harnesses)('access token refresh ($name)', (harness) => {
   })
 
   it('makes exactly one refresh grant across two instances sharing Redis', async () => {
+    const clock = testClock()
     const stack = await startScriptedStack(harness, {
       auth: { refreshMargin: 0 },
       redisUrl: redis.url,
       instances: 2,
+      clock,
     })
     try {
       const [a, b] = stack.instances as [(typeof stack.instances)[0], (typeof stack.instances)[0]]
       const browser = stack.browser()
       await signInExpired(stack, browser, 'carol')
-      await sleep(1500)
+      await clock.advance(1500)
       stack.provider.accessTokenTtl = 3600
       const before = stack.provider.counts('refresh')
       const responses = await Promise.all(
@@ -85,14 +92,15 @@ describe.each(harnesses)('access token refresh ($name)', (harness) => {
   })
 
   it('never gives one user another user’s session: two users × 20 parallel requests', async () => {
-    const stack = await startScriptedStack(harness, { auth: { refreshMargin: 0 } })
+    const clock = testClock()
+    const stack = await startScriptedStack(harness, { auth: { refreshMargin: 0 }, clock })
     try {
       const users = ['dora', 'emil']
       const browsers = users.map(() => stack.browser())
       for (const [index, user] of users.entries()) {
         await signInExpired(stack, browsers[index] as Browser, user)
       }
-      await sleep(1500)
+      await clock.advance(1500)
       stack.provider.accessTokenTtl = 3600
       const before = stack.provider.counts('refresh')
       const results = await Promise.all(
@@ -128,15 +136,17 @@ describe.each(harnesses)('access token refresh ($name)', (harness) => {
   })
 
   it('keeps the old refresh token when the response has no new one', async () => {
-    const stack = await startScriptedStack(harness, { auth: { refreshMargin: 0 } })
+    const clock = testClock()
+    const stack = await startScriptedStack(harness, { auth: { refreshMargin: 0 }, clock })
     try {
       const browser = stack.browser()
       await signInExpired(stack, browser, 'fay')
       stack.provider.refresh = 'keep'
-      // refreshed tokens live 2 s: one refresh per round, however the adapter splits a request
-      stack.provider.accessTokenTtl = 2
+      // refreshed tokens live 2 minutes: one refresh per round, however the adapter splits a
+      // request (and however long a loaded machine takes over it)
+      stack.provider.accessTokenTtl = 120
       for (let round = 0; round < 2; round++) {
-        await sleep(round === 0 ? 1500 : 2500)
+        await clock.advance(round === 0 ? 1500 : 150_000)
         expect((await browser.request(`${stack.baseUrl}/api/token`)).status).toBe(200)
       }
       expect(stack.provider.counts('refresh')).toBe(2)
@@ -148,8 +158,13 @@ describe.each(harnesses)('access token refresh ($name)', (harness) => {
 
 describe.each(harnesses)('refresh failures ($name)', (harness) => {
   let stack: ScriptedStack
+  let clock: TestClock
   beforeAll(async () => {
-    stack = await startScriptedStack(harness, { auth: { refreshMargin: 0, httpTimeout: 700 } })
+    clock = testClock()
+    stack = await startScriptedStack(harness, {
+      auth: { refreshMargin: 0, httpTimeout: 700 },
+      clock,
+    })
   })
   afterAll(() => stack?.close())
 
@@ -157,7 +172,7 @@ describe.each(harnesses)('refresh failures ($name)', (harness) => {
     stack.provider.refresh = 'rotate'
     const browser = stack.browser()
     await signInExpired(stack, browser, login)
-    await sleep(1200)
+    await clock.advance(1200)
     return browser
   }
 
@@ -193,7 +208,8 @@ describe.each(harnesses)('refresh failures ($name)', (harness) => {
     expect(response.json()).toMatchObject({ error: 'provider_timeout' })
     stack.provider.refresh = 'rotate'
     expect((await browser.request(`${stack.baseUrl}/api/me`)).status).toBe(200)
-    await sleep(2100)
+    // past the 2-second memory of the failure
+    await clock.advance(2100)
     expect((await browser.request(`${stack.baseUrl}/api/token`)).status).toBe(200)
   })
 
@@ -211,7 +227,7 @@ describe.each(harnesses)('refresh failures ($name)', (harness) => {
     expect(stack.provider.counts('refresh')).toBe(before + 3)
     // once the provider is back (and the short failure memory has passed), it works again
     stack.provider.refresh = 'rotate'
-    await sleep(2100)
+    await clock.advance(2100)
     expect((await browser.request(`${stack.baseUrl}/api/token`)).status).toBe(200)
   })
 })
