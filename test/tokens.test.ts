@@ -1,9 +1,9 @@
 /**
  * Access tokens (issue 6): race-free refresh under parallel requests, in one process and across
- * instances sharing Redis; invalid_grant, another subject and provider faults at refresh;
- * userinfo at login. Against the scripted provider, whose token endpoint the tests control.
- * Time passes on a test clock (test/support/clock.ts) that the apps and the provider follow,
- * except in the first scenario, which proves the default clock on real time.
+ * instances sharing Redis; invalid_grant, another subject and provider faults at refresh; the
+ * refresh margin; userinfo at login. Against the scripted provider, whose token endpoint the
+ * tests control. Time passes on a test clock (test/support/clock.ts) that the apps and the
+ * provider follow, except in the first scenario, which proves the default clock on real time.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { harnesses } from './harness/index.js'
@@ -229,6 +229,40 @@ describe.each(harnesses)('refresh failures ($name)', (harness) => {
     stack.provider.refresh = 'rotate'
     await clock.advance(2100)
     expect((await browser.request(`${stack.baseUrl}/api/token`)).status).toBe(200)
+  })
+})
+
+describe.each(harnesses)('refresh margin ($name)', (harness) => {
+  // expiresAt and the margin are whole seconds, and the clock runs on in real time: "121 s
+  // before the expiry" holds for one second after the advance, in which the request is served
+  it('refreshes only within refreshMargin of the expiry: not at 121 s before, once at 119 s', async () => {
+    const clock = testClock()
+    const stack = await startScriptedStack(harness, { auth: { refreshMargin: 120 }, clock })
+    try {
+      const browser = stack.browser()
+      stack.provider.accessTokenTtl = 3600
+      expect((await signIn(browser, stack.baseUrl)).status).toBe(302)
+      const first = await browser.request(`${stack.baseUrl}/api/token`)
+      expect(first.status).toBe(200)
+      const expiresAt = first.json<{ expiresAt: number }>().expiresAt
+      // the 3600 s token of the login, by the app's clock
+      expect(expiresAt * 1000 - clock.now()).toBeGreaterThan(3500_000)
+      expect(stack.provider.counts('refresh')).toBe(0)
+
+      await clock.advanceTo((expiresAt - 121) * 1000)
+      const outside = await browser.request(`${stack.baseUrl}/api/token`)
+      expect(outside.status).toBe(200)
+      expect(outside.json<{ expiresAt: number }>().expiresAt).toBe(expiresAt)
+      expect(stack.provider.counts('refresh')).toBe(0)
+
+      await clock.advanceTo((expiresAt - 119) * 1000)
+      const inside = await browser.request(`${stack.baseUrl}/api/token`)
+      expect(inside.status).toBe(200)
+      expect(inside.json<{ expiresAt: number }>().expiresAt).toBeGreaterThan(expiresAt)
+      expect(stack.provider.counts('refresh')).toBe(1)
+    } finally {
+      await stack.close()
+    }
   })
 })
 
