@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { harnesses } from './harness/index.js'
 import type { Browser, BrowserResponse } from './support/browser.js'
+import { testClock } from './support/clock.js'
 import { authorize, signIn, startLogin } from './support/flow.js'
 import { type Stack, startStack } from './support/stack.js'
 
@@ -193,6 +194,58 @@ describe.each(harnesses)('ID token algorithm pinning ($name)', (harness) => {
       const response = await signIn(browser, stack.baseUrl)
       expectRejected(response, 502)
       await expectAnonymous(browser, stack.baseUrl)
+    } finally {
+      await stack.close()
+    }
+  })
+})
+
+/**
+ * The core's default transactionTtl (packages/core/src/options.ts), in seconds: the next-start
+ * harness has no environment variable to set another.
+ */
+const TRANSACTION_TTL = 600
+
+describe.each(harnesses)('login transaction expiry ($name)', (harness) => {
+  it('refuses a login completed after transactionTtl: 400 missing_transaction, no session', async () => {
+    const clock = testClock()
+    const stack = await startStack(harness, { clock })
+    try {
+      const browser = stack.browser()
+      const start = await startLogin(browser, stack.baseUrl)
+      expect(start.status).toBe(302)
+      await clock.advance((TRANSACTION_TTL + 1) * 1000)
+      const url = await authorize(browser, start)
+      // the browser keeps real time: it still sends the transaction cookie, the app refuses it
+      expect(browser.cookiesFor(url).some((c) => c.name.startsWith('codeflow_tx.'))).toBe(true)
+      const tokensBefore = stack.provider.counts('token')
+      const response = await browser.request(url, { headers: { accept: 'application/json' } })
+      expectRejected(response, 400)
+      expect(response.json()).toMatchObject({ error: 'missing_transaction' })
+      expect(stack.provider.counts('token')).toBe(tokensBefore)
+      await expectAnonymous(browser, stack.baseUrl)
+    } finally {
+      await stack.close()
+    }
+  })
+
+  it('accepts a login completed just before transactionTtl', async () => {
+    const clock = testClock()
+    const stack = await startStack(harness, { clock })
+    try {
+      const browser = stack.browser()
+      // the transaction's iat (whole seconds) is this or later
+      const iat = Math.floor(clock.now() / 1000)
+      const start = await startLogin(browser, stack.baseUrl)
+      expect(start.status).toBe(302)
+      // the provider's pages first, so that the real time they take is not spent of the last
+      // second: then the clock goes to 1 s before the transaction's end, and the callback
+      const url = await authorize(browser, start)
+      await clock.advanceTo((iat + TRANSACTION_TTL - 1) * 1000)
+      const response = await browser.navigate(url, { 'sec-fetch-site': 'cross-site' })
+      expect(response.status).toBe(302)
+      expect(response.setCookies.some((c) => /^codeflow(\.\d+)?=[^;]/.test(c))).toBe(true)
+      expect((await browser.request(`${stack.baseUrl}/api/me`)).status).toBe(200)
     } finally {
       await stack.close()
     }
