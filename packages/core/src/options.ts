@@ -146,7 +146,8 @@ export interface AuthOptions {
    * the current time in milliseconds since the epoch, read for every time-based decision
    * (session lifetimes, rolling touches, transaction expiry, token expiry and refresh margins,
    * the refresh failure memory, logout token ages): for tests that move time on without sleeping;
-   * default `Date.now`
+   * openid-client's own checks of an ID token's `exp` and `nbf` keep the system clock; default
+   * `Date.now`
    */
   clock?: () => number
 }
