@@ -1,6 +1,6 @@
 /**
  * Attacks by a hostile OpenID Provider on every adapter (issue 8): forged ID tokens at the code
- * exchange, a wrong or missing RFC 9207 `iss`, key rotation and unknown-`kid` floods, and a
+ * exchange, a wrong or missing RFC 9207 `iss`, unknown-`kid` floods, and a
  * broken, hanging or redirecting token endpoint under a small `httpTimeout`. Each one ends
  * without a session, with 400 when the browser brought the fault and 502/504 when the provider did.
  */
@@ -101,7 +101,8 @@ describe.each(harnesses)('hostile provider ($name)', (harness) => {
     stack.provider.forgery = 'foreign_key_unknown_kid'
     const before = stack.provider.counts('jwks')
     for (let i = 0; i < 8; i++) expectRefused(await login(stack.browser()), 502)
-    // openid-client refetches on an unknown kid only once the cached set is 60 s old
+    // an unknown kid refetches the key set at most once per cooldown (a rotation is followed at
+    // once: test/real-providers.test.ts)
     expect(stack.provider.counts('jwks') - before).toBeLessThanOrEqual(1)
   })
 
@@ -128,12 +129,5 @@ describe.each(harnesses)('hostile provider ($name)', (harness) => {
     const browser = stack.browser()
     expect((await login(browser)).status).toBe(302)
     expect((await browser.request(`${stack.baseUrl}/api/me`)).status).toBe(200)
-  })
-
-  it('refuses a token under a kid rotated in since the last JWKS fetch cleanly, no storm', async () => {
-    await stack.provider.rotateKey()
-    const before = stack.provider.counts('jwks')
-    for (let i = 0; i < 3; i++) expectRefused(await login(stack.browser()), 502)
-    expect(stack.provider.counts('jwks') - before).toBeLessThanOrEqual(1)
   })
 })

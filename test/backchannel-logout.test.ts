@@ -116,8 +116,9 @@ describe.each(harnesses)('back-channel logout ($name)', (harness) => {
       ['a nonce', sign({ nonce: 'n-0S6_WzA2Mj' })],
       ['neither sid nor sub', sign({ sid: undefined, sub: undefined })],
       ['no jti', sign({ jti: undefined })],
-      ['a typ other than logout+jwt', sign({}, { typ: 'JWT' })],
       ['an ID token typ', sign({}, { typ: 'id_token+jwt' })],
+      ['an access token typ', sign({}, { typ: 'at+jwt' })],
+      ['a typ that is not a string', sign({}, { typ: 7 })],
       ['a malformed token', 'not-a-jwt'],
       ['a token of three junk parts', 'a.b.c'],
       ['an empty token', ''],
@@ -169,6 +170,23 @@ describe.each(harnesses)('back-channel logout ($name)', (harness) => {
     expect(replay.status).toBe(400)
     expect(replay.json().error_description).toMatch(/replayed/)
   })
+
+  it.each([
+    ['JWT', 'JWT'],
+    ['jwt', 'jwt'],
+    ['application/logout+jwt', 'Application/Logout+JWT'],
+    ['no typ', undefined],
+  ])(
+    'accepts a logout token typed %s (Keycloak sends JWT) and ends the session',
+    async (_label, typ) => {
+      const { browser, sid } = await signedIn()
+      const token = await stack.provider.signLogoutToken({ sid }, { typ })
+      expect(decodeProtectedHeader(token).typ).toBe(typ)
+      const response = await postLogout(stack.browser(), stack.baseUrl, form(token))
+      expect(response.status).toBe(200)
+      expect(await me(browser)).toBe(401)
+    },
+  )
 
   it('ends by sub the sessions that began by the token iat, not a later login', async () => {
     const { browser, sub } = await signedIn()

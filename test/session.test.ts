@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { harnesses } from './harness/index.js'
 import type { Browser } from './support/browser.js'
@@ -129,10 +130,8 @@ describe.each(harnesses)('session cookies ($name)', (harness) => {
 
 describe.each(harnesses)('large sessions ($name)', (harness) => {
   let stack: Stack
-  const groups = Array.from(
-    { length: 150 },
-    (_, i) => `group-${i.toString().padStart(3, '0')}-of-a-big-tenant`,
-  )
+  // random ids: sessions are deflated, and repetitive claims would fit in one cookie
+  const groups = Array.from({ length: 150 }, () => randomBytes(36).toString('base64url'))
   beforeAll(async () => {
     stack = await startStack(harness, { provider: { claims: { groups } } })
   })
@@ -182,17 +181,21 @@ describe.each(harnesses)('large sessions ($name)', (harness) => {
 })
 
 describe.each(harnesses)('sessions too large for the cookie budget ($name)', (harness) => {
-  it('fails the login with a clear error and no session', async () => {
-    const huge = { blob: 'x'.repeat(20 * 1024) }
+  it('signs the user in without the claims that do not fit, never a 500', async () => {
+    const huge = { blob: randomBytes(30 * 1024).toString('base64url') }
     const stack = await startStack(harness, { provider: { claims: huge } })
     try {
       const browser = stack.browser()
       const response = await signIn(browser, stack.baseUrl)
-      expect(response.status).toBe(500)
+      expect(response.status).toBe(302)
       expect(response.header('cache-control')).toBe('no-store')
-      expect(response.setCookies.filter((c) => /^codeflow(\.\d+)?=[^;]/.test(c))).toEqual([])
-      expect(response.body).not.toMatch(/at .*\.(js|ts):\d+/)
-      expect((await browser.request(`${stack.baseUrl}/api/me`)).status).toBe(401)
+      const cookies = response.setCookies.filter((c) => /^codeflow(\.\d+)?=[^;]/.test(c))
+      expect(cookies.length).toBeGreaterThan(0)
+      expect(cookies.length).toBeLessThanOrEqual(3)
+      const me = await browser.request(`${stack.baseUrl}/api/me`)
+      expect(me.status).toBe(200)
+      expect(me.json().sub).toBe('alice')
+      expect(me.json().blob).toBeUndefined()
     } finally {
       await stack.close()
     }

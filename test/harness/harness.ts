@@ -36,6 +36,8 @@ export interface HarnessOptions {
 export interface RunningApp {
   /** the process that serves it, for a harness that runs the app as its own process */
   readonly pid?: number
+  /** what that process printed so far (an in-process app prints on this process's console) */
+  output?(): string
   close(): Promise<void>
 }
 

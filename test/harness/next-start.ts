@@ -30,6 +30,7 @@ export function exampleEnvironment(auth: AuthOptions): Record<string, string> {
     issuer,
     clientId,
     clientSecret,
+    clientAuth,
     baseUrl,
     secret,
     scope,
@@ -55,6 +56,7 @@ export function exampleEnvironment(auth: AuthOptions): Record<string, string> {
   }
   const optional: Record<string, string | number | boolean | undefined> = {
     OIDC_CLIENT_SECRET: clientSecret,
+    OIDC_CLIENT_AUTH: clientAuth,
     OIDC_SCOPE: scope,
     OIDC_ID_TOKEN_SIGNING_ALG: idTokenSigningAlg,
     OIDC_HTTP_TIMEOUT: httpTimeout,
@@ -114,6 +116,6 @@ export const nextStartHarness: Harness = {
       await stop()
       throw error
     }
-    return { pid: app.child.pid, close: stop }
+    return { pid: app.child.pid, output: () => app.output(), close: stop }
   },
 }

@@ -81,16 +81,40 @@ export interface ScriptedProvider {
   counts(endpoint: ScriptedEndpoint): number
   /** the form of the last refresh request (to see `resource` and `scope`) */
   readonly lastRefresh: URLSearchParams | undefined
+  /** the tokens revoked so far (RFC 7009), in order */
+  readonly revoked: readonly string[]
   /** hostile: how ID tokens are forged (default honest) */
   forgery: IdTokenForgery | undefined
   /** hostile: how the token endpoint fails (default it does not) */
   tokenFault: TokenFault | undefined
   /** hostile: the `iss` authorization response parameter (default correct) */
   issParameter: IssParameter
+  /** the `token_type` of its token responses (default `Bearer`) */
+  tokenType: string
+  /** claims added to every ID token (and JWT access token), e.g. a big tenant's groups */
+  extraClaims: Record<string, unknown>
+  /**
+   * whether access tokens are JWTs carrying the user's claims, as Entra's and Keycloak's are
+   * (default false: opaque)
+   */
+  jwtAccessTokens: boolean
+  /**
+   * the client authentication methods its metadata lists and its token endpoint accepts
+   * (default `client_secret_basic` alone)
+   */
+  clientAuthMethods: ('client_secret_basic' | 'client_secret_post')[]
+  /**
+   * whether it form-decodes Basic credentials (RFC 6749 §2.3.1; default true): some providers do
+   * not, so a client id with `-` (sent as `%2D`) fails with Basic
+   */
+  decodesBasic: boolean
   /** the `kid` ID tokens are signed with now */
   readonly kid: string
-  /** Rotates the signing key: a new key with a new `kid` signs from now on, both are published. */
-  rotateKey(): Promise<void>
+  /**
+   * Rotates the signing key: a new key with a new `kid` signs from now on; the old ones stay
+   * published unless `retire` is set.
+   */
+  rotateKey(options?: { retire?: boolean }): Promise<void>
   /** Signs `payload` with the current key (RS256, its `kid`), e.g. a logout token. */
   sign(payload: Record<string, unknown>, header?: Record<string, unknown>): Promise<string>
   close(): Promise<void>
@@ -123,6 +147,7 @@ export async function startScriptedProvider(options: {
   const clock = options.clock ?? (() => Date.now())
   const { privateKey: firstKey, publicKey } = await generateKeyPair('RS256', { extractable: true })
   let privateKey = firstKey
+  let generation = 1
   let kid = 'scripted-1'
   const jwks: JWK[] = [{ ...(await exportJWK(publicKey)), kid, alg: 'RS256', use: 'sig' }]
   // a key nobody published, to sign forgeries with
@@ -134,6 +159,7 @@ export async function startScriptedProvider(options: {
   const accessTokens = new Map<string, Grant>()
   const counts = new Map<ScriptedEndpoint, number>()
   const hanging = new Set<ServerResponse>()
+  const revoked: string[] = []
   let issuer = ''
   let lastRefresh: URLSearchParams | undefined
 
@@ -166,6 +192,7 @@ export async function startScriptedProvider(options: {
       sid: grant.sid,
       ...(nonce ? { nonce: forgery === 'wrong_nonce' ? 'a-nonce-of-another-login' : nonce } : {}),
       name: `Scripted ${grant.sub}`,
+      ...provider.extraClaims,
     }
     if (forgery === 'wrong_azp') claims.azp = 'another-client'
     if (forgery === 'no_sub') delete claims.sub
@@ -206,15 +233,34 @@ export async function startScriptedProvider(options: {
     }
   }
 
+  /** An access token: opaque, or a JWT with the user's claims. */
+  async function accessTokenFor(grant: Grant): Promise<string> {
+    if (!provider.jwtAccessTokens) return base64url(randomBytes(24))
+    const now = Math.floor(clock() / 1000)
+    return new SignJWT({
+      iss: issuer,
+      sub: grant.sub,
+      aud: 'https://api.scripted.test',
+      client_id: clientId,
+      iat: now,
+      exp: now + provider.accessTokenTtl,
+      jti: base64url(randomBytes(12)),
+      scope: 'openid profile offline_access',
+      ...provider.extraClaims,
+    })
+      .setProtectedHeader({ alg: 'RS256', kid, typ: 'at+jwt' })
+      .sign(privateKey)
+  }
+
   async function tokens(grant: Grant, nonce?: string) {
-    const accessToken = base64url(randomBytes(24))
+    const accessToken = await accessTokenFor(grant)
     const refreshToken = base64url(randomBytes(24))
     accessTokens.set(accessToken, grant)
     refreshTokens.set(refreshToken, grant)
     const id = await idToken(grant, nonce)
     return {
       ...(provider.tokenFault === 'no_access_token' ? {} : { access_token: accessToken }),
-      token_type: 'Bearer',
+      token_type: provider.tokenType,
       expires_in: provider.accessTokenTtl,
       refresh_token: refreshToken,
       ...(id === undefined ? {} : { id_token: id }),
@@ -255,19 +301,27 @@ export async function startScriptedProvider(options: {
     }
   }
 
-  function authenticated(req: IncomingMessage): boolean {
+  /** Whether the request authenticates the client by one of the methods it accepts. */
+  function authenticated(req: IncomingMessage, form: URLSearchParams): boolean {
+    const methods = provider.clientAuthMethods
     const header = req.headers.authorization ?? ''
-    if (!header.startsWith('Basic ')) return false
-    const [id, secret] = Buffer.from(header.slice(6), 'base64').toString().split(':')
+    if (header.startsWith('Basic ')) {
+      if (!methods.includes('client_secret_basic') || form.has('client_secret')) return false
+      const decode = provider.decodesBasic ? decodeURIComponent : (text: string) => text
+      const [id, secret] = Buffer.from(header.slice(6), 'base64').toString().split(':')
+      return decode(id ?? '') === clientId && decode(secret ?? '') === clientSecret
+    }
     return (
-      decodeURIComponent(id ?? '') === clientId && decodeURIComponent(secret ?? '') === clientSecret
+      methods.includes('client_secret_post') &&
+      form.get('client_id') === clientId &&
+      form.get('client_secret') === clientSecret
     )
   }
 
   async function token(req: IncomingMessage, res: ServerResponse): Promise<void> {
     count('token')
     const form = await readBody(req)
-    if (!authenticated(req)) return json(res, 401, { error: 'invalid_client' })
+    if (!authenticated(req, form)) return json(res, 401, { error: 'invalid_client' })
     if (tokenFault(res)) {
       if (form.get('grant_type') === 'refresh_token') count('refresh')
       return
@@ -331,7 +385,7 @@ export async function startScriptedProvider(options: {
           subject_types_supported: ['public'],
           id_token_signing_alg_values_supported: ['RS256'],
           code_challenge_methods_supported: ['S256'],
-          token_endpoint_auth_methods_supported: ['client_secret_basic'],
+          token_endpoint_auth_methods_supported: provider.clientAuthMethods,
           authorization_response_iss_parameter_supported: true,
         })
       case '/jwks':
@@ -378,10 +432,13 @@ export async function startScriptedProvider(options: {
           email: `${grant.sub}@scripted.test`,
         })
       }
-      case '/revoke':
+      case '/revoke': {
         count('revocation')
-        await readBody(req)
+        const form = await readBody(req)
+        if (!authenticated(req, form)) return json(res, 401, { error: 'invalid_client' })
+        revoked.push(form.get('token') ?? '')
         return json(res, 200, {})
+      }
       default:
         return json(res, 404, { error: 'not_found' })
     }
@@ -405,15 +462,22 @@ export async function startScriptedProvider(options: {
     get lastRefresh() {
       return lastRefresh
     },
+    revoked,
     forgery: undefined,
     tokenFault: undefined,
     issParameter: 'correct',
+    tokenType: 'Bearer',
+    extraClaims: {},
+    jwtAccessTokens: false,
+    clientAuthMethods: ['client_secret_basic'],
+    decodesBasic: true,
     get kid() {
       return kid
     },
-    async rotateKey() {
+    async rotateKey({ retire = false } = {}) {
       const next = await generateKeyPair('RS256', { extractable: true })
-      kid = `scripted-${jwks.length + 1}`
+      kid = `scripted-${++generation}`
+      if (retire) jwks.length = 0
       jwks.push({ ...(await exportJWK(next.publicKey)), kid, alg: 'RS256', use: 'sig' })
       privateKey = next.privateKey
     },

@@ -36,6 +36,8 @@ export interface Instance {
   stop(): Promise<void>
   /** stops it if running, then starts it again on the same port, with `auth` overrides */
   restart(auth?: Partial<AuthOptions>): Promise<void>
+  /** what its own process printed (empty for an app in this process: see `captureLogs`) */
+  output(): string
 }
 
 /** What `startStack` returns. */
@@ -185,6 +187,7 @@ export async function startInstances(
           current = { ...current, ...overrides }
           app = await harness.start({ port, auth: current, ...shared })
         },
+        output: () => app?.output?.() ?? '',
       }
       instances.push(instance)
     }

@@ -112,7 +112,7 @@ function sessionTuning(source: NodeJS.ProcessEnv): {
 
 /**
  * Reads the example's settings from `source` (default `process.env`): PORT, APP_BASE_URL,
- * OIDC_ISSUER, OIDC_CLIENT_ID, OIDC_CLIENT_SECRET, OIDC_SCOPE, OIDC_ID_TOKEN_SIGNING_ALG,
+ * OIDC_ISSUER, OIDC_CLIENT_ID, OIDC_CLIENT_SECRET, OIDC_CLIENT_AUTH, OIDC_SCOPE, OIDC_ID_TOKEN_SIGNING_ALG,
  * SESSION_SECRET, SESSION_ABSOLUTE_DURATION, SESSION_IDLE_DURATION, SESSION_PERSISTENT,
  * REDIS_URL, SESSION_STORE (`redis`, the default with REDIS_URL, or `cookie`), DEV_PROVIDER_PORT.
  * Without OIDC_ISSUER the issuer is the embedded dev provider's, `http://127.0.0.1:<its port>`.
@@ -184,6 +184,8 @@ export function readExampleSettings(
     ...sessionTuning(source),
   }
   const idTokenSigningAlg = env('OIDC_ID_TOKEN_SIGNING_ALG', source)
+  // checked by createAuth, whose error names the option
+  const clientAuth = env('OIDC_CLIENT_AUTH', source) as AuthOptions['clientAuth']
   const httpTimeout = wholeNumber('OIDC_HTTP_TIMEOUT', source, 1)
   const refreshMargin = wholeNumber('ACCESS_TOKEN_REFRESH_MARGIN', source, 0)
   const fetchUserinfo = env('OIDC_FETCH_USERINFO', source)
@@ -199,6 +201,7 @@ export function readExampleSettings(
     auth: {
       ...(Object.keys(session).length > 0 ? { session } : {}),
       ...(idTokenSigningAlg ? { idTokenSigningAlg } : {}),
+      ...(clientAuth ? { clientAuth } : {}),
       ...(httpTimeout === undefined ? {} : { httpTimeout }),
       ...(refreshMargin === undefined ? {} : { refreshMargin }),
       ...(fetchUserinfo === undefined ? {} : { fetchUserinfo: fetchUserinfo === 'true' }),

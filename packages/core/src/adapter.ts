@@ -10,7 +10,7 @@ import { AuthError } from './errors.js'
 import type { HttpContext } from './http/context.js'
 import type { SetCookie } from './http/cookies.js'
 import { type AuthResponse, errorResponse } from './http/responses.js'
-import type { AuthLogEvent } from './logger.js'
+import { type AuthLogEvent, wasReported } from './logger.js'
 import { chain, type MaybePromise } from './maybe.js'
 import { type RequestAuth, requestAuth } from './request-auth.js'
 import { routeRequest } from './routes/table.js'
@@ -85,20 +85,26 @@ export function authorize(
 }
 
 /**
- * What an adapter's error handler answers: reports the error to the logger (server and provider
- * faults as `error`, the client's own as `info`) and renders it for the user with `errorResponse`,
- * linking back to the app's home page.
+ * What an adapter's error handler answers: reports the error to the logger, once, with its
+ * operator `hint` when it has one (server and provider faults as `error`; the client's own as
+ * `info`, or `warn` with a hint), and renders it for the user with `errorResponse`, linking back to
+ * the app's home page, with the hint outside production.
  */
 export function handleError(auth: Auth, ctx: HttpContext, error: unknown): AuthResponse {
   const app = appOf(auth)
-  const status = error instanceof AuthError ? error.status : 500
-  app.report({
-    level: status >= 500 ? 'error' : 'info',
-    code: error instanceof AuthError ? error.code : 'internal_error',
-    message: error instanceof Error ? error.message : String(error),
-    error,
-  })
-  return errorResponse(ctx, error, { home: app.settings.homeUrl })
+  const known = error instanceof AuthError
+  const status = known ? error.status : 500
+  const hint = known ? error.hint : undefined
+  if (!wasReported(error))
+    app.report({
+      // the client's own faults are info, unless there is something for the operator to change
+      level: status >= 500 ? 'error' : hint === undefined ? 'info' : 'warn',
+      code: known ? error.code : 'internal_error',
+      message: hint ?? (error instanceof Error ? error.message : String(error)),
+      error,
+    })
+  const { homeUrl: home, development: details } = app.settings
+  return errorResponse(ctx, error, { home, details })
 }
 
 /** The app's home page (its base URL's path, with a trailing slash). */

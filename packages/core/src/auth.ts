@@ -5,7 +5,6 @@
 import { CookieJar } from './http/jar.js'
 import { type AuthLogEvent, type Rejected, report } from './logger.js'
 import { type AuthOptions, resolveOptions, type Settings } from './options.js'
-import { LogoutKeys } from './protocol/logout-token.js'
 import { ProviderCache } from './protocol/provider.js'
 import { SessionCache } from './session/cache.js'
 import { createMemoryRevocationStore, type RevocationStore } from './session/revocation.js'
@@ -16,8 +15,6 @@ export interface App {
   readonly settings: Settings
   /** the provider's discovery, lazy and cached */
   readonly provider: ProviderCache
-  /** the provider's keys for logout tokens */
-  readonly logoutKeys: LogoutKeys
   readonly cookies: CookieJar
   /** unsealed session payloads, by sealed value */
   readonly sessions: SessionCache
@@ -121,7 +118,6 @@ export function createAuth(options: AuthOptions): Auth {
   const app: App = {
     settings,
     provider: new ProviderCache(settings),
-    logoutKeys: new LogoutKeys(),
     cookies: new CookieJar(settings),
     sessions: new SessionCache(),
     revocations: settings.revocationStore ?? sharedRevocations(common),

@@ -1,13 +1,16 @@
 /**
  * The error hierarchy of codeflow. Every error has a stable `code`, the HTTP `status` an adapter
  * should answer with, and an `expose` flag telling whether its message is safe to show to the
- * user. The original error (openid-client's, a network error) is kept as `cause`.
+ * user; many carry a `hint` for the operator: what went wrong and what to change. The original
+ * error (openid-client's, a network error) is kept as `cause`.
  */
 
 /** Options shared by every {@link AuthError}. */
 export interface AuthErrorOptions {
   /** the error that caused this one, kept for logs, never shown to the user */
   cause?: unknown
+  /** for the operator: the cause and what to change (no tokens, secrets or cookie values) */
+  hint?: string
 }
 
 /** The base class of every error codeflow throws. */
@@ -20,6 +23,11 @@ export class AuthError extends Error {
   readonly expose: boolean
   /** extra response headers, e.g. `Retry-After` */
   readonly headers: Readonly<Record<string, string>>
+  /**
+   * for the operator: the cause and what to change, in one line (logged; shown on error pages
+   * outside production); `undefined` when the message says it all
+   */
+  readonly hint: string | undefined
 
   constructor(
     message: string,
@@ -33,6 +41,7 @@ export class AuthError extends Error {
     this.status = status
     this.expose = status < 500
     this.headers = options?.headers ?? {}
+    this.hint = options?.hint
   }
 }
 
@@ -47,19 +56,24 @@ export class ConfigurationError extends AuthError {
 }
 
 /**
- * The provider's discovery document could not be fetched or is invalid: 503 (504 when the
- * provider did not answer in time), with `Retry-After`; the next request tries again.
+ * The provider's discovery document could not be fetched or is invalid: 503 with `Retry-After`
+ * while the provider is unreachable or failing (504 when it did not answer in time); 502 without
+ * it when what it answered says the configuration is wrong (a 4xx, another issuer, no metadata),
+ * which waiting does not fix. The next request tries again either way.
  */
 export class DiscoveryError extends AuthError {
   constructor(
     message: string,
-    options?: AuthErrorOptions & { retryAfter?: number; timedOut?: boolean },
+    options?: AuthErrorOptions & {
+      retryAfter?: number
+      timedOut?: boolean
+      misconfigured?: boolean
+    },
   ) {
-    // a provider that does not answer in time is a gateway timeout; one that is down or broken,
-    // a temporary unavailability of sign-in
-    super(message, 'discovery_failed', options?.timedOut ? 504 : 503, {
+    const status = options?.misconfigured ? 502 : options?.timedOut ? 504 : 503
+    super(message, 'discovery_failed', status, {
       ...options,
-      headers: { 'Retry-After': String(options?.retryAfter ?? 5) },
+      headers: status === 502 ? {} : { 'Retry-After': String(options?.retryAfter ?? 5) },
     })
   }
 }
@@ -73,8 +87,11 @@ export class CallbackError extends AuthError {
 
 /** The callback has no matching login transaction cookie: expired, replayed, or another browser. */
 export class MissingTransactionError extends CallbackError {
-  constructor(message = 'no login in progress in this browser, or it expired; sign in again') {
-    super(message, 'missing_transaction')
+  constructor(
+    message = 'no login in progress in this browser, or it expired; sign in again',
+    options?: AuthErrorOptions,
+  ) {
+    super(message, 'missing_transaction', options)
   }
 }
 
@@ -93,7 +110,9 @@ export class ProviderError extends AuthError {
   readonly description: string | undefined
   constructor(error: string, description: string | undefined, options?: AuthErrorOptions) {
     super(
-      `the provider refused the sign-in: ${error}${description ? ` (${description})` : ''}`,
+      error === 'access_denied'
+        ? `the sign-in was cancelled (access_denied${description ? `: ${description}` : ''})`
+        : `the provider refused the sign-in: ${error}${description ? ` (${description})` : ''}`,
       'provider_error',
       error === 'access_denied' ? 403 : 400,
       options,
@@ -119,8 +138,14 @@ export class UserinfoError extends AuthError {
 
 /** Refreshing the access token failed. `invalid_grant` ends the session (401). */
 export class TokenRefreshError extends AuthError {
-  constructor(message: string, status = 502, options?: AuthErrorOptions) {
+  /**
+   * whether trying again may help: the provider could not be reached or answered 5xx; not when it
+   * answered a response that does not validate (it may have rotated the refresh token already)
+   */
+  readonly retryable: boolean
+  constructor(message: string, status = 502, options?: AuthErrorOptions & { retryable?: boolean }) {
     super(message, status === 504 ? 'provider_timeout' : 'token_refresh_failed', status, options)
+    this.retryable = options?.retryable ?? false
   }
 }
 
@@ -167,15 +192,19 @@ export class BodyTooLargeError extends AuthError {
   }
 }
 
-/** A sealed session does not fit in the configured cookie budget. */
+/**
+ * A session does not fit in the configured cookie budget even without what can be left out: the
+ * provider's access and refresh tokens alone are too large for cookies (502: the sign-in cannot be
+ * kept; the fix is a server-side store).
+ */
 export class SessionTooLargeError extends AuthError {
   constructor(bytes: number, maxChunks: number) {
     super(
       `the session needs ${bytes} bytes of cookies, more than ${maxChunks} cookie chunks can hold; ` +
-        'keep fewer claims with "beforeSessionSaved" or use a server-side store ("session.store", ' +
-        'e.g. @codeflow/redis)',
+        'use a server-side store ("session.store", e.g. createRedisStore from @codeflow/redis) or ' +
+        'raise "session.maxCookieChunks"',
       'session_too_large',
-      500,
+      502,
     )
   }
 }

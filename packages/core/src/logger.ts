@@ -16,12 +16,39 @@ export type Rejected = (reason: string, error?: unknown) => void
 /** The logger hook: called synchronously; it must not throw. */
 export type AuthLogger = (event: AuthLogEvent) => void
 
-/** Reports an event to the configured logger, swallowing anything the logger throws. */
+/**
+ * The logger of an app that configures none: warnings and errors, one line each, on the console
+ * (`logger: false` silences it). What codeflow reports never holds tokens, secrets, codes or cookie
+ * values; the underlying error (`event.error`) is not printed, since a provider's response in it
+ * might.
+ */
+export const consoleLogger: AuthLogger = (event) => {
+  if (event.level !== 'warn' && event.level !== 'error') return
+  const line = `codeflow: ${event.message} [${event.code}]`
+  if (event.level === 'error') console.error(line)
+  else console.warn(line)
+}
+
+const REPORTED = Symbol('codeflow.reported')
+
+/**
+ * Reports an event to the configured logger, swallowing anything the logger throws. Its error is
+ * marked as reported: an error shared by the requests it fails is reported once, where it arose.
+ */
 export function report(logger: AuthLogger | undefined, event: AuthLogEvent): void {
+  const { error } = event
+  if (error !== null && typeof error === 'object' && Object.isExtensible(error)) {
+    Object.defineProperty(error, REPORTED, { value: true, configurable: true })
+  }
   if (!logger) return
   try {
     logger(event)
   } catch {
     // a logger that throws must never turn a request into a 500
   }
+}
+
+/** Whether `error` was reported already (see `report`). */
+export function wasReported(error: unknown): boolean {
+  return error !== null && typeof error === 'object' && REPORTED in error
 }

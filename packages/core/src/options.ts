@@ -3,7 +3,7 @@
  * option at fault) and resolved into the settings every part of the core reads.
  */
 import { ConfigurationError } from './errors.js'
-import type { AuthLogger } from './logger.js'
+import { type AuthLogger, consoleLogger } from './logger.js'
 import { newestPasswordId } from './seal/seal.js'
 import type { RevocationStore } from './session/revocation.js'
 import type { SessionStore } from './session/store.js'
@@ -87,10 +87,17 @@ export interface AuthOptions {
   /** the client id registered at the provider */
   clientId: string
   /**
-   * the client secret (sent with client_secret_basic); leave it out for a public client, which
-   * then relies on PKCE alone
+   * the client secret; leave it out for a public client, which then relies on PKCE alone
    */
   clientSecret?: string
+  /**
+   * how the client authenticates at the token and revocation endpoints: `client_secret_basic`
+   * (HTTP Basic), `client_secret_post` (in the form body; for providers that do not form-decode
+   * Basic credentials) or `none` (a public client); default: `none` without a secret, else
+   * `client_secret_basic` when the provider's `token_endpoint_auth_methods_supported` lists it (or
+   * lists nothing), else `client_secret_post` when it lists that
+   */
+  clientAuth?: ClientAuth
   /** the app's public origin (and optional path prefix), e.g. `https://app.example.com` */
   baseUrl: string | URL
   /**
@@ -113,8 +120,12 @@ export interface AuthOptions {
   clockTolerance?: number
   /** milliseconds each request to the provider may take; default 5000 */
   httpTimeout?: number
-  /** receives what codeflow wants to report (rejected cookies, provider faults) */
-  logger?: AuthLogger
+  /**
+   * receives what codeflow reports (rejected cookies, provider faults, failed logins), each with
+   * a level, a stable code and a line that names the cause and what to change; default: warnings
+   * and errors on the console; `false`: nothing
+   */
+  logger?: AuthLogger | false
   /**
    * allow an `http:` issuer; for development and tests against a local provider only
    * (default false)
@@ -152,6 +163,11 @@ export interface AuthOptions {
   clock?: () => number
 }
 
+/** How the client authenticates at the provider's token and revocation endpoints. */
+export type ClientAuth = 'client_secret_basic' | 'client_secret_post' | 'none'
+
+const CLIENT_AUTH: readonly ClientAuth[] = ['client_secret_basic', 'client_secret_post', 'none']
+
 /** The name of one of codeflow's routes. */
 export type RouteName = keyof RoutePaths
 
@@ -160,6 +176,8 @@ export interface Settings {
   readonly issuer: URL
   readonly clientId: string
   readonly clientSecret: string | undefined
+  /** the configured method; `undefined`: chosen at discovery */
+  readonly clientAuth: ClientAuth | undefined
   readonly baseUrl: URL
   readonly origin: string
   /** one app in this process: its issuer, client and base URL */
@@ -202,6 +220,8 @@ export interface Settings {
   readonly maxTransactions: number
   /** the current time, epoch milliseconds */
   readonly clock: () => number
+  /** not in production (`NODE_ENV` is not `production`): error pages show the operator's hint */
+  readonly development: boolean
 }
 
 const RESERVED_PARAMS = new Set([
@@ -342,6 +362,19 @@ export function resolveOptions(options: AuthOptions): Settings {
   ) {
     fail('clientSecret', 'must be a non-empty string when given')
   }
+  const { clientAuth } = options
+  if (clientAuth !== undefined && !CLIENT_AUTH.includes(clientAuth)) {
+    fail('clientAuth', `must be one of ${CLIENT_AUTH.map((m) => `"${m}"`).join(', ')}`)
+  }
+  if (clientAuth === 'none' && options.clientSecret !== undefined) {
+    fail(
+      'clientSecret',
+      'is not sent with clientAuth "none": remove it, or choose client_secret_basic or client_secret_post',
+    )
+  }
+  if (clientAuth !== undefined && clientAuth !== 'none' && options.clientSecret === undefined) {
+    fail('clientSecret', `is required with clientAuth "${clientAuth}"`)
+  }
 
   const baseUrl = parseUrl('baseUrl', options.baseUrl)
   const basePath = baseUrl.pathname.replace(/\/+$/, '')
@@ -403,8 +436,12 @@ export function resolveOptions(options: AuthOptions): Settings {
   }
   const httpTimeout = positiveInt('httpTimeout', options.httpTimeout, 5000, 120_000)
 
-  if (options.logger !== undefined && typeof options.logger !== 'function') {
-    fail('logger', 'must be a function')
+  if (
+    options.logger !== undefined &&
+    options.logger !== false &&
+    typeof options.logger !== 'function'
+  ) {
+    fail('logger', 'must be a function, or false')
   }
   const idTokenSigningAlg = options.idTokenSigningAlg
   if (
@@ -435,6 +472,7 @@ export function resolveOptions(options: AuthOptions): Settings {
     issuer,
     clientId: options.clientId,
     clientSecret: options.clientSecret,
+    clientAuth,
     baseUrl,
     origin: baseUrl.origin,
     appKey: `${issuer.href}\n${options.clientId}\n${appPath}`,
@@ -452,7 +490,7 @@ export function resolveOptions(options: AuthOptions): Settings {
     homeUrl: `${appPath}/`,
     clockTolerance,
     httpTimeout,
-    logger: options.logger,
+    logger: options.logger === false ? undefined : (options.logger ?? consoleLogger),
     allowInsecureRequests,
     idTokenSigningAlg,
     secure,
@@ -500,5 +538,8 @@ export function resolveOptions(options: AuthOptions): Settings {
     maxTransactions: positiveInt('maxTransactions', options.maxTransactions, 5, 20),
     // read at call time, so that a test that replaces Date.now is followed
     clock: fn('clock', options.clock) ?? (() => Date.now()),
+    development:
+      (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env
+        ?.NODE_ENV !== 'production',
   }
 }

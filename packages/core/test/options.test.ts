@@ -301,6 +301,31 @@ describe('createAuth validation', () => {
     })
   })
 
+  describe('clientAuth', () => {
+    it.each(['client_secret_jwt', 'basic', '', 5])('refuses %j', (clientAuth) => {
+      expectRejected({ clientAuth }, 'clientAuth')
+    })
+
+    it.each(['client_secret_basic', 'client_secret_post'])(
+      'needs a secret with %s',
+      (clientAuth) => {
+        expectRejected({ clientAuth, clientSecret: undefined }, 'clientSecret')
+      },
+    )
+
+    it('refuses a secret with none, which would never be sent', () => {
+      expectRejected({ clientAuth: 'none' }, 'clientSecret')
+    })
+
+    it.each([
+      ['client_secret_post', { clientAuth: 'client_secret_post' }],
+      ['none', { clientAuth: 'none', clientSecret: undefined }],
+      [undefined, {}],
+    ] as const)('keeps %s (undefined: chosen at discovery)', (clientAuth, overrides) => {
+      expect(settingsOf(createAuth(validOptions(overrides))).clientAuth).toBe(clientAuth)
+    })
+  })
+
   it('refuses a logger that is not a function', () => {
     expectRejected({ logger: console }, 'logger')
   })

@@ -96,7 +96,7 @@ describe('errorResponse', () => {
     [new ProviderError('invalid_scope', undefined), 400],
     [new TokenExchangeError('x'), 502],
     [new TokenExchangeError('x', 504), 504],
-    [new SessionTooLargeError(20_000, 3), 500],
+    [new SessionTooLargeError(20_000, 3), 502],
     [new AuthError('x', 'teapot', 418), 418],
   ])('answers %o with status %i', (error, status) => {
     expect(errorResponse(apiCall(), error).status).toBe(status)

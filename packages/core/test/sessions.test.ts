@@ -165,7 +165,7 @@ describe('a stored session', () => {
 describe('chunked sessions', () => {
   it('splits a large session under 4096 bytes per Set-Cookie and joins it on read', async () => {
     const auth = testAuth({ baseUrl: 'https://app.example.com' })
-    const big = bulk(5000)
+    const big = bulk(7000)
     const ctx = context('https://app.example.com/')
     await storeSession(auth, ctx, withIdToken({ big }))
     expect(ctx.cookies.map((c) => c.name)).toEqual([
@@ -184,26 +184,53 @@ describe('chunked sessions', () => {
     expect(session?.user.big).toBe(big)
   })
 
-  it('throws SessionTooLargeError past maxCookieChunks and writes nothing', async () => {
-    const data = withIdToken({ big: bulk(12_000) })
-    const small = testAuth()
+  it('keeps a session too large for its cookies without its ID token and custom claims, and says so', async () => {
+    const { events, logger } = recorder()
+    const data = withIdToken({ big: bulk(12_000), name: 'User One', email: 'user@example.com' })
+    const small = testAuth({ logger })
     const ctx = context('/')
-    const error = await storeSession(small, ctx, data).catch((e: unknown) => e)
-    expect(error).toBeInstanceOf(SessionTooLargeError)
-    expect((error as SessionTooLargeError).code).toBe('session_too_large')
-    expect((error as SessionTooLargeError).message).toContain('server-side store ("session.store"')
-    expect(ctx.cookies).toHaveLength(0)
+    await storeSession(small, ctx, data)
+    expect(ctx.cookies.length).toBeLessThanOrEqual(3)
+    const session = await getSession(
+      small,
+      context('/', { headers: { cookie: cookieHeader(ctx.cookies) } }),
+    )
+    expect(session?.user).toEqual({ sub: 'user-1', name: 'User One', email: 'user@example.com' })
+    expect(session?.idToken).toBeUndefined()
+    expect(session?.accessToken).toBe(data.accessToken)
+    const trimmed = events.filter((e) => e.code === 'session_trimmed')
+    expect(trimmed).toHaveLength(1)
+    expect(trimmed[0]?.level).toBe('warn')
+    expect(trimmed[0]?.message).toContain('without the ID token and the claims big')
+    expect(trimmed[0]?.message).toContain('"session.store"')
 
     const roomy = testAuth({ session: { maxCookieChunks: 10 } })
     const roomyCtx = context('/')
     await storeSession(roomy, roomyCtx, data)
     expect(roomyCtx.cookies.length).toBeGreaterThan(3)
     expect(roomyCtx.cookies.length).toBeLessThanOrEqual(10)
+    const whole = await getSession(
+      roomy,
+      context('/', { headers: { cookie: cookieHeader(roomyCtx.cookies) } }),
+    )
+    expect(whole?.user.big).toHaveLength(12_000)
+    expect(whole?.idToken).toBe(data.idToken)
+  })
+
+  it('throws SessionTooLargeError (502) when even the tokens do not fit, and writes nothing', async () => {
+    const data = sessionData({ accessToken: bulk(20_000) })
+    const ctx = context('/')
+    const error = await storeSession(testAuth(), ctx, data).catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(SessionTooLargeError)
+    expect((error as SessionTooLargeError).code).toBe('session_too_large')
+    expect((error as SessionTooLargeError).status).toBe(502)
+    expect((error as SessionTooLargeError).message).toContain('server-side store ("session.store"')
+    expect(ctx.cookies).toHaveLength(0)
   })
 
   it('deletes the stale chunks when a session shrinks', async () => {
     const auth = testAuth()
-    const large = await sessionCookie(auth, withIdToken({ big: bulk(5000) }))
+    const large = await sessionCookie(auth, withIdToken({ big: bulk(7000) }))
     expect(large).toMatch(/codeflow\.2=/)
 
     const ctx = context('/', { headers: { cookie: large } })
@@ -221,7 +248,7 @@ describe('chunked sessions', () => {
     const auth = testAuth()
     const small = await sessionCookie(auth)
     const ctx = context('/', { headers: { cookie: small } })
-    await storeSession(auth, ctx, withIdToken({ big: bulk(5000) }))
+    await storeSession(auth, ctx, withIdToken({ big: bulk(7000) }))
     expect(ctx.cookies.find((c) => c.name === 'codeflow')?.options.maxAge).toBe(0)
     const after = cookieHeader(ctx.cookies, small)
     const session = await getSession(auth, context('/', { headers: { cookie: after } }))
@@ -230,7 +257,7 @@ describe('chunked sessions', () => {
 
   it('reads a session with a missing middle chunk as anonymous', async () => {
     const auth = testAuth()
-    const large = await sessionCookie(auth, withIdToken({ big: bulk(5000) }))
+    const large = await sessionCookie(auth, withIdToken({ big: bulk(7000) }))
     const cookie = large.replace(/codeflow\.1=[^;]*(; )?/, '')
     expect(cookie).toMatch(/codeflow\.2=/)
     expect(await getSession(auth, context('/', { headers: { cookie } }))).toBeUndefined()
@@ -238,7 +265,7 @@ describe('chunked sessions', () => {
 
   it('destroySession deletes every chunk', async () => {
     const auth = testAuth()
-    const large = await sessionCookie(auth, withIdToken({ big: bulk(5000) }))
+    const large = await sessionCookie(auth, withIdToken({ big: bulk(7000) }))
     const ctx = context('/', { headers: { cookie: `${large}; other=1` } })
     destroySession(auth, ctx)
     expect(ctx.cookies.map((c) => [c.name, c.options.maxAge])).toEqual([

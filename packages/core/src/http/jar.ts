@@ -49,6 +49,11 @@ export class CookieJar {
     return readChunked(requestState(ctx).cookies, this.#session, this.#maxChunks)
   }
 
+  /** Whether `value` fits in the session's cookies (`session.maxCookieChunks` at most). */
+  fitsSession(value: string, maxAge: number | undefined): boolean {
+    return chunkValue(this.#session, value, this.#secure, maxAge, this.#maxChunks) !== undefined
+  }
+
   /**
    * Writes `value` as the session cookie, in as few chunks as it needs, and deletes the chunks of
    * the previous value that are not written again. Throws `SessionTooLargeError` (writing

@@ -3,7 +3,7 @@
  * headers and an optional body. Adapters copy it onto their response as it is.
  */
 
-import { AuthError, UnauthenticatedError } from '../errors.js'
+import { AuthError, ProviderError, UnauthenticatedError } from '../errors.js'
 import type { HttpContext } from './context.js'
 
 /** A response for the adapter to send. Cookies were already set through the context. */
@@ -85,10 +85,13 @@ export interface ErrorResponseOptions {
   home?: string
   /** `html`, `json`, or `auto` (HTML for a page navigation); default `auto` */
   format?: 'auto' | 'html' | 'json'
+  /** show the error's operator `hint` on an HTML page (outside production); default false */
+  details?: boolean
 }
 
-/** Titles of error pages by status. */
-function title(status: number): string {
+/** The title of an error page. */
+function title(error: unknown, status: number): string {
+  if (error instanceof ProviderError && error.error === 'access_denied') return 'Sign-in cancelled'
   if (status === 401) return 'Sign-in required'
   if (status === 403) return 'Not allowed'
   if (status === 503) return 'Sign-in is unavailable'
@@ -123,5 +126,14 @@ export function errorResponse(
     error instanceof UnauthenticatedError
       ? `<p><a href="${escapeHtml(error.loginUrl)}">Sign in</a></p>`
       : `<p><a href="${escapeHtml(home)}">Back to the start page</a></p>`
-  return htmlPage(status, title(status), `<p>${escapeHtml(message)}</p>${retry}`, headers)
+  const hint =
+    options.details && known && error.hint !== undefined
+      ? `<p><small>For the developer (not shown in production): ${escapeHtml(error.hint)}</small></p>`
+      : ''
+  return htmlPage(
+    status,
+    title(error, status),
+    `<p>${escapeHtml(message)}</p>${hint}${retry}`,
+    headers,
+  )
 }

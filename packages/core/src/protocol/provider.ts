@@ -6,7 +6,8 @@
  */
 import * as client from 'openid-client'
 import {
-  type AuthError,
+  AuthError,
+  type AuthErrorOptions,
   CallbackError,
   DiscoveryError,
   ProviderError,
@@ -15,7 +16,8 @@ import {
   UserinfoError,
 } from '../errors.js'
 import { report } from '../logger.js'
-import type { Settings } from '../options.js'
+import type { ClientAuth, Settings } from '../options.js'
+import { ProviderKeys, verifySignature } from './keys.js'
 
 /** The ID token claims, as validated by openid-client. */
 export type IdTokenClaims = Readonly<Record<string, unknown>> & {
@@ -55,8 +57,10 @@ export interface Provider {
   readonly revocation: boolean
   /** the issuer identifier the provider's metadata declares (the `iss` of its tokens) */
   readonly issuer: string
-  /** the provider's jwks_uri, for the signatures codeflow checks itself (logout tokens) */
-  readonly jwksUri: string | undefined
+  /** the provider's keys, for the signatures codeflow checks (ID tokens, logout tokens), or why it has none codeflow may use */
+  readonly keys: ProviderKeys | string
+  /** how the client authenticates at the token and revocation endpoints */
+  readonly clientAuth: ClientAuth
   /** the one signing algorithm accepted from this provider (ID tokens, logout tokens) */
   readonly signingAlg: string
   /** seconds of clock skew tolerated in token timestamps */
@@ -82,6 +86,39 @@ export async function loginSecrets(): Promise<CallbackChecks & { codeChallenge: 
   }
 }
 
+/**
+ * The client authentication of a client with (or without) a secret, when not configured: PKCE
+ * alone without a secret; otherwise client_secret_basic where the provider offers it (the
+ * default of RFC 8414 when it says nothing), else client_secret_post where it offers that.
+ */
+function pickClientAuth(offered: readonly string[] | undefined, secret: string | undefined) {
+  if (secret === undefined) return 'none'
+  if (offered === undefined || offered.includes('client_secret_basic')) return 'client_secret_basic'
+  return offered.includes('client_secret_post') ? 'client_secret_post' : 'client_secret_basic'
+}
+
+function clientAuthentication(method: ClientAuth, secret: string | undefined): client.ClientAuth {
+  if (method === 'none' || secret === undefined) return client.None()
+  return method === 'client_secret_post'
+    ? client.ClientSecretPost(secret)
+    : client.ClientSecretBasic(secret)
+}
+
+/** The provider's key set at `uri`, or why codeflow may not use it. */
+function keySet(uri: string | undefined, settings: Settings): ProviderKeys | string {
+  if (uri === undefined) return 'the identity provider publishes no jwks_uri to verify it with'
+  let url: URL
+  try {
+    url = new URL(uri)
+  } catch {
+    return "the identity provider's jwks_uri is not a URL"
+  }
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && settings.allowInsecureRequests)) {
+    return "the identity provider's jwks_uri is not https"
+  }
+  return new ProviderKeys(url, settings.httpTimeout, settings.clock)
+}
+
 function pickAlg(offered: readonly string[] | undefined): string {
   const algs = (offered ?? []).filter((alg) => alg !== 'none' && !alg.startsWith('HS'))
   if (algs.length === 0 || algs.includes('RS256')) return 'RS256'
@@ -104,22 +141,20 @@ async function discover(settings: Settings): Promise<Provider> {
   const server = discovered.serverMetadata()
   const alg = settings.idTokenSigningAlg ?? pickAlg(server.id_token_signing_alg_values_supported)
   const secret = settings.clientSecret
+  const clientAuth =
+    settings.clientAuth ?? pickClientAuth(server.token_endpoint_auth_methods_supported, secret)
   const config = new client.Configuration(
     server,
     settings.clientId,
     {
       id_token_signed_response_alg: alg,
       [client.clockTolerance]: settings.clockTolerance,
-      ...(secret === undefined
-        ? { token_endpoint_auth_method: 'none' }
-        : { client_secret: secret }),
+      token_endpoint_auth_method: clientAuth,
+      ...(secret === undefined ? {} : { client_secret: secret }),
     },
-    secret === undefined ? client.None() : client.ClientSecretBasic(secret),
+    clientAuthentication(clientAuth, secret),
   )
   if (settings.allowInsecureRequests) client.allowInsecureRequests(config)
-  // verify ID token signatures from the token endpoint too (OIDC Core 3.1.3.7 step 6 allows
-  // relying on TLS instead; a careful user expects the signature checked)
-  client.enableNonRepudiationChecks(config)
   config.timeout = timeout
   return {
     config,
@@ -127,7 +162,10 @@ async function discover(settings: Settings): Promise<Provider> {
     endSession: typeof server.end_session_endpoint === 'string',
     revocation: typeof server.revocation_endpoint === 'string',
     issuer: server.issuer,
-    jwksUri: server.jwks_uri,
+    // ID token signatures are checked with these keys (tokenSet), the token endpoint's too: OIDC
+    // Core 3.1.3.7 step 6 allows relying on TLS instead, a careful user expects them checked
+    keys: keySet(server.jwks_uri, settings),
+    clientAuth,
     signingAlg: alg,
     clockTolerance: settings.clockTolerance,
     clock: settings.clock,
@@ -146,26 +184,120 @@ export class ProviderCache {
     this.#settings = settings
   }
 
-  /** The discovered provider; throws a `DiscoveryError` (503) while the provider is unreachable. */
+  /**
+   * The discovered provider; throws a `DiscoveryError` (503 while the provider is unreachable, 502
+   * when its answer says the configuration is wrong) whose `hint` says which.
+   */
   get(): Promise<Provider> {
     if (!this.#pending) {
-      const pending = discover(this.#settings).catch((error: unknown) => {
+      const pending = discover(this.#settings).catch((cause: unknown) => {
         if (this.#pending === pending) this.#pending = undefined
+        const error = discoveryError(this.#settings, cause)
+        // once per failed discovery, however many requests it fails
         report(this.#settings.logger, {
           level: 'error',
-          code: 'discovery_failed',
-          message: `discovery of ${this.#settings.issuer.href} failed`,
+          code: error.code,
+          message: error.hint ?? error.message,
           error,
         })
-        throw new DiscoveryError('the identity provider is unavailable, try again shortly', {
-          cause: error,
-          timedOut: isTimeout(error),
-        })
+        throw error
       })
       this.#pending = pending
     }
     return this.#pending
   }
+}
+
+/** The URL discovery reads the metadata from (OpenID Connect Discovery 1.0 §4). */
+function discoveryUrl(issuer: URL): string {
+  return `${issuer.href.replace(/\/$/, '')}/.well-known/openid-configuration`
+}
+
+/** The errors along `error`'s causes. */
+function* causes(error: unknown): Generator<unknown> {
+  for (let e = error, depth = 0; e !== undefined && depth < 8; depth++) {
+    yield e
+    e = e instanceof Error ? e.cause : undefined
+  }
+}
+
+/** What a system error code of a failed request means, in words. */
+const NETWORK_FAULTS: Readonly<Record<string, string>> = {
+  ECONNREFUSED: 'the connection was refused',
+  ECONNRESET: 'the connection was reset',
+  ENOTFOUND: 'the host name does not resolve',
+  EAI_AGAIN: 'the host name does not resolve',
+  EHOSTUNREACH: 'the host is unreachable',
+  ENETUNREACH: 'the network is unreachable',
+  ETIMEDOUT: 'the connection timed out',
+}
+
+/** What failed at discovery, for the operator: an outage, or a configuration to change. */
+function discoveryError(settings: Settings, error: unknown): DiscoveryError {
+  const url = discoveryUrl(settings.issuer)
+  const unavailable = 'the identity provider is unavailable, try again shortly'
+  const wrong = 'sign-in is not possible: the identity provider is not configured correctly'
+  if (isTimeout(error)) {
+    return new DiscoveryError(unavailable, {
+      cause: error,
+      timedOut: true,
+      hint: `discovery at ${url} did not answer within "httpTimeout" (${settings.httpTimeout} ms)`,
+    })
+  }
+  for (const e of causes(error)) {
+    const code = (e as { code?: unknown }).code
+    const cause = e instanceof Error ? e.cause : undefined
+    if (code === 'OAUTH_RESPONSE_IS_NOT_CONFORM' && cause instanceof Response) {
+      const hint = `discovery at ${url} answered ${cause.status}`
+      if (cause.status >= 500) {
+        return new DiscoveryError(unavailable, {
+          cause: error,
+          hint: `${hint}: the provider is failing`,
+        })
+      }
+      return new DiscoveryError(wrong, {
+        cause: error,
+        misconfigured: true,
+        hint: `${hint}: check "issuer" (the metadata is read from <issuer>/.well-known/openid-configuration)`,
+      })
+    }
+    if (code === 'OAUTH_JSON_ATTRIBUTE_COMPARISON_FAILED') {
+      const said = (cause as { body?: { issuer?: unknown } } | undefined)?.body?.issuer
+      return new DiscoveryError(wrong, {
+        cause: error,
+        misconfigured: true,
+        hint: `the provider's metadata says issuer ${JSON.stringify(said)}, but "issuer" is ${JSON.stringify(settings.issuer.href)}: set "issuer" to exactly what the provider says`,
+      })
+    }
+    if (
+      code === 'OAUTH_RESPONSE_IS_NOT_JSON' ||
+      code === 'OAUTH_PARSE_ERROR' ||
+      code === 'OAUTH_INVALID_RESPONSE'
+    ) {
+      return new DiscoveryError(wrong, {
+        cause: error,
+        misconfigured: true,
+        hint: `discovery at ${url} did not answer OpenID Provider metadata: check "issuer"`,
+      })
+    }
+    if (typeof code === 'string' && /CERT|SELF_SIGNED|UNABLE_TO_VERIFY/.test(code)) {
+      return new DiscoveryError(unavailable, {
+        cause: error,
+        hint: `discovery at ${url} failed: the provider's TLS certificate is not trusted (${code}): for a private CA, set NODE_EXTRA_CA_CERTS`,
+      })
+    }
+    if (typeof code === 'string' && /^E[A-Z_]+$/.test(code)) {
+      return new DiscoveryError(unavailable, {
+        cause: error,
+        hint: `discovery at ${url} failed: ${NETWORK_FAULTS[code] ?? 'a network error'}: is the provider running there? check "issuer"`,
+      })
+    }
+  }
+  const message = error instanceof Error ? error.message : String(error)
+  return new DiscoveryError(unavailable, {
+    cause: error,
+    hint: `discovery at ${url} failed: ${message}`,
+  })
 }
 
 /** The URL of the authorization request (response_type=code, S256 PKCE, state, nonce). */
@@ -194,18 +326,25 @@ function isTimeout(error: unknown): boolean {
 }
 
 /**
- * What openid-client leaves unchecked in a token response: the size of its tokens, and an ID
- * token `iat` in the future (OIDC Core 3.1.3.7 step 10 lets the client reject tokens issued too
- * far from now; one from the future was not issued by an honest provider with a sane clock).
+ * What openid-client leaves unchecked in a token response: the size of its tokens; the token type
+ * (RFC 6749 §7.1: a client must not use a token type it does not understand: Bearer, in any case);
+ * an ID token `iat` in the future (OIDC Core 3.1.3.7 step 10 lets the client reject tokens issued
+ * too far from now; one from the future was not issued by an honest provider with a sane clock);
+ * and the ID token's signature, with the provider's keys.
  */
-function checkTokens(
+async function checkTokens(
   provider: Provider,
   response: client.TokenEndpointResponse & client.TokenEndpointResponseHelpers,
-): void {
+): Promise<void> {
   for (const token of [response.access_token, response.refresh_token, response.id_token]) {
     if (typeof token === 'string' && token.length > MAX_TOKEN) {
       throw new Error('a token of the response is too large')
     }
+  }
+  if (response.token_type.toLowerCase() !== 'bearer') {
+    throw new Error(
+      `the token response has "token_type" ${JSON.stringify(response.token_type)}, not Bearer`,
+    )
   }
   if (response.id_token === undefined) return
   const iat = response.claims()?.iat
@@ -215,13 +354,15 @@ function checkTokens(
   ) {
     throw new Error('the ID token "iat" is missing or in the future')
   }
+  if (typeof provider.keys === 'string') throw new Error(provider.keys)
+  await verifySignature(provider.keys, response.id_token, provider.signingAlg)
 }
 
-function tokenSet(
+async function tokenSet(
   provider: Provider,
   response: client.TokenEndpointResponse & client.TokenEndpointResponseHelpers,
-) {
-  checkTokens(provider, response)
+): Promise<TokenSet> {
+  await checkTokens(provider, response)
   const expiresIn = response.expiresIn()
   return {
     idToken: response.id_token,
@@ -235,20 +376,74 @@ function tokenSet(
   }
 }
 
-/** Maps an openid-client or network error of the token endpoint to our hierarchy. */
-function tokenEndpointError(error: unknown, refresh: boolean): AuthError {
-  const Kind = refresh ? TokenRefreshError : TokenExchangeError
+/**
+ * Maps an openid-client or network error of the token endpoint to our hierarchy; our own errors
+ * (the provider's keys unavailable) stay as they are.
+ */
+function tokenEndpointError(provider: Provider, error: unknown, refresh: boolean): AuthError {
+  if (error instanceof AuthError) return error
+  // only a refresh is ever retried (a code is spent once)
+  const failure = (
+    message: string,
+    status: number,
+    options: AuthErrorOptions & { retryable?: boolean },
+  ): AuthError =>
+    refresh
+      ? new TokenRefreshError(message, status, options)
+      : new TokenExchangeError(message, status, options)
+  const grant = refresh ? 'the refresh' : 'the code exchange'
   if (isTimeout(error)) {
-    return new Kind('the identity provider did not answer in time', 504, { cause: error })
+    return failure('the identity provider did not answer in time', 504, {
+      cause: error,
+      hint: `the token endpoint did not answer ${grant} within "httpTimeout" (${provider.config.timeout ?? 0} s)`,
+    })
   }
+  // the provider's own error_description stays in `cause`: it is the provider's text, not ours
   if (error instanceof client.ResponseBodyError) {
     // invalid_grant at the code exchange is the browser's fault: a used, expired or foreign code
     const status = error.error === 'invalid_grant' ? (refresh ? 401 : 400) : 502
-    return new Kind(`the identity provider refused the token request: ${error.error}`, status, {
+    const hint =
+      error.error === 'invalid_client'
+        ? `the provider rejected the client credentials (invalid_client) at ${grant}: check "clientId", "clientSecret" and "clientAuth" (${provider.clientAuth} now)`
+        : `the token endpoint refused ${grant} with ${error.status} ${error.error}`
+    return failure(`the identity provider refused the token request: ${error.error}`, status, {
       cause: error,
+      hint,
+      retryable: error.status >= 500,
     })
   }
-  return new Kind('the identity provider sent an invalid token response', 502, { cause: error })
+  const answered = httpStatus(error)
+  return failure('the identity provider sent an invalid token response', 502, {
+    cause: error,
+    hint:
+      answered === undefined
+        ? `the token endpoint could not be reached for ${grant}: ${reasons(error)}`
+        : `the token endpoint's answer to ${grant} is not valid: ${reasons(error)}`,
+    // no answer, or a 5xx: the grant may not have been processed; anything else was answered
+    retryable: answered === undefined || answered >= 500,
+  })
+}
+
+/**
+ * The HTTP status of the provider's answer an error is about; `undefined` when there was none (the
+ * request failed: fetch's TypeError). An answer that did not validate counts as 200.
+ */
+function httpStatus(error: unknown): number | undefined {
+  for (const e of causes(error)) {
+    const cause = e instanceof Error ? e.cause : undefined
+    if (cause instanceof Response) return cause.status
+  }
+  for (const e of causes(error)) if (e instanceof TypeError) return undefined
+  return 200
+}
+
+/** The messages along an error's causes, the most specific last, in one line. */
+function reasons(error: unknown): string {
+  const messages: string[] = []
+  for (const e of causes(error)) {
+    if (e instanceof Error && e.message && !messages.includes(e.message)) messages.push(e.message)
+  }
+  return messages.slice(0, 3).join(': ') || String(error)
 }
 
 /**
@@ -281,13 +476,13 @@ export async function exchangeCode(
       pkceCodeVerifier: checks.codeVerifier,
       idTokenExpected: true,
     })
-    const tokens = tokenSet(provider, response)
+    const tokens = await tokenSet(provider, response)
     if (!tokens.idToken || !tokens.claims) {
       throw new TokenExchangeError('the identity provider sent no ID token')
     }
     return tokens
   } catch (error) {
-    if (error instanceof TokenExchangeError) throw error
+    if (error instanceof AuthError) throw error
     if (error instanceof client.AuthorizationResponseError) {
       throw new ProviderError(error.error, error.error_description, { cause: error })
     }
@@ -296,7 +491,7 @@ export async function exchangeCode(
       if (!params.has('code'))
         throw new CallbackError('the "code" parameter is missing', 'missing_code', { cause: error })
     }
-    throw tokenEndpointError(error, false)
+    throw tokenEndpointError(provider, error, false)
   }
 }
 
@@ -307,9 +502,12 @@ export async function refreshTokens(
   params: Readonly<Record<string, string>> = {},
 ): Promise<TokenSet> {
   try {
-    return tokenSet(provider, await client.refreshTokenGrant(provider.config, refreshToken, params))
+    return await tokenSet(
+      provider,
+      await client.refreshTokenGrant(provider.config, refreshToken, params),
+    )
   } catch (error) {
-    throw tokenEndpointError(error, true)
+    throw tokenEndpointError(provider, error, true)
   }
 }
 

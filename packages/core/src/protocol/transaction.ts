@@ -94,7 +94,12 @@ export async function takeTransaction(
   ctx: HttpContext,
   state: string | null,
 ): Promise<Transaction> {
-  if (app.cookies.transactions(ctx).length === 0) throw new MissingTransactionError()
+  if (app.cookies.transactions(ctx).length === 0) {
+    const { origin } = app.settings
+    throw new MissingTransactionError(undefined, {
+      hint: `the callback came without a login transaction cookie: the login took longer than "transactionTtl", or it started at another address than ${origin} ("baseUrl"; cookies do not cross hosts, 127.0.0.1 and localhost included)`,
+    })
+  }
   if (state === null || !STATE.test(state)) throw new StateMismatchError()
   const name = app.cookies.transactionName(state)
   const value = app.cookies.get(ctx, name)

@@ -42,7 +42,7 @@ const backchannelLogout: RouteHandler = async (app, ctx) => {
   const { settings, revocations } = app
   const token = await logoutToken(ctx)
   const provider = await app.provider.get()
-  const claims = await verifyLogoutToken(provider, settings, app.logoutKeys, token)
+  const claims = await verifyLogoutToken(provider, settings, token)
   const now = epoch(settings)
   // remembered while the token could still be accepted: until its exp, or its maximum age
   const acceptedUntil = Math.min(claims.exp ?? Infinity, claims.iat + MAX_LOGOUT_TOKEN_AGE)
@@ -73,7 +73,7 @@ function refusal(app: App, error: AuthError): AuthResponse {
   app.report({
     level: error.status < 500 ? 'warn' : 'error',
     code: 'backchannel_logout_rejected',
-    message: `a back-channel logout was rejected: ${error.message}`,
+    message: `a back-channel logout was rejected: ${error.hint ?? error.message}`,
     error,
   })
   const code = error.status < 500 ? 'invalid_request' : 'temporarily_unavailable'

@@ -1,4 +1,4 @@
-import { type Auth, appOf } from '../auth.js'
+import { type App, type Auth, appOf } from '../auth.js'
 import { epoch } from '../clock.js'
 import type { HttpContext } from '../http/context.js'
 import { type AuthResponse, redirect } from '../http/responses.js'
@@ -21,6 +21,7 @@ const login: RouteHandler<LoginOptions> = async (app, ctx, options = {}) => {
   const { settings } = app
   const requested = options.returnTo ?? ctx.url.searchParams.get('returnTo')
   const returnTo = safeReturnTo(requested, settings.baseUrl) ?? settings.homeUrl
+  warnOfAnotherHost(app, ctx)
   const provider = await app.provider.get()
   const secrets = await loginSecrets()
   await startTransaction(app, ctx, {
@@ -31,6 +32,26 @@ const login: RouteHandler<LoginOptions> = async (app, ctx, options = {}) => {
     iat: epoch(settings),
   })
   return redirect(authorizationUrl(provider, settings, secrets))
+}
+
+const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]'])
+
+/**
+ * A login opened at another loopback name than `baseUrl`'s (127.0.0.1 for localhost): its
+ * transaction cookie is set there, the provider returns to `baseUrl`, and the callback finds no
+ * login. Told to the operator; proxies that rewrite Host make other mismatches normal.
+ */
+function warnOfAnotherHost(app: App, ctx: HttpContext): void {
+  const { baseUrl } = app.settings
+  const host = ctx.headers.get('host')
+  if (host === null || host === baseUrl.host || !LOOPBACK.has(baseUrl.hostname)) return
+  const name = host.replace(/:\d+$/, '')
+  if (!LOOPBACK.has(name)) return
+  app.report({
+    level: 'warn',
+    code: 'host_mismatch',
+    message: `this browser started a login at http://${host}, but "baseUrl" is ${baseUrl.origin}: the login's cookie stays at ${host} and the provider returns to ${baseUrl.host}, so the sign-in fails; open the app at ${baseUrl.origin}, or set "baseUrl" to the address the browser uses`,
+  })
 }
 
 /** The login route: GET. */

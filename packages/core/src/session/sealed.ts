@@ -8,6 +8,7 @@ import type { Rejected } from '../logger.js'
 import { chain, type MaybePromise } from '../maybe.js'
 import { unseal } from '../seal/seal.js'
 import type { CachedSeal } from './cache.js'
+import { unpackSession } from './compact.js'
 
 /** A verified session payload and whether a retired (older) password sealed it. */
 export interface Sealed {
@@ -28,9 +29,17 @@ export function unsealSession(
   const { passwords } = app.settings
   const hit = app.sessions.get(value, passwords)
   if (hit) return hit
-  return unseal('session', value, passwords, rejected).then((payload) =>
-    payload ? app.sessions.set(value, payload, passwords) : undefined,
-  )
+  return unseal('session', value, passwords, rejected).then(async (sealed) => {
+    if (!sealed) return undefined
+    let payload: Record<string, unknown>
+    try {
+      payload = await unpackSession(sealed)
+    } catch (error) {
+      rejected('malformed', error)
+      return undefined
+    }
+    return app.sessions.set(value, payload, passwords)
+  })
 }
 
 /**

@@ -4,6 +4,7 @@
  */
 import type { App } from '../auth.js'
 import { seal, unseal } from '../seal/seal.js'
+import { packSession, unpackSession } from './compact.js'
 import type { SessionData } from './types.js'
 import { claimsOf, isSessionData } from './view.js'
 import { lifetime } from './write.js'
@@ -15,7 +16,8 @@ import { lifetime } from './write.js'
 export async function readStored(app: App, id: string): Promise<SessionData | undefined> {
   const stored = await app.settings.store?.get(id)
   if (stored === undefined) return undefined
-  const data = await unseal('session', stored, app.settings.passwords, () => undefined)
+  const sealed = await unseal('session', stored, app.settings.passwords, () => undefined)
+  const data = sealed && (await unpackSession(sealed))
   if (!data || !isSessionData(data) || data.id !== id) return undefined
   const { k: _kind, ...fields } = data
   return fields as unknown as SessionData
@@ -26,5 +28,5 @@ export async function writeStored(app: App, data: SessionData): Promise<void> {
   const { store, passwords } = app.settings
   if (!store) return
   const ttl = lifetime(app, data, claimsOf(data))
-  await store.set(data.id, await seal('session', { ...data }, passwords, ttl), ttl)
+  await store.set(data.id, await seal('session', await packSession(data), passwords, ttl), ttl)
 }

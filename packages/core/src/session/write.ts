@@ -5,10 +5,12 @@
  */
 import type { App } from '../auth.js'
 import { epoch } from '../clock.js'
+import { SessionTooLargeError } from '../errors.js'
 import type { HttpContext } from '../http/context.js'
 import { requestState } from '../http/jar.js'
 import { UNREAD } from '../http/request-state.js'
 import { seal } from '../seal/seal.js'
+import { packSession } from './compact.js'
 import type { SessionData, UserClaims } from './types.js'
 import { claimsOf, sessionEnd } from './view.js'
 
@@ -23,9 +25,68 @@ function asUnsealed(payload: Record<string, unknown>): Record<string, unknown> {
 }
 
 /**
+ * The OpenID Connect standard claims (OIDC Core 5.1) and the session's own: what a session keeps
+ * of its claims when all of them do not fit in its cookies.
+ */
+const STANDARD_CLAIMS = new Set([
+  'sub',
+  'name',
+  'given_name',
+  'family_name',
+  'middle_name',
+  'nickname',
+  'preferred_username',
+  'profile',
+  'picture',
+  'website',
+  'email',
+  'email_verified',
+  'gender',
+  'birthdate',
+  'zoneinfo',
+  'locale',
+  'phone_number',
+  'phone_number_verified',
+  'address',
+  'updated_at',
+  'auth_time',
+  'acr',
+  'amr',
+  'session_expiry',
+])
+
+/**
+ * What can be left out of a session that does not fit in its cookies, in order: the extra tokens
+ * (a refresh gets them again), then the ID token with the claims that are not standard (what is
+ * big: groups, roles). The access and refresh tokens stay: without them the session is useless.
+ */
+function smaller(
+  data: SessionData,
+  user: UserClaims,
+): { data: SessionData; left: string } | undefined {
+  if (data.extraTokens !== undefined) {
+    const { extraTokens: _extra, ...rest } = data
+    return { data: rest, left: 'the tokens for other resources and scopes' }
+  }
+  const dropped = Object.keys(user).filter((claim) => !STANDARD_CLAIMS.has(claim))
+  if (data.idToken === undefined && dropped.length === 0) return undefined
+  const kept = Object.fromEntries(
+    Object.entries(user).filter(([claim]) => STANDARD_CLAIMS.has(claim)),
+  )
+  const { idToken: _idToken, ...rest } = data
+  const claims = dropped.length === 0 ? '' : ` and the claims ${dropped.join(', ')}`
+  return {
+    data: { ...rest, user: { ...kept, sub: data.sub } as UserClaims },
+    left: `the ID token${claims}`,
+  }
+}
+
+/**
  * Seals `data` (whose claims are `user`) into the response's cookies, and into the store when there
  * is one. The next request presents what was just sealed, so it goes into the app's cache as
- * unsealing would return it. Throws `SessionTooLargeError` past the chunk cap.
+ * unsealing would return it. A cookie session that does not fit in `session.maxCookieChunks`
+ * cookies is kept smaller (see `smaller`) and reported, naming `session.store`; past that, a
+ * `SessionTooLargeError` (nothing written).
  */
 async function sealInto(
   app: App,
@@ -35,17 +96,42 @@ async function sealInto(
 ): Promise<void> {
   const { settings } = app
   const ttl = lifetime(app, data, user)
-  const payload = { ...data }
-  const sealed = await seal('session', payload, settings.passwords, ttl)
-  app.sessions.set(sealed, asUnsealed(payload), settings.passwords)
-  let value = sealed
+  const maxAge = settings.persistent ? ttl : undefined
   if (settings.store) {
+    const sealed = await seal('session', await packSession(data), settings.passwords, ttl)
+    app.sessions.set(sealed, asUnsealed({ ...data }), settings.passwords)
     await settings.store.set(data.id, sealed, ttl)
     const reference = { ref: data.id }
-    value = await seal('session', reference, settings.passwords, ttl)
+    const value = await seal('session', reference, settings.passwords, ttl)
     app.sessions.set(value, asUnsealed(reference), settings.passwords)
+    app.cookies.writeSession(ctx, value, maxAge)
+    return
   }
-  app.cookies.writeSession(ctx, value, settings.persistent ? ttl : undefined)
+  const left: string[] = []
+  for (let current = data; ; ) {
+    const sealed = await seal('session', await packSession(current), settings.passwords, ttl)
+    if (app.cookies.fitsSession(sealed, maxAge)) {
+      app.sessions.set(sealed, asUnsealed({ ...current }), settings.passwords)
+      app.cookies.writeSession(ctx, sealed, maxAge)
+      if (left.length > 0) reportSmaller(app, sealed, left)
+      return
+    }
+    const next = smaller(current, current.user ?? user)
+    if (!next) throw new SessionTooLargeError(sealed.length, settings.maxCookieChunks)
+    left.push(next.left)
+    current = next.data
+  }
+}
+
+function reportSmaller(app: App, sealed: string, left: readonly string[]): void {
+  app.report({
+    level: 'warn',
+    code: 'session_trimmed',
+    message:
+      `the session did not fit in ${app.settings.maxCookieChunks} cookies ("session.maxCookieChunks") ` +
+      `and was kept without ${left.join(', then ')} (${sealed.length} bytes sealed now); set ` +
+      '"session.store" (e.g. createRedisStore from @codeflow/redis) to keep sessions whole',
+  })
 }
 
 /** Writes `data` as the request's session: a read later in this request reads it. */

@@ -34,9 +34,9 @@ function checkRefreshedIdToken(session: SessionData, tokens: TokenSet): void {
   }
 }
 
-/** Provider faults worth another try: a broken response or network error, not a refusal or a timeout. */
+/** Provider faults worth another try: no answer or a 5xx, not a refusal, a timeout or a bad answer. */
 function retryable(error: unknown): boolean {
-  return error instanceof TokenRefreshError && error.status === 502
+  return error instanceof TokenRefreshError && error.retryable
 }
 
 /** One refresh grant, retried twice on provider faults (bounded: then 502, or 504 on a timeout). */

@@ -1,0 +1,152 @@
+/**
+ * The provider's signing keys (its jwks_uri), for every signature codeflow checks: ID tokens at
+ * login and refresh, logout tokens. One cached set per discovered provider, fetched at first use
+ * and again after `MAX_AGE`. A token signed with a key the set does not have (a provider that just
+ * rotated its keys) refetches it at once, at most once per `COOLDOWN`: a login right after a
+ * rotation works, and a flood of tokens with junk `kid`s costs one fetch per interval. A failed
+ * fetch is not retried before the cooldown ends either.
+ */
+import {
+  type CompactVerifyGetKey,
+  compactVerify,
+  createLocalJWKSet,
+  errors,
+  type JSONWebKeySet,
+  type JWTVerifyGetKey,
+} from 'jose'
+import { AuthError } from '../errors.js'
+
+/** Milliseconds between two refetches for a key the set does not have, and after a failure. */
+const COOLDOWN = 10_000
+/** Milliseconds a fetched set is used before it is fetched again. */
+const MAX_AGE = 10 * 60_000
+/** The largest key set accepted, in bytes. */
+const MAX_BYTES = 512 * 1024
+
+/** The provider's key set could not be fetched (or is cooling down after a failure): 503. */
+export class KeySetUnavailableError extends AuthError {
+  constructor(options?: { cause?: unknown }) {
+    super(
+      "the identity provider's signing keys are unavailable, try again shortly",
+      'temporarily_unavailable',
+      503,
+      { ...options, headers: { 'Retry-After': String(COOLDOWN / 1000) } },
+    )
+  }
+}
+
+interface Fetched {
+  readonly select: JWTVerifyGetKey
+  /** when it was fetched, epoch ms by the app's clock */
+  readonly at: number
+}
+
+/** One provider's key set. */
+export class ProviderKeys {
+  readonly #url: URL
+  readonly #timeout: number
+  readonly #clock: () => number
+  #current: Fetched | undefined
+  #pending: Promise<Fetched> | undefined
+  /** when the set was last refetched for a key it did not have (epoch ms) */
+  #refetchedAt = Number.NEGATIVE_INFINITY
+  /** when a fetch last failed (epoch ms) */
+  #failedAt = Number.NEGATIVE_INFINITY
+
+  /**
+   * `url` is the provider's jwks_uri; `timeout` the milliseconds a fetch may take; `clock` the
+   * app's (epoch ms), which the intervals are measured by.
+   */
+  constructor(url: URL, timeout: number, clock: () => number) {
+    this.#url = url
+    this.#timeout = timeout
+    this.#clock = clock
+  }
+
+  /** What jose's verify functions take: the key for a token's header. */
+  readonly key: JWTVerifyGetKey = async (header, token) => {
+    const before = this.#current
+    const fetched = await this.#fresh()
+    try {
+      return await fetched.select(header, token)
+    } catch (error) {
+      if (!(error instanceof errors.JWKSNoMatchingKey)) throw error
+      // a set fetched for this very token is what the provider serves now; one fetched before may
+      // predate a rotation: fetched again, once per cooldown
+      const now = this.#clock()
+      if (fetched !== before || now - this.#refetchedAt < COOLDOWN) throw error
+      this.#refetchedAt = now
+      return (await this.#fetch()).select(header, token)
+    }
+  }
+
+  #fresh(): Promise<Fetched> {
+    const current = this.#current
+    if (current && this.#clock() - current.at < MAX_AGE) return Promise.resolve(current)
+    return this.#fetch()
+  }
+
+  /** One fetch at a time, none for a cooldown after a failure. */
+  #fetch(): Promise<Fetched> {
+    if (this.#pending) return this.#pending
+    if (this.#clock() - this.#failedAt < COOLDOWN)
+      return Promise.reject(new KeySetUnavailableError())
+    const pending = this.#download().then(
+      (fetched) => {
+        this.#current = fetched
+        return fetched
+      },
+      (cause: unknown) => {
+        this.#failedAt = this.#clock()
+        throw new KeySetUnavailableError({ cause })
+      },
+    )
+    this.#pending = pending
+    const clear = () => {
+      if (this.#pending === pending) this.#pending = undefined
+    }
+    pending.then(clear, clear)
+    return pending
+  }
+
+  async #download(): Promise<Fetched> {
+    const response = await fetch(this.#url, {
+      headers: { accept: 'application/json, application/jwk-set+json' },
+      redirect: 'manual',
+      signal: AbortSignal.timeout(this.#timeout),
+    })
+    if (response.status !== 200) {
+      await response.body?.cancel()
+      throw new Error(`the jwks_uri answered ${response.status}`)
+    }
+    const declared = Number(response.headers.get('content-length') ?? 0)
+    if (declared > MAX_BYTES) {
+      await response.body?.cancel()
+      throw new Error('the jwks_uri answered a key set that is too large')
+    }
+    const text = await response.text()
+    if (text.length > MAX_BYTES)
+      throw new Error('the jwks_uri answered a key set that is too large')
+    const jwks: unknown = JSON.parse(text)
+    if (!isKeySet(jwks)) throw new Error('the jwks_uri answered no JSON Web Key Set')
+    return { select: createLocalJWKSet(jwks), at: this.#clock() }
+  }
+}
+
+function isKeySet(value: unknown): value is JSONWebKeySet {
+  if (value === null || typeof value !== 'object') return false
+  const { keys } = value as { keys?: unknown }
+  return Array.isArray(keys) && keys.every((key) => key !== null && typeof key === 'object')
+}
+
+/**
+ * Checks the signature of the compact JWS `token` (an ID token) with the provider's keys and the
+ * one algorithm accepted from it; throws when it does not verify.
+ */
+export async function verifySignature(
+  keys: ProviderKeys,
+  token: string,
+  alg: string,
+): Promise<void> {
+  await compactVerify(token, keys.key as CompactVerifyGetKey, { algorithms: [alg] })
+}
