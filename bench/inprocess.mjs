@@ -11,6 +11,8 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const { sealData } = await import(
   pathToFileURL(join(root, 'packages/core/node_modules/iron-session/dist/index.js')).href
 )
+// the core's own module, as the one '@codeflow/core' resolves to: its Auth's seal keys
+const { appOf } = await import(pathToFileURL(join(root, 'packages/core/dist/auth.js')).href)
 
 const sessions = Number(process.argv[2] ?? 100_000)
 const SECRET = 'a-benchmark-secret-of-at-least-32-characters'
@@ -25,6 +27,8 @@ const auth = createAuth({
 })
 // the session cookie's name on http (codeflow's default)
 const name = 'codeflow'
+// a session is sealed with the session's own key (one key per purpose, derived from the secret)
+const sessionKeys = { ...appOf(auth).settings.sealKeys.session }
 
 const b64 = (value) => Buffer.from(JSON.stringify(value)).toString('base64url')
 const now = () => Math.floor(Date.now() / 1000)
@@ -68,14 +72,16 @@ async function cookie(n) {
     updatedAt: t,
     k: 'session',
   }
-  const value = await sealData(data, { password: { 1: SECRET }, ttl: 86_400 })
+  const value = await sealData(data, { password: sessionKeys, ttl: 86_400 })
   return `${name}=${value}`
 }
 
 /** The context Express and Koa build, over the least of a Node request that a session read uses. */
 function context(header) {
   const req = { method: 'GET', url: '/api/me', headers: { cookie: header } }
-  return createNodeContext(req, {}, 'http://127.0.0.1:3000')
+  // the least of a response that a session read uses (Vary: Cookie)
+  const res = { headersSent: false, getHeader: () => undefined, setHeader: () => undefined }
+  return createNodeContext(req, res, 'http://127.0.0.1:3000')
 }
 
 async function read(header) {

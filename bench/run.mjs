@@ -483,11 +483,21 @@ async function main() {
   process.stdout.write(markdown(results))
 }
 
-/** The tokens inside a codeflow session cookie (unsealed with the app's secret). */
+/** The tokens inside a codeflow session cookie, opened with the core's own modules and keys. */
 async function sessionTokens(cookieHeader) {
-  const { unsealData } = await import(
-    pathToFileURL(join(root, 'packages/core/node_modules/iron-session/dist/index.js')).href
-  )
+  const core = (path) => import(pathToFileURL(join(root, 'packages/core/dist', path)).href)
+  const { createAuth } = await core('index.js')
+  const { appOf } = await core('auth.js')
+  const { unseal } = await core('seal/seal.js')
+  const { unpackSession } = await core('session/compact.js')
+  const keys = appOf(
+    createAuth({
+      issuer: 'https://bench.example',
+      clientId: 'bench',
+      baseUrl: 'http://127.0.0.1',
+      secret: SECRET,
+    }),
+  ).settings.sealKeys.session
   const jar = new Map(cookieHeader.split('; ').map((pair) => pair.split(/=(.*)/s).slice(0, 2)))
   let value = jar.get('codeflow')
   if (value === undefined) {
@@ -495,8 +505,9 @@ async function sessionTokens(cookieHeader) {
     for (let i = 0; jar.has(`codeflow.${i}`); i++) value += jar.get(`codeflow.${i}`)
   }
   if (!value) throw new Error(`no session cookie after login: ${cookieHeader.slice(0, 200)}`)
-  const data = await unsealData(value, { password: { 1: SECRET }, ttl: 0 })
-  if (!data.idToken) throw new Error(`no ID token in the session (${Object.keys(data)})`)
+  const sealed = await unseal('session', value, keys, () => undefined)
+  const data = sealed && (await unpackSession(sealed))
+  if (!data?.idToken) throw new Error(`no ID token in the session (${Object.keys(data ?? {})})`)
   return data
 }
 

@@ -11,7 +11,7 @@ import Provider from 'oidc-provider'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Browser } from './support/browser.js'
 import { signIn } from './support/flow.js'
-import { spawnProcess, waitForOutput } from './support/process.js'
+import { listeningAddresses, spawnProcess, waitForOutput } from './support/process.js'
 import { confirmLogoutAt } from './support/provider-logout.js'
 import { freePort } from './support/stack.js'
 
@@ -21,13 +21,8 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 const examples: { name: string; dir: string; main: string; args?: string[] }[] = [
   { name: 'express', dir: resolve(root, 'examples/express'), main: 'dist/server.js' },
   { name: 'koa', dir: resolve(root, 'examples/koa'), main: 'dist/server.js' },
-  // `next start` of the build that `pnpm test` makes first
-  {
-    name: 'next',
-    dir: resolve(root, 'examples/next'),
-    main: 'node_modules/next/dist/bin/next',
-    args: ['start'],
-  },
+  // `pnpm start`: `next start` of the build that `pnpm test` makes first, bound to HOST
+  { name: 'next', dir: resolve(root, 'examples/next'), main: 'scripts/start.mjs' },
 ]
 
 /** A plain oidc-provider, configured by hand: the "any standard provider" of the contract. */
@@ -102,6 +97,24 @@ describe.each(examples)('the $name example as a process', (example) => {
       expect((await browser.request(`${baseUrl}/api/me`)).status).toBe(401)
     } finally {
       await app.stop()
+    }
+  })
+
+  it('listens on 127.0.0.1 alone when HOST is unset, and where HOST says', async () => {
+    for (const [host, expected] of [
+      [undefined, ['127.0.0.1']],
+      ['0.0.0.0', ['0.0.0.0']],
+    ] as const) {
+      const app = spawnProcess('node', [example.main, ...(example.args ?? [])], {
+        cwd: example.dir,
+        env: { PORT: String(port), ...(host === undefined ? {} : { HOST: host }) },
+      })
+      try {
+        await waitForOutput(app, /press Ctrl\+C/)
+        expect(listeningAddresses(port)).toEqual(expected)
+      } finally {
+        await app.stop()
+      }
     }
   })
 

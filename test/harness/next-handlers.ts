@@ -83,7 +83,9 @@ export const nextHandlersHarness: Harness = {
   async start(options) {
     const { auth, close } = inProcessOptions(options)
     // as examples/next/lib/codeflow.ts
-    const codeflow = createCodeflow(auth, { protect: ['/profile'] })
+    const codeflow = createCodeflow(auth, {
+      protect: [{ path: '/profile', unauthenticated: 'redirect' }],
+    })
     const { GET, POST } = codeflow.handlers
     // app/login/route.ts and so on: what each exports, by method
     const authRoutes: Record<string, Record<string, RouteHandler>> = {

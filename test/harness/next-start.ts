@@ -90,7 +90,8 @@ export const nextStartHarness: Harness = {
     const preload = clock === undefined ? { args: [], env: {} } : preloadArguments(clock)
     const app = spawnProcess(
       'node',
-      [...preload.args, 'node_modules/next/dist/bin/next', 'start'],
+      // what `pnpm start` runs: `next start` bound to HOST, a loopback address by default
+      [...preload.args, 'scripts/start.mjs'],
       {
         cwd: exampleDir,
         env: {

@@ -30,6 +30,7 @@ export {
   type CookieAttributes,
   MAX_SET_COOKIE_BYTES,
   type SetCookie,
+  varyWithCookie,
   writeCookieHeaders,
 } from './http/cookies.js'
 export { forwardedCookieHeader } from './http/forwarding.js'

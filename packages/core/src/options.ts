@@ -4,7 +4,7 @@
  */
 import { ConfigurationError } from './errors.js'
 import { type AuthLogger, consoleLogger } from './logger.js'
-import { newestPasswordId } from './seal/seal.js'
+import { newestPasswordId, type SealKind } from './seal/seal.js'
 import type { RevocationStore } from './session/revocation.js'
 import type { SessionStore } from './session/store.js'
 import type { SessionData, UserClaims } from './session/types.js'
@@ -183,6 +183,11 @@ export interface Settings {
   /** one app in this process: its issuer, client and base URL */
   readonly appKey: string
   readonly passwords: Readonly<Record<string, string>>
+  /**
+   * the passwords of each kind of seal, by id: each secret kept apart by purpose, so that no seal
+   * made for one purpose opens as another's
+   */
+  readonly sealKeys: Readonly<Record<SealKind, Readonly<Record<string, string>>>>
   /** the password id new seals use */
   readonly newestPasswordId: string
   readonly routes: Readonly<Required<RoutePaths>>
@@ -343,6 +348,21 @@ function passwords(value: unknown): Record<string, string> {
   return map
 }
 
+/**
+ * The Iron passwords of the seals of `kind`: each secret with the purpose in front. Iron derives
+ * every seal's keys from its password (PBKDF2, with fresh salts), so distinct passwords give keys
+ * that have nothing in common: a transaction seal cannot open as a session even if it claimed
+ * to be one (better-auth CVE-2026-110864 was one key for every purpose).
+ */
+function sealKeys(
+  kind: SealKind,
+  secrets: Readonly<Record<string, string>>,
+): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(secrets).map(([id, secret]) => [id, `codeflow/${kind}/${secret}`]),
+  )
+}
+
 /** Validates every option and resolves the defaults; throws a `ConfigurationError` naming the option. */
 export function resolveOptions(options: AuthOptions): Settings {
   if (options === null || typeof options !== 'object') fail('options', 'must be an object')
@@ -477,6 +497,11 @@ export function resolveOptions(options: AuthOptions): Settings {
     origin: baseUrl.origin,
     appKey: `${issuer.href}\n${options.clientId}\n${appPath}`,
     passwords: secrets,
+    sealKeys: {
+      session: sealKeys('session', secrets),
+      transaction: sealKeys('transaction', secrets),
+      logout: sealKeys('logout', secrets),
+    },
     newestPasswordId: newestPasswordId(secrets),
     routes,
     routeNames: new Map(

@@ -14,7 +14,16 @@ import {
 import { randomId } from '../src/random.js'
 import { unseal } from '../src/seal/seal.js'
 import { type RotatingProvider, startRotatingProvider } from './rotating-provider.js'
-import { APP, context, cookieHeader, epoch, SECRET, sessionCookie, sessionData } from './support.js'
+import {
+  APP,
+  context,
+  cookieHeader,
+  epoch,
+  SECRET,
+  sealKeysOf,
+  sessionCookie,
+  sessionData,
+} from './support.js'
 
 let provider: RotatingProvider
 let auth: Auth
@@ -117,7 +126,7 @@ describe('remembered refreshes', () => {
     const first = request(await expiredSession())
     await getAccessToken(auth, first)
     const sealed = first.cookies.find((c) => c.name === 'codeflow')?.value as string
-    const data = await unseal('session', sealed, { 1: SECRET }, () => {})
+    const data = await unseal('session', sealed, sealKeysOf(auth), () => {})
     expect(data).toBeDefined()
     expect(Object.keys(data ?? {})).not.toContain('user')
     expect(Object.keys(data ?? {})).not.toContain('endsAt')

@@ -12,6 +12,7 @@ import {
   context,
   epoch,
   SECRET,
+  sealKeysOf,
   sessionCookie,
   sessionData,
   settingsOf,
@@ -146,7 +147,7 @@ describe('the session cache', () => {
     const cookie = await sessionCookie(auth)
     const name = cookie.slice(0, cookie.indexOf('='))
     const value = cookieValue(cookie)
-    expect(appFor(auth).sessions.get(value, settingsOf(auth).passwords)).toBeDefined()
+    expect(appFor(auth).sessions.get(value, sealKeysOf(auth))).toBeDefined()
     const flip = (at: number) =>
       value.slice(0, at) + (value[at] === 'A' ? 'B' : 'A') + value.slice(at + 1)
     const seal = value.slice(0, value.lastIndexOf('~'))
@@ -161,7 +162,7 @@ describe('the session cache', () => {
     for (const tampered of tamperedValues) {
       const header = `${name}=${tampered}`
       expect(await getSession(auth, context('/', { headers: { cookie: header } }))).toBeUndefined()
-      expect(appFor(auth).sessions.get(tampered, settingsOf(auth).passwords)).toBeUndefined()
+      expect(appFor(auth).sessions.get(tampered, sealKeysOf(auth))).toBeUndefined()
     }
     expect(unsealCalls()).toBe(5)
   })
@@ -202,7 +203,7 @@ describe('the session cache', () => {
     const auth = testAuth()
     const cache = appFor(auth).sessions
     for (let n = 0; n < SESSION_CACHE_MAX + 100; n++) {
-      cache.set(fakeSeal('1', Date.now() + 60_000, n), { k: 'session' }, settingsOf(auth).passwords)
+      cache.set(fakeSeal('1', Date.now() + 60_000, n), { k: 'session' }, sealKeysOf(auth))
     }
     expect(cache.size).toBe(SESSION_CACHE_MAX)
   })

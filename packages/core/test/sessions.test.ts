@@ -24,6 +24,7 @@ import {
   epoch,
   fakeIdToken,
   SECRET,
+  sealKeysOf,
   sessionCookie,
   sessionData,
   settingsOf,
@@ -328,7 +329,7 @@ describe('rejected session cookies', () => {
   })
 
   it('refuses a session seal without the session fields', async () => {
-    const value = await seal('session', { sub: 'admin' }, { 1: SECRET }, 3600)
+    const value = await seal('session', { sub: 'admin' }, sealKeysOf(testAuth()), 3600)
     const { session, events } = await readWith(`codeflow=${value}`)
     expect(session).toBeUndefined()
     expect(events[0]?.message).toContain('malformed')
@@ -338,7 +339,7 @@ describe('rejected session cookies', () => {
     const value = await seal(
       'session',
       { ...sessionData({ idToken: 'opaque' }) },
-      { 1: SECRET },
+      sealKeysOf(testAuth()),
       3600,
     )
     const { session, events } = await readWith(`codeflow=${value}`)
@@ -358,14 +359,29 @@ describe('seal kinds', () => {
     ).toBeUndefined()
     expect(failures).toEqual(['wrong-kind'])
 
+    // an app's transaction seal, presented as its session: its key is another (one per purpose)
     const { events, logger } = recorder()
     const auth = testAuth({ logger })
+    const appTransaction = await seal(
+      'transaction',
+      { ...sessionData() },
+      sealKeysOf(auth, 'transaction'),
+      600,
+    )
     const session = await getSession(
       auth,
-      context('/', { headers: { cookie: `codeflow=${transaction}` } }),
+      context('/', { headers: { cookie: `codeflow=${appTransaction}` } }),
     )
     expect(session).toBeUndefined()
-    expect(events[0]?.message).toContain('wrong-kind')
+    expect(events[0]?.message).toContain('(invalid)')
+    // and with the session's own key, its kind still refuses it
+    const forged = await seal('transaction', { ...sessionData() }, sealKeysOf(auth), 600)
+    const alsoRefused = await getSession(
+      auth,
+      context('/', { headers: { cookie: `codeflow=${forged}` } }),
+    )
+    expect(alsoRefused).toBeUndefined()
+    expect(events[1]?.message).toContain('wrong-kind')
   })
 
   it('never accepts a session seal as a transaction', async () => {
@@ -468,7 +484,7 @@ describe('absolute lifetime', () => {
     const value = await seal(
       'session',
       { ...sessionData({ createdAt: old, updatedAt: epoch() }) },
-      { 1: SECRET },
+      sealKeysOf(auth),
       3600,
     )
     expect(

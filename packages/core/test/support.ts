@@ -19,6 +19,14 @@ export function settingsOf(auth: Auth): Settings {
   return appOf(auth).settings
 }
 
+/** The passwords `auth` seals a `kind` of seal with (each secret kept apart by purpose). */
+export function sealKeysOf(
+  auth: Auth,
+  kind: 'session' | 'transaction' | 'logout' = 'session',
+): Readonly<Record<string, string>> {
+  return appOf(auth).settings.sealKeys[kind]
+}
+
 /** Writes `data` as the session of `ctx`, as the library does. */
 export function storeSession(auth: Auth, ctx: WebContext, data: SessionData): Promise<void> {
   return writeSession(appOf(auth), ctx, data)

@@ -31,21 +31,37 @@ import {
   reportEvent,
   type SetCookie,
   toAuth,
+  varyWithCookie,
   type WebContext,
   writeCookieHeaders,
 } from '@codeflow/core/adapter'
 import { cookies, headers } from 'next/headers.js'
 import { NextResponse } from 'next/server.js'
 
+/** A path the proxy protects with its own answer to anonymous requests. */
+export interface ProtectedPath {
+  /** a string matches that path and every path below it; a RegExp is tested against the path */
+  readonly path: string | RegExp
+  /**
+   * how the proxy answers an anonymous request to it: `redirect` for pages (whatever the request's
+   * Accept header), `json` for APIs, `auto` to tell them apart per request
+   */
+  readonly unauthenticated: UnauthenticatedMode
+}
+
 /** What the Next.js adapter adds to the core's options. */
 export interface NextOptions {
   /**
    * paths the proxy lets through only with a session: a string matches that path and every path
-   * below it, a RegExp is tested against the path; default none. Pages and handlers still check
-   * the session themselves (`requireAuth`): the proxy alone is never the authorization
+   * below it, a RegExp is tested against the path, a `ProtectedPath` pins how anonymous requests
+   * are answered there; default none. Pages and handlers still check the session themselves
+   * (`requireAuth`): the proxy alone is never the authorization
    */
-  protect?: ReadonlyArray<string | RegExp>
-  /** how the proxy answers an anonymous request to a protected path; default `auto` */
+  protect?: ReadonlyArray<string | RegExp | ProtectedPath>
+  /**
+   * how the proxy answers an anonymous request to a protected path given as a string or RegExp;
+   * default `auto` (a redirect for a browser page navigation, 401 JSON otherwise)
+   */
   unauthenticated?: UnauthenticatedMode
   /**
    * the proxy refreshes an access token that expires within this many seconds before the page
@@ -113,17 +129,23 @@ function setCookies(target: Headers, written: readonly SetCookie[]): void {
   )
 }
 
+/** What a response owes to the request's codeflow context: its cookies, and `Vary: Cookie`. */
+function settle(target: Headers, ctx: WebContext): void {
+  setCookies(target, ctx.cookies)
+  if (ctx.varies) target.set('vary', varyWithCookie(target.get('vary')))
+}
+
 function send(response: AuthResponse, ctx: WebContext): Response {
   const sent = new Headers(response.headers)
-  setCookies(sent, ctx.cookies)
+  settle(sent, ctx)
   return new Response(response.body ?? null, { status: response.status, headers: sent })
 }
 
 function withCookies(response: Response, ctx: WebContext): Response {
-  if (ctx.cookies.length === 0) return response
+  if (ctx.cookies.length === 0 && !ctx.varies) return response
   // the handler's headers may be immutable (Response.redirect): copy them
   const copy = new Response(response.body, response)
-  setCookies(copy.headers, ctx.cookies)
+  settle(copy.headers, ctx)
   return copy
 }
 
@@ -139,18 +161,38 @@ function reportDeferred(config: Auth, error?: unknown): void {
   })
 }
 
-function matcher(patterns: ReadonlyArray<string | RegExp>): (path: string) => boolean {
-  for (const pattern of patterns) {
-    if (typeof pattern === 'string' && !pattern.startsWith('/')) {
+/**
+ * The mode a protected path's anonymous requests get, or `undefined` for a path not protected;
+ * validated now, so that a bad `protect` fails at start-up.
+ */
+function matcher(
+  entries: ReadonlyArray<string | RegExp | ProtectedPath>,
+  fallback: UnauthenticatedMode,
+): (path: string) => UnauthenticatedMode | undefined {
+  const rules = entries.map((entry) => {
+    const { path, unauthenticated } =
+      typeof entry === 'string' || entry instanceof RegExp
+        ? { path: entry, unauthenticated: fallback }
+        : entry
+    if (typeof path === 'string' ? !path.startsWith('/') : !(path instanceof RegExp)) {
       throw new ConfigurationError('protect', 'must hold paths starting with "/" or RegExps')
     }
+    if (!['auto', 'redirect', 'json'].includes(unauthenticated)) {
+      throw new ConfigurationError('protect', 'must pin "unauthenticated" to auto, redirect or json')
+    }
+    return { path, unauthenticated }
+  })
+  return (path) => {
+    for (const rule of rules) {
+      const pattern = rule.path
+      const matches =
+        typeof pattern === 'string'
+          ? path === pattern || path.startsWith(pattern.endsWith('/') ? pattern : `${pattern}/`)
+          : new RegExp(pattern.source, pattern.flags).test(path)
+      if (matches) return rule.unauthenticated
+    }
+    return undefined
   }
-  return (path) =>
-    patterns.some((pattern) => {
-      if (typeof pattern !== 'string') return new RegExp(pattern.source, pattern.flags).test(path)
-      const prefix = pattern.endsWith('/') ? pattern : `${pattern}/`
-      return path === pattern || path.startsWith(prefix)
-    })
 }
 
 /**
@@ -168,7 +210,7 @@ export function createCodeflow(
     configured = toAuth(typeof options === 'function' ? options() : options)
     return configured
   }
-  const isProtected = matcher(nextOptions.protect ?? [])
+  const protection = matcher(nextOptions.protect ?? [], nextOptions.unauthenticated ?? 'auto')
   const contexts = new WeakMap<object, HttpContext>()
 
   /** The context of the current request in a Server Component, Route Handler or Server Action. */
@@ -233,8 +275,8 @@ export function createCodeflow(
     try {
       const routed = await handleAuthRoute(config, ctx)
       if (routed) return send(routed, ctx)
-      if (isProtected(ctx.url.pathname)) {
-        const unauthenticated = nextOptions.unauthenticated ?? 'auto'
+      const unauthenticated = protection(ctx.url.pathname)
+      if (unauthenticated !== undefined) {
         const result = await authorize(config, ctx, { unauthenticated })
         if (result.response) return send(result.response, ctx)
       }
@@ -242,12 +284,16 @@ export function createCodeflow(
     } catch (error) {
       return send(handleError(config, ctx, error), ctx)
     }
-    if (ctx.cookies.length === 0) return NextResponse.next()
+    if (ctx.cookies.length === 0) {
+      const response = NextResponse.next()
+      settle(response.headers, ctx)
+      return response
+    }
     // the page behind the proxy reads the updated session, and the browser stores it
     const forwarded = new Headers(request.headers)
     forwarded.set('cookie', forwardedCookieHeader(ctx))
     const response = NextResponse.next({ request: { headers: forwarded } })
-    setCookies(response.headers, ctx.cookies)
+    settle(response.headers, ctx)
     return response
   }
 

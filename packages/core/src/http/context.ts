@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { BodyTooLargeError } from '../errors.js'
-import { type SetCookie, writeCookieHeaders } from './cookies.js'
+import { type SetCookie, varyWithCookie, writeCookieHeaders } from './cookies.js'
 import { type RequestState, STATE } from './request-state.js'
 
 /**
@@ -29,6 +29,11 @@ export interface HttpContext {
   readForm(): Promise<URLSearchParams>
   /** appends a `Set-Cookie` to the response; `cookie.header` is already serialized */
   setCookie(cookie: SetCookie): void
+  /**
+   * optional: the response depends on the request's cookies (the core read the session), so a
+   * cache must keep it apart per cookie: add `Cookie` to `Vary`. Called once per request.
+   */
+  varyOnCookie?(): void
 }
 
 /** The most bytes of form body the core reads. */
@@ -57,16 +62,25 @@ function tooLarge(): BodyTooLargeError {
 export interface WebContext extends HttpContext {
   /** the cookies set during this request, in order */
   readonly cookies: readonly SetCookie[]
+  /** whether the response depends on the request's cookies (see `varyOnCookie`) */
+  readonly varies: boolean
 }
 
 /** Creates a context over a Web `Request` (Next.js, edge runtimes, tests). */
 export function createWebContext(request: Request): WebContext {
   const cookies: SetCookie[] = []
+  let varies = false
   return {
     url: new URL(request.url),
     method: request.method.toUpperCase(),
     headers: request.headers,
     cookies,
+    get varies() {
+      return varies
+    },
+    varyOnCookie() {
+      varies = true
+    },
     async readForm() {
       const declared = Number(request.headers.get('content-length') ?? 0)
       if (declared > MAX_FORM_BYTES) throw tooLarge()
@@ -191,6 +205,13 @@ class NodeHttpContext implements NodeContext {
       parts.push(chunk as Buffer)
     }
     return parseForm(req.headers['content-type'] ?? null, Buffer.concat(parts).toString('utf8'))
+  }
+
+  varyOnCookie(): void {
+    const res = this.#res
+    if (res.headersSent) return
+    const vary = res.getHeader('vary')
+    res.setHeader('Vary', varyWithCookie(Array.isArray(vary) ? vary.join(', ') : vary?.toString()))
   }
 
   setCookie(cookie: SetCookie): void {

@@ -154,6 +154,18 @@ export function chunkCookieNames(cookies: ReadonlyMap<string, string>, name: str
 }
 
 /**
+ * The `Vary` value of a response that depends on the request's cookies, given the one it has: a
+ * cache must not answer one browser's request with another's (a session's) response.
+ */
+export function varyWithCookie(vary: string | null | undefined): string {
+  if (!vary) return 'Cookie'
+  if (vary.split(',').some((name) => ['cookie', '*'].includes(name.trim().toLowerCase()))) {
+    return vary
+  }
+  return `${vary}, Cookie`
+}
+
+/**
  * Puts `cookies` on a response: one Set-Cookie each through `append`, and `Cache-Control:
  * no-store` through `set`, since a response that sets a session or transaction cookie must never
  * be cached (a cached Set-Cookie leaks sessions through CDNs: nextjs-auth0 CVE-2025-48947). Every

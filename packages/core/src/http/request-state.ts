@@ -20,6 +20,8 @@ export class RequestState {
   readonly cookies: Map<string, string>
   /** the session read for this request (a value, or the promise of one) */
   session: MaybePromise<Session | undefined> | typeof UNREAD = UNREAD
+  /** whether the response was told it depends on the cookies */
+  varied = false
 
   constructor(cookieHeader: string | null | undefined) {
     this.cookies = parseCookieHeader(cookieHeader)

@@ -35,7 +35,7 @@ async function openTransaction(app: App, value: string): Promise<Transaction | u
   const transaction = await unseal<Transaction & Record<string, unknown>>(
     'transaction',
     value,
-    settings.passwords,
+    settings.sealKeys.transaction,
     rejected,
   )
   if (!transaction) return undefined
@@ -79,8 +79,8 @@ export async function startTransaction(
   transaction: Transaction,
 ): Promise<void> {
   await pruneTransactions(app, ctx)
-  const { passwords, transactionTtl } = app.settings
-  const value = await seal('transaction', { ...transaction }, passwords, transactionTtl)
+  const { sealKeys, transactionTtl } = app.settings
+  const value = await seal('transaction', { ...transaction }, sealKeys.transaction, transactionTtl)
   app.cookies.writeTransaction(ctx, transaction.state, value, transactionTtl)
 }
 

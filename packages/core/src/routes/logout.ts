@@ -88,7 +88,7 @@ const logout: RouteHandler<LogoutOptions> = async (app, ctx, options = {}) => {
     const value = await seal(
       'logout',
       { state: target.state, returnTo },
-      settings.passwords,
+      settings.sealKeys.logout,
       LOGOUT_TTL,
     )
     app.cookies.writeLogoutState(ctx, value, LOGOUT_TTL)
@@ -165,7 +165,7 @@ export async function finishLogout(app: App, ctx: HttpContext): Promise<AuthResp
   const sealed = await unseal<{ state?: unknown; returnTo?: unknown }>(
     'logout',
     value,
-    app.settings.passwords,
+    app.settings.sealKeys.logout,
     () => undefined,
   )
   if (state === null || !sealed || sealed.state !== state) return undefined

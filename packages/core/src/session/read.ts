@@ -29,7 +29,14 @@ import { touchSession } from './write.js'
  */
 export function readSession(app: App, ctx: HttpContext): MaybePromise<Session | undefined> {
   const state = requestState(ctx)
-  if (state.session === UNREAD) state.session = read(app, ctx)
+  if (state.session === UNREAD) {
+    // what the app answers now depends on the cookie: caches must keep it per cookie
+    if (!state.varied) {
+      state.varied = true
+      ctx.varyOnCookie?.()
+    }
+    state.session = read(app, ctx)
+  }
   return state.session
 }
 

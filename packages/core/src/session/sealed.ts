@@ -26,7 +26,7 @@ export function unsealSession(
   value: string,
   rejected: Rejected,
 ): MaybePromise<CachedSeal | undefined> {
-  const { passwords } = app.settings
+  const passwords = app.settings.sealKeys.session
   const hit = app.sessions.get(value, passwords)
   if (hit) return hit
   return unseal('session', value, passwords, rejected).then(async (sealed) => {

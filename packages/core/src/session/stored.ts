@@ -16,7 +16,7 @@ import { lifetime } from './write.js'
 export async function readStored(app: App, id: string): Promise<SessionData | undefined> {
   const stored = await app.settings.store?.get(id)
   if (stored === undefined) return undefined
-  const sealed = await unseal('session', stored, app.settings.passwords, () => undefined)
+  const sealed = await unseal('session', stored, app.settings.sealKeys.session, () => undefined)
   const data = sealed && (await unpackSession(sealed))
   if (!data || !isSessionData(data) || data.id !== id) return undefined
   const { k: _kind, ...fields } = data
@@ -25,8 +25,12 @@ export async function readStored(app: App, id: string): Promise<SessionData | un
 
 /** Seals `data` into the store under its id (no cookie): what other instances then read. */
 export async function writeStored(app: App, data: SessionData): Promise<void> {
-  const { store, passwords } = app.settings
+  const { store, sealKeys } = app.settings
   if (!store) return
   const ttl = lifetime(app, data, claimsOf(data))
-  await store.set(data.id, await seal('session', await packSession(data), passwords, ttl), ttl)
+  await store.set(
+    data.id,
+    await seal('session', await packSession(data), sealKeys.session, ttl),
+    ttl,
+  )
 }

@@ -98,20 +98,20 @@ async function sealInto(
   const ttl = lifetime(app, data, user)
   const maxAge = settings.persistent ? ttl : undefined
   if (settings.store) {
-    const sealed = await seal('session', await packSession(data), settings.passwords, ttl)
-    app.sessions.set(sealed, asUnsealed({ ...data }), settings.passwords)
+    const sealed = await seal('session', await packSession(data), settings.sealKeys.session, ttl)
+    app.sessions.set(sealed, asUnsealed({ ...data }), settings.sealKeys.session)
     await settings.store.set(data.id, sealed, ttl)
     const reference = { ref: data.id }
-    const value = await seal('session', reference, settings.passwords, ttl)
-    app.sessions.set(value, asUnsealed(reference), settings.passwords)
+    const value = await seal('session', reference, settings.sealKeys.session, ttl)
+    app.sessions.set(value, asUnsealed(reference), settings.sealKeys.session)
     app.cookies.writeSession(ctx, value, maxAge)
     return
   }
   const left: string[] = []
   for (let current = data; ; ) {
-    const sealed = await seal('session', await packSession(current), settings.passwords, ttl)
+    const sealed = await seal('session', await packSession(current), settings.sealKeys.session, ttl)
     if (app.cookies.fitsSession(sealed, maxAge)) {
-      app.sessions.set(sealed, asUnsealed({ ...current }), settings.passwords)
+      app.sessions.set(sealed, asUnsealed({ ...current }), settings.sealKeys.session)
       app.cookies.writeSession(ctx, sealed, maxAge)
       if (left.length > 0) reportSmaller(app, sealed, left)
       return
