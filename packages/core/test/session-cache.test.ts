@@ -15,7 +15,6 @@ import {
   sealKeysOf,
   sessionCookie,
   sessionData,
-  settingsOf,
   testAuth,
 } from './support.js'
 

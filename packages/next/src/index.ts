@@ -178,7 +178,10 @@ function matcher(
       throw new ConfigurationError('protect', 'must hold paths starting with "/" or RegExps')
     }
     if (!['auto', 'redirect', 'json'].includes(unauthenticated)) {
-      throw new ConfigurationError('protect', 'must pin "unauthenticated" to auto, redirect or json')
+      throw new ConfigurationError(
+        'protect',
+        'must pin "unauthenticated" to auto, redirect or json',
+      )
     }
     return { path, unauthenticated }
   })
