@@ -5,7 +5,7 @@
  * that lists only that method or does not form-decode Basic credentials; tokens with a big
  * tenant's groups in cookie sessions.
  */
-import { createHash } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
 import { harnesses } from './harness/index.js'
 import { expectAnonymous, expectRefused } from './support/attacks.js'
@@ -220,6 +220,29 @@ describe.each(harnesses)('large claims in cookie sessions ($name)', (harness) =>
       expect(me.json().groups).toEqual(groups)
       expect((await browser.request(`${stack.baseUrl}/api/token`)).status).toBe(200)
     } finally {
+      await stack.close()
+    }
+  })
+
+  it('refuses a login whose tokens alone do not fit in cookies: 502 naming session.store, no session', async () => {
+    const stack = await startScriptedStack(harness)
+    const logs = captureLogs(stack.instances[0] as (typeof stack.instances)[0])
+    try {
+      // incompressible claims in a JWT access token: nothing the session can leave out
+      stack.provider.extraClaims = { blob: randomBytes(24 * 1024).toString('base64url') }
+      stack.provider.jwtAccessTokens = true
+      const browser = stack.browser()
+      const callback = await login(stack, browser)
+      expect(callback.status).toBe(502)
+      expect(callback.header('cache-control')).toBe('no-store')
+      expect(sessionCookies(callback)).toEqual([])
+      expect(callback.body).not.toMatch(/at .*\.(js|ts):\d+/)
+      expect(await me(stack, browser)).toBe(401)
+      const lines = logs.lines().filter((line) => line.includes('session_too_large'))
+      expect(lines).toHaveLength(1)
+      expect(lines[0]).toContain('"session.store"')
+    } finally {
+      logs.stop()
       await stack.close()
     }
   })

@@ -16,17 +16,31 @@ export type Rejected = (reason: string, error?: unknown) => void
 /** The logger hook: called synchronously; it must not throw. */
 export type AuthLogger = (event: AuthLogEvent) => void
 
+/** The console logger prints one line per code per minute: junk cookies cannot flood a log. */
+const QUIET_MS = 60_000
+
 /**
- * The logger of an app that configures none: warnings and errors, one line each, on the console
- * (`logger: false` silences it). What codeflow reports never holds tokens, secrets, codes or cookie
- * values; the underlying error (`event.error`) is not printed, since a provider's response in it
- * might.
+ * The logger of an app that configures none (one per app): warnings and errors, one line each,
+ * on the console, at most one per code and minute (`logger: false` silences it). What codeflow
+ * reports never holds tokens, secrets, codes or cookie values; the underlying error
+ * (`event.error`) is not printed, since a provider's response in it might.
  */
-export const consoleLogger: AuthLogger = (event) => {
-  if (event.level !== 'warn' && event.level !== 'error') return
-  const line = `codeflow: ${event.message} [${event.code}]`
-  if (event.level === 'error') console.error(line)
-  else console.warn(line)
+export function consoleLogger(): AuthLogger {
+  const printed = new Map<string, { at: number; more: number }>()
+  return (event) => {
+    if (event.level !== 'warn' && event.level !== 'error') return
+    const now = Date.now()
+    const seen = printed.get(event.code)
+    if (seen && now - seen.at < QUIET_MS) {
+      seen.more++
+      return
+    }
+    const more = seen?.more ? ` (and ${seen.more} more like it in the last minute)` : ''
+    printed.set(event.code, { at: now, more: 0 })
+    const line = `codeflow: ${event.message} [${event.code}]${more}`
+    if (event.level === 'error') console.error(line)
+    else console.warn(line)
+  }
 }
 
 const REPORTED = Symbol('codeflow.reported')

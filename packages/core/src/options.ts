@@ -515,7 +515,7 @@ export function resolveOptions(options: AuthOptions): Settings {
     homeUrl: `${appPath}/`,
     clockTolerance,
     httpTimeout,
-    logger: options.logger === false ? undefined : (options.logger ?? consoleLogger),
+    logger: options.logger === false ? undefined : (options.logger ?? consoleLogger()),
     allowInsecureRequests,
     idTokenSigningAlg,
     secure,

@@ -119,17 +119,33 @@ export class ProviderKeys {
       await response.body?.cancel()
       throw new Error(`the jwks_uri answered ${response.status}`)
     }
-    const declared = Number(response.headers.get('content-length') ?? 0)
-    if (declared > MAX_BYTES) {
-      await response.body?.cancel()
-      throw new Error('the jwks_uri answered a key set that is too large')
-    }
-    const text = await response.text()
-    if (text.length > MAX_BYTES)
-      throw new Error('the jwks_uri answered a key set that is too large')
-    const jwks: unknown = JSON.parse(text)
+    const jwks: unknown = JSON.parse(await boundedText(response, MAX_BYTES))
     if (!isKeySet(jwks)) throw new Error('the jwks_uri answered no JSON Web Key Set')
     return { select: createLocalJWKSet(jwks), at: this.#clock() }
+  }
+}
+
+/** The body of `response` as text, refused past `limit` bytes (a chunked body included). */
+async function boundedText(response: Response, limit: number): Promise<string> {
+  const tooLarge = () => new Error('the jwks_uri answered a key set that is too large')
+  if (Number(response.headers.get('content-length') ?? 0) > limit) {
+    await response.body?.cancel()
+    throw tooLarge()
+  }
+  const reader = response.body?.getReader()
+  if (!reader) return ''
+  const decoder = new TextDecoder()
+  let text = ''
+  let size = 0
+  for (;;) {
+    const { done, value } = await reader.read()
+    if (done) return text + decoder.decode()
+    size += value.byteLength
+    if (size > limit) {
+      await reader.cancel()
+      throw tooLarge()
+    }
+    text += decoder.decode(value, { stream: true })
   }
 }
 

@@ -249,7 +249,8 @@ function discoveryError(settings: Settings, error: unknown): DiscoveryError {
     const cause = e instanceof Error ? e.cause : undefined
     if (code === 'OAUTH_RESPONSE_IS_NOT_CONFORM' && cause instanceof Response) {
       const hint = `discovery at ${url} answered ${cause.status}`
-      if (cause.status >= 500) {
+      // a failing or overloaded provider (or one asking to wait) is an outage, not a mistake
+      if (cause.status >= 500 || cause.status === 408 || cause.status === 429) {
         return new DiscoveryError(unavailable, {
           cause: error,
           hint: `${hint}: the provider is failing`,
@@ -280,23 +281,28 @@ function discoveryError(settings: Settings, error: unknown): DiscoveryError {
         hint: `discovery at ${url} did not answer OpenID Provider metadata: check "issuer"`,
       })
     }
+    if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
+      return new DiscoveryError(unavailable, {
+        cause: error,
+        hint: `discovery at ${url} failed: the provider's TLS certificate is not for that host name: check "issuer"`,
+      })
+    }
     if (typeof code === 'string' && /CERT|SELF_SIGNED|UNABLE_TO_VERIFY/.test(code)) {
       return new DiscoveryError(unavailable, {
         cause: error,
         hint: `discovery at ${url} failed: the provider's TLS certificate is not trusted (${code}): for a private CA, set NODE_EXTRA_CA_CERTS`,
       })
     }
-    if (typeof code === 'string' && /^E[A-Z_]+$/.test(code)) {
+    if (typeof code === 'string' && code in NETWORK_FAULTS) {
       return new DiscoveryError(unavailable, {
         cause: error,
-        hint: `discovery at ${url} failed: ${NETWORK_FAULTS[code] ?? 'a network error'}: is the provider running there? check "issuer"`,
+        hint: `discovery at ${url} failed: ${NETWORK_FAULTS[code]}: is the provider running there? check "issuer"`,
       })
     }
   }
-  const message = error instanceof Error ? error.message : String(error)
   return new DiscoveryError(unavailable, {
     cause: error,
-    hint: `discovery at ${url} failed: ${message}`,
+    hint: `discovery at ${url} failed: ${reasons(error)}`,
   })
 }
 
@@ -405,7 +411,7 @@ function tokenEndpointError(provider: Provider, error: unknown, refresh: boolean
     const hint =
       error.error === 'invalid_client'
         ? `the provider rejected the client credentials (invalid_client) at ${grant}: check "clientId", "clientSecret" and "clientAuth" (${provider.clientAuth} now)`
-        : `the token endpoint refused ${grant} with ${error.status} ${error.error}`
+        : `the token endpoint refused ${grant} with ${error.status} ${quoted(error.error)}`
     return failure(`the identity provider refused the token request: ${error.error}`, status, {
       cause: error,
       hint,
@@ -437,13 +443,18 @@ function httpStatus(error: unknown): number | undefined {
   return 200
 }
 
-/** The messages along an error's causes, the most specific last, in one line. */
+/** Text that came from elsewhere, quoted on one line and cut short, for a log line or a page. */
+function quoted(text: string): string {
+  return JSON.stringify(text.length > 120 ? `${text.slice(0, 120)}…` : text)
+}
+
+/** The messages along an error's causes, the most specific last, quoted on one line. */
 function reasons(error: unknown): string {
   const messages: string[] = []
   for (const e of causes(error)) {
     if (e instanceof Error && e.message && !messages.includes(e.message)) messages.push(e.message)
   }
-  return messages.slice(0, 3).join(': ') || String(error)
+  return quoted(messages.slice(0, 3).join(': ') || String(error))
 }
 
 /**

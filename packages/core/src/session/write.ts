@@ -25,6 +25,13 @@ function asUnsealed(payload: Record<string, unknown>): Record<string, unknown> {
 }
 
 /**
+ * The most characters of JSON a cookie session may unseal to: what deflated cookies hold is
+ * bounded too, so that sessions a provider makes large cannot fill the app's memory through the
+ * session cache (10,000 entries).
+ */
+const MAX_COOKIE_SESSION = 64 * 1024
+
+/**
  * The OpenID Connect standard claims (OIDC Core 5.1) and the session's own: what a session keeps
  * of its claims when all of them do not fit in its cookies.
  */
@@ -56,29 +63,30 @@ const STANDARD_CLAIMS = new Set([
 ])
 
 /**
- * What can be left out of a session that does not fit in its cookies, in order: the extra tokens
- * (a refresh gets them again), then the ID token with the claims that are not standard (what is
- * big: groups, roles). The access and refresh tokens stay: without them the session is useless.
+ * What can be left out of a session that does not fit in its cookies, in order: the ID token with
+ * the claims that are not standard (what is big: groups, roles), then the extra tokens (a refresh
+ * gets them again, at every use from then on). The access and refresh tokens stay: without them
+ * the session is useless.
  */
 function smaller(
   data: SessionData,
   user: UserClaims,
 ): { data: SessionData; left: string } | undefined {
-  if (data.extraTokens !== undefined) {
-    const { extraTokens: _extra, ...rest } = data
-    return { data: rest, left: 'the tokens for other resources and scopes' }
-  }
   const dropped = Object.keys(user).filter((claim) => !STANDARD_CLAIMS.has(claim))
-  if (data.idToken === undefined && dropped.length === 0) return undefined
-  const kept = Object.fromEntries(
-    Object.entries(user).filter(([claim]) => STANDARD_CLAIMS.has(claim)),
-  )
-  const { idToken: _idToken, ...rest } = data
-  const claims = dropped.length === 0 ? '' : ` and the claims ${dropped.join(', ')}`
-  return {
-    data: { ...rest, user: { ...kept, sub: data.sub } as UserClaims },
-    left: `the ID token${claims}`,
+  if (data.idToken !== undefined || dropped.length > 0) {
+    const kept = Object.fromEntries(
+      Object.entries(user).filter(([claim]) => STANDARD_CLAIMS.has(claim)),
+    )
+    const { idToken: _idToken, ...rest } = data
+    const claims = dropped.length === 0 ? '' : ` and the claims ${dropped.join(', ')}`
+    return {
+      data: { ...rest, user: { ...kept, sub: data.sub } as UserClaims },
+      left: `the ID token${claims}`,
+    }
   }
+  if (data.extraTokens === undefined) return undefined
+  const { extraTokens: _extra, ...rest } = data
+  return { data: rest, left: 'the tokens for other resources and scopes' }
 }
 
 /**
@@ -110,7 +118,9 @@ async function sealInto(
   const left: string[] = []
   for (let current = data; ; ) {
     const sealed = await seal('session', await packSession(current), settings.sealKeys.session, ttl)
-    if (app.cookies.fitsSession(sealed, maxAge)) {
+    // deflated, a session fits in far fewer bytes than it unseals to: both are bounded
+    const bounded = JSON.stringify(current).length <= MAX_COOKIE_SESSION
+    if (bounded && app.cookies.fitsSession(sealed, maxAge)) {
       app.sessions.set(sealed, asUnsealed({ ...current }), settings.sealKeys.session)
       app.cookies.writeSession(ctx, sealed, maxAge)
       if (left.length > 0) reportSmaller(app, sealed, left)
