@@ -235,10 +235,11 @@ describe.each(harnesses)('Django OAuth Toolkit ($name)', (harness) => {
         dot.query<{ jti: string }>('select jti from oauth2_provider_idtoken'),
         where(),
       ).toEqual([firstIdToken])
-      // still signed in, as the same user
+      // still signed in, as the same user, with the login's claims
       const again = await page.goto(`${baseUrl}/profile`)
       expect(again?.status(), where()).toBe(200)
       expect(await page.textContent('#sub'), where()).toBe(sub)
+      expect(JSON.parse((await page.textContent('#claims')) ?? '{}'), where()).toEqual(claims)
 
       // sign out: POST /logout; DOT has no end_session_endpoint, so the app redirects home at once
       trail.length = 0
