@@ -19,7 +19,11 @@ import { harnesses } from './harness/index.js'
 import { Browser } from './support/browser.js'
 import { launchChromium, offlineContext } from './support/chromium.js'
 import { type TestClock, testClock } from './support/clock.js'
-import { type DjangoProvider, startDjangoProvider } from './support/django-provider.js'
+import {
+  type DjangoProvider,
+  removeMigratedDatabase,
+  startDjangoProvider,
+} from './support/django-provider.js'
 import { captureLogs } from './support/logs.js'
 import { freePort, type Instance, SECRET, startInstances } from './support/stack.js'
 
@@ -96,6 +100,7 @@ beforeAll(async () => {
 })
 afterAll(async () => {
   await browser?.close()
+  await removeMigratedDatabase()
 })
 
 describe.each(harnesses)('Django OAuth Toolkit ($name)', (harness) => {

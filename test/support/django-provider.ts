@@ -5,13 +5,14 @@
  * SQLite database, an RSA key made at start). `manage.py runserver --noreload` serves it in its
  * own process group, stopped by that group's id.
  *
- * The migrations run once per test file (per process): each provider starts from a copy of that
- * database, then `manage.py codeflow_setup` adds its users and applications.
+ * The migrations run once per test file: each provider starts from a copy of that database, then
+ * `manage.py codeflow_setup` adds its users and applications; the file's last `afterAll` calls
+ * `removeMigratedDatabase`.
  */
 import { type ChildProcess, spawn } from 'node:child_process'
 import { generateKeyPair } from 'node:crypto'
 import { once } from 'node:events'
-import { existsSync, rmSync } from 'node:fs'
+import { existsSync } from 'node:fs'
 import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
@@ -126,25 +127,40 @@ async function manage(args: string[], env: Record<string, string>): Promise<stri
   return stdout
 }
 
-/** The migrated database every provider of this process starts from (made once). */
+/**
+ * The migrated database every provider of this test file starts from (made once, removed by
+ * `removeMigratedDatabase`), in its directory.
+ */
 let migrated: Promise<string> | undefined
-const scratch: string[] = []
-process.once('exit', () => {
-  for (const dir of scratch) rmSync(dir, { recursive: true, force: true })
-})
+let templateDir: string | undefined
 
 function migratedDatabase(): Promise<string> {
   migrated ??= (async () => {
     const dir = await mkdtemp(join(tmpdir(), 'codeflow-dot-template-'))
-    scratch.push(dir)
     const db = join(dir, 'db.sqlite3')
-    await manage(['migrate', '--verbosity', '0'], { CODEFLOW_DOT_DB: db })
+    try {
+      await manage(['migrate', '--verbosity', '0'], { CODEFLOW_DOT_DB: db })
+    } catch (error) {
+      // a later start tries again
+      migrated = undefined
+      await rm(dir, { recursive: true, force: true })
+      throw error
+    }
+    templateDir = dir
     return db
   })()
-  migrated.catch(() => {
-    migrated = undefined
-  })
   return migrated
+}
+
+/**
+ * Removes the migrated database the providers of this file started from (a test file's last
+ * `afterAll`); a later start migrates again.
+ */
+export async function removeMigratedDatabase(): Promise<void> {
+  const dir = templateDir
+  migrated = undefined
+  templateDir = undefined
+  if (dir !== undefined) await rm(dir, { recursive: true, force: true })
 }
 
 /** Stops a process group: SIGTERM, then SIGKILL after 5 s. */
