@@ -2,26 +2,13 @@
  * The whole sign-in and sign-out, in real Chromium: the app's pages, the dev provider's login,
  * consent and logout pages, redirects and cookies as a browser handles them.
  */
-import type { Browser, Page, Response } from 'playwright-core'
+import type { Browser } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { harnesses } from './harness/index.js'
-import { launchChromium, offlineContext } from './support/chromium.js'
+import { launchChromium, offlineContext, recordErrors } from './support/chromium.js'
 import { type Stack, startStack } from './support/stack.js'
 
 const SCREENSHOT = '/tmp/codeflow-profile.png'
-
-/** Every response of 400 or above, with the start of its body, to explain a failure. */
-function recordErrors(page: Page): string[] {
-  const errors: string[] = []
-  page.on('response', async (response: Response) => {
-    if (response.status() < 400) return
-    const body = await response.text().catch(() => '')
-    errors.push(
-      `${response.request().method()} ${response.url()} -> ${response.status()}: ${body.slice(0, 500)}`,
-    )
-  })
-  return errors
-}
 
 describe.each(harnesses)('browser ($name)', (harness) => {
   let stack: Stack | undefined

@@ -12,12 +12,14 @@
  * The access token lives an hour at DOT; the app runs on a test clock moved past that hour, so
  * the refresh really happens at DOT (its rows are counted in DOT's database) without any wait.
  */
+
+import type { AuthOptions } from '@codeflow/core'
 import type { Browser as Chromium, Page, Response } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { expressHarness } from './harness/express.js'
-import { harnesses } from './harness/index.js'
+import { type Harness, harnesses } from './harness/index.js'
 import { Browser } from './support/browser.js'
-import { launchChromium, offlineContext } from './support/chromium.js'
+import { launchChromium, offlineContext, recordErrors } from './support/chromium.js'
 import { type TestClock, testClock } from './support/clock.js'
 import {
   type DjangoProvider,
@@ -32,19 +34,6 @@ const CLIENT_SECRET = 'codeflow-interop-secret-value'
 const USER = { username: 'alice', password: 'alice-password', email: 'alice@example.com' }
 /** DOT's ACCESS_TOKEN_EXPIRE_SECONDS in these tests */
 const ACCESS_TOKEN_SECONDS = 3600
-
-/** Every response of 400 or above, with the start of its body, to explain a failure. */
-function recordErrors(page: Page): string[] {
-  const errors: string[] = []
-  page.on('response', async (response: Response) => {
-    if (response.status() < 400) return
-    const body = await response.text().catch(() => '')
-    errors.push(
-      `${response.request().method()} ${response.url()} -> ${response.status()}: ${body.slice(0, 500)}`,
-    )
-  })
-  return errors
-}
 
 /**
  * Every document response of the page from now on, as `METHOD WHO PATH STATUS` (redirects
@@ -103,6 +92,42 @@ afterAll(async () => {
   await removeMigratedDatabase()
 })
 
+/** The example of `harness` on `port`, wired to `dot` as a confidential client. */
+async function startApp(
+  harness: Harness,
+  port: number,
+  dot: DjangoProvider,
+  options: { clock?: TestClock; auth?: Partial<AuthOptions> } = {},
+): Promise<Instance> {
+  const [app] = await startInstances(
+    harness,
+    [port],
+    undefined,
+    (url) => ({
+      issuer: dot.issuer,
+      clientId: CLIENT_ID,
+      clientSecret: CLIENT_SECRET,
+      baseUrl: url,
+      secret: SECRET,
+      scope: 'openid profile email',
+      allowInsecureRequests: true,
+      ...options.auth,
+    }),
+    options.clock ? { clock: options.clock } : {},
+  )
+  return app as Instance
+}
+
+/** A fresh offline page, what went wrong on it, and the trail of its documents. */
+async function openPage(browser: Chromium, baseUrl: string, dot: DjangoProvider) {
+  const { context, blocked } = await offlineContext(browser)
+  const page = await context.newPage()
+  page.setDefaultTimeout(15_000)
+  const errors = recordErrors(page)
+  const trail = documentTrail(page, { [baseUrl]: 'app', [dot.origin]: 'DOT' })
+  return { context, blocked, page, errors, trail }
+}
+
 describe.each(harnesses)('Django OAuth Toolkit ($name)', (harness) => {
   let provider: DjangoProvider | undefined
   let app: Instance | undefined
@@ -120,22 +145,7 @@ describe.each(harnesses)('Django OAuth Toolkit ($name)', (harness) => {
       accessTokenSeconds: ACCESS_TOKEN_SECONDS,
     })
     clock = testClock()
-    const issuer = provider.issuer
-    ;[app] = await startInstances(
-      harness,
-      [port],
-      undefined,
-      (url) => ({
-        issuer,
-        clientId: CLIENT_ID,
-        clientSecret: CLIENT_SECRET,
-        baseUrl: url,
-        secret: SECRET,
-        scope: 'openid profile email',
-        allowInsecureRequests: true,
-      }),
-      { clock },
-    )
+    app = await startApp(harness, port, provider, { clock })
   })
 
   afterAll(async () => {
@@ -148,16 +158,12 @@ describe.each(harnesses)('Django OAuth Toolkit ($name)', (harness) => {
   }, async () => {
     if (!browser || !provider || !app) throw new Error('setup failed')
     const dot = provider
-    const { context, blocked } = await offlineContext(browser)
-    const page = await context.newPage()
-    page.setDefaultTimeout(15_000)
-    const errors = recordErrors(page)
+    const { context, blocked, page, errors, trail } = await openPage(browser, baseUrl, dot)
     const callbacks: URL[] = []
     page.on('request', (request) => {
       const url = new URL(request.url())
       if (url.origin + url.pathname === `${baseUrl}/callback`) callbacks.push(url)
     })
-    const trail = documentTrail(page, { [baseUrl]: 'app', [dot.origin]: 'DOT' })
     const where = () =>
       `at ${page.url()}; error responses: ${JSON.stringify(errors)}\napp: ${app?.output()}\nDOT: ${dot.output()}`
 
@@ -302,16 +308,7 @@ describe('Django OAuth Toolkit 1.7 as Debian ships it (its own URLconf)', () => 
       ],
       stockUrls: true,
     })
-    const issuer = provider.issuer
-    ;[app] = await startInstances(expressHarness, [port], undefined, (url) => ({
-      issuer,
-      clientId: CLIENT_ID,
-      clientSecret: CLIENT_SECRET,
-      baseUrl: url,
-      secret: SECRET,
-      scope: 'openid profile email',
-      allowInsecureRequests: true,
-    }))
+    app = await startApp(expressHarness, port, provider)
   })
 
   afterAll(async () => {
@@ -411,24 +408,10 @@ describe('Django OAuth Toolkit with skip_authorization, client_secret_post and u
       accessTokenSeconds: ACCESS_TOKEN_SECONDS,
     })
     clock = testClock()
-    const issuer = provider.issuer
-    ;[app] = await startInstances(
-      expressHarness,
-      [port],
-      undefined,
-      (url) => ({
-        issuer,
-        clientId: CLIENT_ID,
-        clientSecret: CLIENT_SECRET,
-        clientAuth: 'client_secret_post',
-        fetchUserinfo: true,
-        baseUrl: url,
-        secret: SECRET,
-        scope: 'openid profile email',
-        allowInsecureRequests: true,
-      }),
-      { clock },
-    )
+    app = await startApp(expressHarness, port, provider, {
+      clock,
+      auth: { clientAuth: 'client_secret_post', fetchUserinfo: true },
+    })
   })
 
   afterAll(async () => {
@@ -441,11 +424,7 @@ describe('Django OAuth Toolkit with skip_authorization, client_secret_post and u
   }, async () => {
     if (!browser || !provider || !app) throw new Error('setup failed')
     const dot = provider
-    const { context, blocked } = await offlineContext(browser)
-    const page = await context.newPage()
-    page.setDefaultTimeout(15_000)
-    const errors = recordErrors(page)
-    const trail = documentTrail(page, { [baseUrl]: 'app', [dot.origin]: 'DOT' })
+    const { context, blocked, page, errors, trail } = await openPage(browser, baseUrl, dot)
     const where = () =>
       `at ${page.url()}; error responses: ${JSON.stringify(errors)}\nDOT: ${dot.output()}`
     try {

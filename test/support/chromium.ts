@@ -1,6 +1,12 @@
 /** Launching the system Chromium for browser tests, offline: only loopback hosts are reachable. */
 import { existsSync } from 'node:fs'
-import { type Browser, type BrowserContext, chromium } from 'playwright-core'
+import {
+  type Browser,
+  type BrowserContext,
+  chromium,
+  type Page,
+  type Response,
+} from 'playwright-core'
 
 /** Debian's chromium package (`apt-get install -y chromium`). */
 export const CHROMIUM_PATH = '/usr/bin/chromium'
@@ -52,4 +58,17 @@ export async function offlineContext(
     return route.abort('blockedbyclient')
   })
   return { context, blocked }
+}
+
+/** Every response of 400 or above, with the start of its body, to explain a failure. */
+export function recordErrors(page: Page): string[] {
+  const errors: string[] = []
+  page.on('response', async (response: Response) => {
+    if (response.status() < 400) return
+    const body = await response.text().catch(() => '')
+    errors.push(
+      `${response.request().method()} ${response.url()} -> ${response.status()}: ${body.slice(0, 500)}`,
+    )
+  })
+  return errors
 }
