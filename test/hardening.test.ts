@@ -147,6 +147,18 @@ describe.each(harnesses)('hardening ($name)', (harness) => {
     expect(response.body).not.toContain('Scripted alice')
   })
 
+  it('sends a browser on another name for the app to baseUrl, in absolute redirects', async () => {
+    const other = stack.baseUrl.replace('localhost', '127.0.0.1')
+    const page = await stack.browser().navigate(`${other}/profile`)
+    expect(page.status).toBe(302)
+    expect(page.location?.href).toBe(`${stack.baseUrl}/login?returnTo=%2Fprofile`)
+    const logout = await stack.browser().request(`${other}/logout?returnTo=%2Fbye`, {
+      headers: { 'sec-fetch-site': 'same-origin' },
+    })
+    expect(logout.status).toBe(302)
+    expect(logout.location?.href).toBe(`${stack.baseUrl}/bye`)
+  })
+
   it('redirects an anonymous page request to login whatever its Accept header', async () => {
     for (const accept of [undefined, '*/*', 'application/json']) {
       const response = await stack.browser().request(`${stack.baseUrl}/profile`, {
