@@ -1,0 +1,13 @@
+// Runs before `pnpm pack` / `pnpm publish` in a package's folder: removes its dist and build info
+// (so no file of an earlier layout is shipped) and builds it afresh with its references.
+import { spawnSync } from 'node:child_process'
+import { rmSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..')
+rmSync('dist', { recursive: true, force: true })
+rmSync('tsconfig.tsbuildinfo', { force: true })
+const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc')
+const built = spawnSync(process.execPath, [tsc, '-b'], { stdio: 'inherit' })
+process.exit(built.status ?? 1)
