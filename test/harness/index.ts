@@ -1,4 +1,5 @@
 import { expressHarness } from './express.js'
+import { express4Harness } from './express4.js'
 import type { Harness } from './harness.js'
 import { koaHarness } from './koa.js'
 import { nextHandlersHarness } from './next-handlers.js'
@@ -7,6 +8,7 @@ import { nextStartHarness } from './next-start.js'
 /** Every adapter the shared scenario suite runs against. */
 export const harnesses: readonly Harness[] = [
   expressHarness,
+  express4Harness,
   koaHarness,
   nextHandlersHarness,
   nextStartHarness,

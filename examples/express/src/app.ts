@@ -3,9 +3,12 @@ import { homePage, internalErrorPage, profilePage } from '@codeflow/example-shar
 import { auth, authErrorHandler, requireAuth } from '@codeflow/express'
 import express, { type ErrorRequestHandler, type Express } from 'express'
 
-/** The Express example app of CONTRACT.md, for the given codeflow options. */
-export function createApp(options: AuthOptions): Express {
-  const app = express()
+/**
+ * The Express example app (examples/README.md), for the given codeflow options. `framework` is
+ * Express itself: the tests pass Express 4 here to run the same app on it.
+ */
+export function createApp(options: AuthOptions, framework: typeof express = express): Express {
+  const app = framework()
   app.disable('x-powered-by')
   app.use(auth(options))
 
@@ -13,18 +16,30 @@ export function createApp(options: AuthOptions): Express {
     res.type('html').send(homePage(req.auth?.user))
   })
 
-  app.get('/profile', requireAuth({ unauthenticated: 'redirect' }), (req, res) => {
-    res.set('Cache-Control', 'no-store').type('html').send(profilePage(req.auth!.user!))
-  })
+  app.get(
+    '/profile',
+    requireAuth(
+      (req, res) => {
+        res.set('Cache-Control', 'no-store').type('html').send(profilePage(req.auth.user))
+      },
+      { unauthenticated: 'redirect' },
+    ),
+  )
 
   app.get('/api/me', requireAuth({ unauthenticated: 'json' }), (req, res) => {
-    res.set('Cache-Control', 'no-store').json(req.auth!.user)
+    res.set('Cache-Control', 'no-store').json(req.auth?.user)
   })
 
-  app.get('/api/token', requireAuth({ unauthenticated: 'json' }), async (req, res) => {
-    const token = await req.auth!.accessToken()
-    res.set('Cache-Control', 'no-store').json({ expiresAt: token.expiresAt ?? null })
-  })
+  app.get(
+    '/api/token',
+    requireAuth(
+      async (req, res) => {
+        const token = await req.auth.accessToken()
+        res.set('Cache-Control', 'no-store').json({ expiresAt: token.expiresAt ?? null })
+      },
+      { unauthenticated: 'json' },
+    ),
+  )
 
   app.use(authErrorHandler())
   const lastResort: ErrorRequestHandler = (error, _req, res, _next) => {

@@ -17,19 +17,25 @@ export function createApp(options: AuthOptions): Koa {
   router.get('/profile', requireAuth({ unauthenticated: 'redirect' }), (ctx) => {
     ctx.set('Cache-Control', 'no-store')
     ctx.type = 'html'
-    ctx.body = profilePage(ctx.state.auth!.user!)
+    ctx.body = profilePage(ctx.state.auth.user)
   })
 
   router.get('/api/me', requireAuth({ unauthenticated: 'json' }), (ctx) => {
     ctx.set('Cache-Control', 'no-store')
-    ctx.body = ctx.state.auth!.user
+    ctx.body = ctx.state.auth.user
   })
 
-  router.get('/api/token', requireAuth({ unauthenticated: 'json' }), async (ctx) => {
-    const token = await ctx.state.auth!.accessToken()
-    ctx.set('Cache-Control', 'no-store')
-    ctx.body = { expiresAt: token.expiresAt ?? null }
-  })
+  router.get(
+    '/api/token',
+    requireAuth(
+      async (ctx) => {
+        const token = await ctx.state.auth.accessToken()
+        ctx.set('Cache-Control', 'no-store')
+        ctx.body = { expiresAt: token.expiresAt ?? null }
+      },
+      { unauthenticated: 'json' },
+    ),
+  )
 
   const lastResort: Middleware = async (ctx, next) => {
     try {

@@ -41,7 +41,12 @@ export {
   isNavigation,
 } from './http/responses.js'
 export { type MaybePromise, step } from './maybe.js'
-export type { RequestAuth } from './request-auth.js'
+export {
+  type AnonymousAuth,
+  type RequestAuth,
+  requestAuth,
+  type SignedInAuth,
+} from './request-auth.js'
 export { handleBackchannelLogout } from './routes/backchannel-logout.js'
 export { handleCallback } from './routes/callback.js'
 export { handleFrontchannelLogout } from './routes/frontchannel-logout.js'

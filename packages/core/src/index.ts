@@ -35,7 +35,7 @@ export type {
   SessionOptions,
   SessionToSave,
 } from './options.js'
-export type { RequestAuth } from './request-auth.js'
+export type { AnonymousAuth, RequestAuth, SignedInAuth } from './request-auth.js'
 export { destroySession } from './session/end.js'
 export { type GuardOptions, requireSession, type UnauthenticatedMode } from './session/guard.js'
 export { getSession } from './session/read.js'

@@ -4,31 +4,47 @@ import type { Session, UserClaims } from './session/types.js'
 import { type AccessToken, type AccessTokenOptions, getAccessToken } from './tokens/access-token.js'
 import { getUserinfo } from './tokens/userinfo.js'
 
-/** What an adapter puts on its request (`req.auth` in Express, `ctx.state.auth` in Koa). */
-export interface RequestAuth {
-  /** whether the request has a valid session */
-  readonly isAuthenticated: boolean
-  /** the signed-in user's claims, or undefined */
-  readonly user: UserClaims | undefined
-  /** the session (tokens included), or undefined */
-  readonly session: Session | undefined
+/** What every `RequestAuth` has, signed in or not. */
+interface RequestAuthMethods {
   /** a valid access token, refreshed when it has expired; throws 401 when anonymous */
   accessToken(options?: AccessTokenOptions): Promise<AccessToken>
   /** the userinfo endpoint's claims, fetched now; throws 401 when anonymous */
   userinfo(): Promise<Record<string, unknown>>
 }
 
+/** A signed-in request's `RequestAuth`: what a handler behind `requireAuth` sees. */
+export interface SignedInAuth extends RequestAuthMethods {
+  readonly isAuthenticated: true
+  /** the signed-in user's claims */
+  readonly user: UserClaims
+  /** the session, tokens included */
+  readonly session: Session
+}
+
+/** An anonymous request's `RequestAuth`. */
+export interface AnonymousAuth extends RequestAuthMethods {
+  readonly isAuthenticated: false
+  readonly user: undefined
+  readonly session: undefined
+}
+
+/**
+ * What an adapter puts on its request (`req.auth` in Express, `ctx.state.auth` in Koa). Testing
+ * `isAuthenticated` narrows it: `if (auth.isAuthenticated) auth.user.sub`.
+ */
+export type RequestAuth = SignedInAuth | AnonymousAuth
+
 /** The request's `RequestAuth`, for the session already read for it. */
+export function requestAuth(auth: Auth, ctx: HttpContext, session: Session): SignedInAuth
+export function requestAuth(auth: Auth, ctx: HttpContext, session: Session | undefined): RequestAuth
 export function requestAuth(
   auth: Auth,
   ctx: HttpContext,
   session: Session | undefined,
 ): RequestAuth {
-  return {
-    isAuthenticated: session !== undefined,
-    user: session?.user,
-    session,
-    accessToken: (options) => getAccessToken(auth, ctx, options),
-    userinfo: () => getUserinfo(auth, ctx),
-  }
+  const accessToken = (options?: AccessTokenOptions) => getAccessToken(auth, ctx, options)
+  const userinfo = () => getUserinfo(auth, ctx)
+  return session
+    ? { isAuthenticated: true, user: session.user, session, accessToken, userinfo }
+    : { isAuthenticated: false, user: undefined, session: undefined, accessToken, userinfo }
 }

@@ -71,6 +71,15 @@ function bareApp(options: AuthOptions): Koa {
   app.use(auth(options))
   app.use(async (ctx, next) => {
     if (ctx.path === '/profile') return requireAuth()(ctx, next)
+    if (ctx.path === '/handler') {
+      // typed as signed in: no `!` or `?.`
+      return requireAuth((signedIn) => {
+        signedIn.body = {
+          signedIn: signedIn.state.auth.isAuthenticated,
+          sub: signedIn.state.auth.user.sub,
+        }
+      })(ctx, next)
+    }
     await next()
   })
   app.use(routes)
@@ -123,6 +132,20 @@ describe('@codeflow/koa without authErrorHandler', () => {
       hasIdToken: true,
       token: { type: 'bearer', hasToken: true },
     })
+  })
+
+  it('requireAuth(handler): 401 JSON for an anonymous API call, the handler not called', async () => {
+    const response = await stack.browser().request(`${stack.baseUrl}/handler`)
+    expect(response.status).toBe(401)
+    expect(response.json()).toMatchObject({ error: 'unauthenticated' })
+  })
+
+  it('requireAuth(handler): the handler sees the signed-in ctx.state.auth', async () => {
+    const browser = stack.browser()
+    await signIn(browser, stack.baseUrl)
+    const response = await browser.request(`${stack.baseUrl}/handler`)
+    expect(response.status).toBe(200)
+    expect(response.json()).toEqual({ signedIn: true, sub: 'alice' })
   })
 
   it("keeps the core's Set-Cookie through Koa's error handling (a used transaction)", async () => {

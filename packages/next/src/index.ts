@@ -23,6 +23,7 @@ import {
   type AuthResponse,
   authorize,
   createWebContext,
+  errorResponse,
   forwardedCookieHeader,
   handleAuthRoute,
   handleError,
@@ -102,6 +103,14 @@ export interface Codeflow {
    * guards the `protect` paths, refreshes an expiring access token, and lets the rest through
    */
   proxy(request: Request): Promise<Response>
+  /**
+   * Reads and checks the configuration now (the function form is called): a bad option throws a
+   * `ConfigurationError` naming it, logged in one line. Call it from `instrumentation.ts`, so that
+   * a misconfigured server stops at start-up instead of answering 500 at the first request:
+   * `export async function register() { if (process.env.NEXT_RUNTIME === 'nodejs') (await import('./lib/codeflow')).codeflow.validate() }`.
+   * Nothing is fetched: the provider may be down while the app starts.
+   */
+  validate(): Auth
   /** The same routes as route handlers: `export const { GET, POST } = codeflow.handlers` */
   readonly handlers: { readonly GET: RouteHandler; readonly POST: RouteHandler }
   /**
@@ -214,13 +223,37 @@ export function createCodeflow(
     return configured
   }
   const protection = matcher(nextOptions.protect ?? [], nextOptions.unauthenticated ?? 'auto')
+  let misconfiguration: string | undefined
+  /**
+   * The configuration for a request the adapter answers itself, or, when it is invalid, the
+   * response: a plain 500 page (never a stack trace), and the option's name in the server's log,
+   * once per distinct fault (`validate()` in instrumentation.ts reports it at start-up instead).
+   */
+  function configFor(ctx: WebContext): Auth | Response {
+    try {
+      return auth()
+    } catch (error) {
+      if (!(error instanceof ConfigurationError)) throw error
+      if (misconfiguration !== error.message) {
+        misconfiguration = error.message
+        console.error(`codeflow: ${error.message} [${error.code}]`)
+      }
+      return send(errorResponse(ctx, error), ctx)
+    }
+  }
   const contexts = new WeakMap<object, HttpContext>()
 
-  /** The context of the current request in a Server Component, Route Handler or Server Action. */
-  async function requestContext(config: Auth): Promise<HttpContext> {
+  /**
+   * The configuration and the context of the current request in a Server Component, Route Handler
+   * or Server Action. The request's headers are asked for before the configuration is read: while
+   * `next build` prerenders, that call marks the page dynamic and ends its prerendering, so the
+   * build needs none of the runtime configuration (secrets, issuer).
+   */
+  async function requestContext(): Promise<{ config: Auth; ctx: HttpContext }> {
     const [incoming, jar] = await Promise.all([headers(), cookies()])
+    const config = auth()
     let ctx = contexts.get(incoming)
-    if (ctx) return ctx
+    if (ctx) return { config, ctx }
     let deferred = false
     ctx = {
       url: new URL(homeUrl(config)),
@@ -239,12 +272,13 @@ export function createCodeflow(
       },
     }
     contexts.set(incoming, ctx)
-    return ctx
+    return { config, ctx }
   }
 
   async function serveRoute(request: Request): Promise<Response> {
-    const config = auth()
     const ctx = createWebContext(request)
+    const config = configFor(ctx)
+    if (config instanceof Response) return config
     try {
       const routed = await handleAuthRoute(config, ctx)
       if (routed) return send(routed, ctx)
@@ -273,8 +307,9 @@ export function createCodeflow(
   }
 
   async function proxy(request: Request): Promise<Response> {
-    const config = auth()
     const ctx = createWebContext(request)
+    const config = configFor(ctx)
+    if (config instanceof Response) return config
     try {
       const routed = await handleAuthRoute(config, ctx)
       if (routed) return send(routed, ctx)
@@ -305,8 +340,9 @@ export function createCodeflow(
     options: GuardOptions = {},
   ): RouteHandler<Context> {
     return async (request, context) => {
-      const config = auth()
       const ctx = createWebContext(request)
+      const config = configFor(ctx)
+      if (config instanceof Response) return config
       try {
         const result = await authorize(config, ctx, { unauthenticated: 'json', ...options })
         if (result.response) return send(result.response, ctx)
@@ -322,8 +358,7 @@ export function createCodeflow(
   }
 
   async function requirePageAuth(options: PageAuthOptions = {}): Promise<Session> {
-    const config = auth()
-    const ctx = await requestContext(config)
+    const { config, ctx } = await requestContext()
     const session = await getSession(config, ctx)
     if (session) return session
     const home = homeUrl(config)
@@ -348,8 +383,11 @@ export function createCodeflow(
     proxy,
     handlers: { GET: serveRoute, POST: serveRoute },
     async getSession(request) {
+      if (!request) {
+        const { config, ctx } = await requestContext()
+        return getSession(config, ctx)
+      }
       const config = auth()
-      if (!request) return getSession(config, await requestContext(config))
       const ctx = createWebContext(request)
       const session = await getSession(config, ctx)
       // this call has no response to set cookies on (requireAuth(handler) has)
@@ -357,8 +395,17 @@ export function createCodeflow(
       return session
     },
     async getAccessToken(tokenOptions) {
-      const config = auth()
-      return getAccessToken(config, await requestContext(config), tokenOptions)
+      const { config, ctx } = await requestContext()
+      return getAccessToken(config, ctx, tokenOptions)
+    },
+    validate() {
+      try {
+        return auth()
+      } catch (error) {
+        // the server's log gets the option's name in one line; the throw stops the server
+        if (error instanceof ConfigurationError) console.error(`codeflow: ${error.message}`)
+        throw error
+      }
     },
     requireAuth: requireAuth as Codeflow['requireAuth'],
   }

@@ -1,0 +1,126 @@
+/**
+ * What only Express needs: `requireAuth(handler)` (a signed-in `req.auth`, and the handler's
+ * errors reaching the error handlers, also on Express 4, which catches no rejected handler), on
+ * Express 5 and 4. Every protocol scenario runs on the Express example through the shared suite
+ * in test/, on both versions too.
+ */
+import { once } from 'node:events'
+import { createRequire } from 'node:module'
+import type { AuthOptions } from '@codeflow/core'
+import express, { type ErrorRequestHandler } from 'express'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { Harness } from '../../../test/harness/harness.js'
+import { signIn } from '../../../test/support/flow.js'
+import { type Stack, startStack } from '../../../test/support/stack.js'
+import { auth, authErrorHandler, requireAuth } from '../src/index.js'
+
+// Express 4, as the `express4` alias of this package's devDependencies
+const express4 = createRequire(import.meta.url)('express4') as typeof express
+
+function app(framework: typeof express, options: AuthOptions) {
+  const app = framework()
+  app.use(auth(options))
+  app.get(
+    '/me',
+    requireAuth((req, res) => {
+      // typed as signed in: no `!` or `?.`
+      res.json({ signedIn: req.auth.isAuthenticated, sub: req.auth.user.sub })
+    }),
+  )
+  app.get(
+    '/page',
+    requireAuth((_req, res) => res.send('page'), { unauthenticated: 'redirect' }),
+  )
+  app.get(
+    '/throws',
+    requireAuth(() => {
+      throw new Error('thrown by the handler')
+    }),
+  )
+  app.get(
+    '/rejects',
+    requireAuth(async (req) => {
+      await req.auth.accessToken()
+      throw new Error('rejected by the handler')
+    }),
+  )
+  app.use(authErrorHandler())
+  const lastResort: ErrorRequestHandler = (error, _req, res, _next) => {
+    res.status(500).json({ caught: (error as Error).message })
+  }
+  app.use(lastResort)
+  return app
+}
+
+function harnessOf(framework: typeof express): Harness {
+  return {
+    name: 'express-bare',
+    async start({ port, auth: options }) {
+      const server = app(framework, options).listen(port, '127.0.0.1')
+      await once(server, 'listening')
+      return {
+        close: () =>
+          new Promise<void>((resolve) => {
+            server.close(() => resolve())
+            server.closeAllConnections()
+          }),
+      }
+    },
+  }
+}
+
+describe.each([
+  { version: '5', framework: express },
+  { version: '4', framework: express4 },
+])('@codeflow/express on Express $version: requireAuth(handler)', ({ version, framework }) => {
+  let stack: Stack
+  beforeAll(async () => {
+    stack = await startStack(harnessOf(framework))
+  })
+  afterAll(() => stack.close())
+
+  it('runs on the Express version it says', () => {
+    const { version: installed } = createRequire(import.meta.url)(
+      version === '4' ? 'express4/package.json' : 'express/package.json',
+    ) as { version: string }
+    expect(installed.split('.')[0]).toBe(version)
+  })
+
+  it('answers an anonymous API call with 401 JSON, without calling the handler', async () => {
+    const response = await stack.browser().request(`${stack.baseUrl}/me`)
+    expect(response.status).toBe(401)
+    expect(response.json()).toMatchObject({ error: 'unauthenticated' })
+  })
+
+  it('redirects an anonymous request to login with its options', async () => {
+    const response = await stack.browser().request(`${stack.baseUrl}/page`)
+    expect(response.status).toBe(302)
+    expect(response.header('location')).toBe(
+      `${stack.baseUrl}/login?returnTo=${encodeURIComponent('/page')}`,
+    )
+  })
+
+  it('gives the handler the signed-in req.auth', async () => {
+    const browser = stack.browser()
+    await signIn(browser, stack.baseUrl)
+    const response = await browser.request(`${stack.baseUrl}/me`)
+    expect(response.status).toBe(200)
+    expect(response.json()).toEqual({ signedIn: true, sub: 'alice' })
+  })
+
+  it("passes what the handler throws to the app's error handler", async () => {
+    const browser = stack.browser()
+    await signIn(browser, stack.baseUrl)
+    const response = await browser.request(`${stack.baseUrl}/throws`)
+    expect(response.status).toBe(500)
+    expect(response.json()).toEqual({ caught: 'thrown by the handler' })
+  })
+
+  it("passes what an async handler rejects with to the app's error handler", async () => {
+    const browser = stack.browser()
+    await signIn(browser, stack.baseUrl)
+    const response = await browser.request(`${stack.baseUrl}/rejects`)
+    expect(response.status).toBe(500)
+    expect(response.json()).toEqual({ caught: 'rejected by the handler' })
+  })
+})
