@@ -1,6 +1,6 @@
 /**
  * The example apps as users run them: their own process, configured by the environment of
- * CONTRACT.md, against the embedded dev provider and against a separately started, standard
+ * examples/README.md, against the embedded dev provider and against a separately started, standard
  * oidc-provider named by OIDC_ISSUER.
  */
 import { createServer, type Server } from 'node:http'
@@ -218,5 +218,15 @@ describe.each(examples)('the $name example as a process', (example) => {
     const code = await app.exited
     expect(code).toBe(1)
     expect(app.output()).toMatch(/"secret"|"issuer"/)
+  })
+
+  it('stops with the embedded dev provider when the core refuses an option, naming it', async () => {
+    const app = spawnProcess('node', [example.main, ...(example.args ?? [])], {
+      cwd: example.dir,
+      env: { PORT: String(port), OIDC_CLIENT_AUTH: 'private_key_jwt' },
+    })
+    const code = await app.exited
+    expect(code).toBe(1)
+    expect(app.output()).toContain('"clientAuth" must be one of')
   })
 })

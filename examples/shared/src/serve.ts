@@ -15,15 +15,17 @@ export interface Listener {
  * with code 1, without a stack trace.
  */
 export async function serveExample(name: string, createApp: (auth: AuthOptions) => Listener) {
+  let config: Awaited<ReturnType<typeof loadExampleConfig>> | undefined
   try {
-    const config = await loadExampleConfig()
-    const server = createApp(config.auth).listen(config.port, config.host ?? '::', () =>
-      console.log(banner(name, config)),
+    const loaded = await loadExampleConfig()
+    config = loaded
+    const server = createApp(loaded.auth).listen(loaded.port, loaded.host ?? '::', () =>
+      console.log(banner(name, loaded)),
     )
     const stop = () => {
       server.close()
       server.closeAllConnections()
-      void config.close()
+      void loaded.close()
     }
     process.once('SIGINT', stop)
     process.once('SIGTERM', stop)
@@ -33,5 +35,7 @@ export async function serveExample(name: string, createApp: (auth: AuthOptions) 
     }
     console.error(`codeflow example: ${(error as Error).message}`)
     process.exitCode = 1
+    // the embedded dev provider, started before the app refused an option, would keep it running
+    await config?.close()
   }
 }
