@@ -104,13 +104,16 @@ export interface Codeflow {
    */
   proxy(request: Request): Promise<Response>
   /**
-   * Reads and checks the configuration now (the function form is called): a bad option throws a
-   * `ConfigurationError` naming it, logged in one line. Call it from `instrumentation.ts`, so that
-   * a misconfigured server stops at start-up instead of answering 500 at the first request:
+   * Reads and checks the configuration now (the function form is called). Call it from
+   * `instrumentation.ts`, so that a misconfigured server stops at start-up instead of answering
+   * 500 at the first request:
    * `export async function register() { if (process.env.NEXT_RUNTIME === 'nodejs') (await import('./lib/codeflow')).codeflow.validate() }`.
-   * Nothing is fetched: the provider may be down while the app starts.
+   * A bad option is printed in one line naming it, then the process exits with code 1 (Next.js
+   * itself would log a thrown error and serve anyway); with `{ exit: false }` the
+   * `ConfigurationError` is thrown instead. Nothing is fetched: the provider may be down while
+   * the app starts.
    */
-  validate(): Auth
+  validate(options?: { exit?: boolean }): Auth
   /** The same routes as route handlers: `export const { GET, POST } = codeflow.handlers` */
   readonly handlers: { readonly GET: RouteHandler; readonly POST: RouteHandler }
   /**
@@ -398,12 +401,14 @@ export function createCodeflow(
       const { config, ctx } = await requestContext()
       return getAccessToken(config, ctx, tokenOptions)
     },
-    validate() {
+    validate(validateOptions = {}) {
       try {
         return auth()
       } catch (error) {
-        // the server's log gets the option's name in one line; the throw stops the server
-        if (error instanceof ConfigurationError) console.error(`codeflow: ${error.message}`)
+        if (!(error instanceof ConfigurationError)) throw error
+        console.error(`codeflow: ${error.message} [${error.code}]`)
+        // Next.js logs an error thrown by instrumentation's register() and serves anyway
+        if (validateOptions.exit !== false && typeof process.exit === 'function') process.exit(1)
         throw error
       }
     },
