@@ -1,6 +1,6 @@
 /**
  * The Next.js example as users run it: `next start` of its production build, as a child process
- * configured by CONTRACT.md's environment, stopped by PID. `pnpm test` builds it first.
+ * configured by the environment of examples/README.md, stopped by PID. `pnpm test` builds it first.
  *
  * With a test clock (no environment variable can carry a function), the child is started with
  * test/support/clock-preload.mjs, which makes its Date.now follow the clock, and an IPC channel
@@ -21,7 +21,7 @@ const exampleDir = resolve(dirname(fileURLToPath(import.meta.url)), '../../examp
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]'])
 
 /**
- * The environment that configures the example as `auth` does (CONTRACT.md and the examples'
+ * The environment that configures the example as `auth` does (examples/README.md and the examples'
  * settings). An option without an environment variable fails the scenario loudly rather than
  * being dropped.
  */
@@ -48,7 +48,7 @@ export function exampleEnvironment(auth: AuthOptions): Record<string, string> {
     ...Object.keys(restOfSession).map((key) => `session.${key}`),
   ]
   const issuerUrl = new URL(String(issuer))
-  // the example allows an http issuer exactly on loopback (CONTRACT.md)
+  // the example allows an http issuer exactly on loopback (examples/README.md)
   const insecure = issuerUrl.protocol === 'http:' && LOOPBACK.has(issuerUrl.hostname)
   if ((allowInsecureRequests ?? false) !== insecure) unsupported.push('allowInsecureRequests')
   if (unsupported.length > 0) {

@@ -1,6 +1,6 @@
 /**
  * A real redis-server for the tests: started on 127.0.0.1 and a free port, with no persistence,
- * and stopped by its PID (SECURITY.md and TOOLCHAIN.md: never a mock, never left running).
+ * and stopped by its PID (never a mock, never left running).
  */
 import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'

@@ -4,7 +4,7 @@ import { auth, authErrorHandler, requireAuth } from '@codeflow/koa'
 import Router from '@koa/router'
 import Koa, { type Middleware } from 'koa'
 
-/** The Koa example app of CONTRACT.md, for the given codeflow options. */
+/** The Koa example app (examples/README.md), for the given codeflow options. */
 export function createApp(options: AuthOptions): Koa {
   const app = new Koa()
   const router = new Router()

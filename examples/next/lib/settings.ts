@@ -5,7 +5,7 @@ import {
 } from '@codeflow/example-shared/settings'
 
 /**
- * How the Next.js example reads CONTRACT.md's environment. Every module instance of the app (the
+ * How the Next.js example reads the environment of examples/README.md. Every module instance of the app (the
  * proxy, the pages, the route handlers, instrumentation) reads it and must compute the same
  * issuer, so the embedded dev provider listens on a port known in advance: DEV_PROVIDER_PORT,
  * else PORT + 1. `next start` always sets NODE_ENV=production, whatever the user set, so the

@@ -2,7 +2,7 @@ import type { AuthOptions } from '@codeflow/core'
 import { type DevProvider, startDevProvider } from '@codeflow/dev-provider'
 import { readExampleSettings, type SettingsOptions } from './settings.js'
 
-/** An example app's configuration, read from the environment as CONTRACT.md says. */
+/** An example app's configuration, read from the environment as examples/README.md says. */
 export interface ExampleConfig {
   readonly port: number
   /** the address to listen on: HOST, else 127.0.0.1 for a loopback base URL, else every interface */

@@ -1,5 +1,5 @@
 /**
- * The example's configuration from the environment (CONTRACT.md), read without starting anything
+ * The example's configuration from the environment (examples/README.md), read without starting anything
  * and without importing the dev provider: a Next.js app reads it in every module instance (proxy,
  * pages, route handlers) and must compute the same issuer in each.
  */
@@ -211,7 +211,7 @@ export function readExampleSettings(
       baseUrl,
       secret: secret ? secretOption(secret) : DEV_SECRET,
       scope: scope ?? 'openid profile email',
-      // http issuers only on loopback, for development and tests (CONTRACT.md)
+      // http issuers only on loopback, for development and tests (examples/README.md)
       allowInsecureRequests: issuerUrl.protocol === 'http:' && LOOPBACK.has(issuerUrl.hostname),
     },
   }
