@@ -107,6 +107,7 @@ const work = mkdtempSync(join(tmpdir(), 'codeflow-install-'))
 const prepared = new Map<string, Prepared>()
 let provider: RunningProcess | undefined
 let issuer = ''
+let providerDir = ''
 let browser: Browser | undefined
 const started: RunningProcess[] = []
 
@@ -120,7 +121,7 @@ beforeAll(async () => {
   const providerPort = await freePort()
 
   // the apps and the provider install at once, three at a time
-  const providerDir = join(work, 'provider')
+  providerDir = join(work, 'provider')
   mkdirSync(providerDir)
   writeFileSync(
     join(providerDir, 'package.json'),
@@ -239,6 +240,16 @@ async function answering(url: string, child: RunningProcess): Promise<void> {
   }
   throw new Error(`${url} never answered:\n${child.output()}`)
 }
+
+describe('@codeflow/dev-provider from its tarball', () => {
+  it('installs without the types of oidc-provider, Express or Koa (an optional peer)', () => {
+    const modules = join(providerDir, 'node_modules')
+    expect(existsSync(join(modules, '@codeflow', 'dev-provider', 'dist', 'index.js'))).toBe(true)
+    expect(existsSync(join(modules, '@types', 'oidc-provider'))).toBe(false)
+    expect(existsSync(join(modules, '@types', 'express'))).toBe(false)
+    expect(existsSync(join(modules, '@types', 'koa'))).toBe(false)
+  })
+})
 
 for (const app of APPS) {
   describe(`${app.name}: a fresh npm app with the README's quick start`, () => {
