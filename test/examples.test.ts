@@ -100,6 +100,25 @@ describe.each(examples)('the $name example as a process', (example) => {
     }
   })
 
+  it.each(['private_key_jwt', 'client_secret_jwt'])(
+    'with OIDC_CLIENT_AUTH=%s alone, the embedded dev provider requires it, and the sign-in works',
+    async (method) => {
+      const app = spawnProcess('node', [example.main, ...(example.args ?? [])], {
+        cwd: example.dir,
+        env: { PORT: String(port), OIDC_CLIENT_AUTH: method },
+      })
+      try {
+        await waitForOutput(app, /press Ctrl\+C/)
+        const browser = new Browser()
+        await signIn(browser, baseUrl)
+        expect((await browser.request(`${baseUrl}/api/me`)).json().sub).toBe('alice')
+        expect(app.output()).not.toMatch(/invalid_client/)
+      } finally {
+        await app.stop()
+      }
+    },
+  )
+
   it('listens on 127.0.0.1 alone when HOST is unset, and where HOST says', async () => {
     for (const [host, expected] of [
       [undefined, ['127.0.0.1']],

@@ -31,6 +31,7 @@ export function exampleEnvironment(auth: AuthOptions): Record<string, string> {
     clientId,
     clientSecret,
     clientAuth,
+    clientPrivateKey,
     baseUrl,
     secret,
     scope,
@@ -57,6 +58,8 @@ export function exampleEnvironment(auth: AuthOptions): Record<string, string> {
   const optional: Record<string, string | number | boolean | undefined> = {
     OIDC_CLIENT_SECRET: clientSecret,
     OIDC_CLIENT_AUTH: clientAuth,
+    OIDC_CLIENT_PRIVATE_KEY:
+      clientPrivateKey === undefined ? undefined : JSON.stringify(clientPrivateKey),
     OIDC_SCOPE: scope,
     OIDC_ID_TOKEN_SIGNING_ALG: idTokenSigningAlg,
     OIDC_HTTP_TIMEOUT: httpTimeout,

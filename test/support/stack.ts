@@ -1,7 +1,12 @@
 /** Starting a provider and an app (through a harness) for one group of scenarios. */
 import { createServer } from 'node:net'
 import type { AuthOptions } from '@codeflow/core'
-import { type DevProvider, type DevProviderOptions, startDevProvider } from '@codeflow/dev-provider'
+import {
+  type DevClient,
+  type DevProvider,
+  type DevProviderOptions,
+  startDevProvider,
+} from '@codeflow/dev-provider'
 import type { Harness, HarnessOptions, RunningApp } from '../harness/harness.js'
 import { Browser } from './browser.js'
 import type { TestClock } from './clock.js'
@@ -63,6 +68,8 @@ export interface StackOptions {
   provider?: Omit<DevProviderOptions, 'clients'>
   /** register a public client (no secret, PKCE alone) instead of a confidential one */
   publicClient?: boolean
+  /** how the provider requires the client to authenticate, and its keys (private_key_jwt) */
+  providerClient?: Pick<DevClient, 'tokenEndpointAuthMethod' | 'jwks' | 'clientSecret'>
   /** keep sessions in this Redis (the examples' REDIS_URL) */
   redisUrl?: string
   /**
@@ -96,6 +103,7 @@ async function startStackOnce(harness: Harness, options: StackOptions = {}): Pro
         // through the shared revocation store
         backchannelLogoutUri: `${baseUrls[0]}/backchannel-logout`,
         backchannelLogoutSessionRequired: true,
+        ...options.providerClient,
       },
     ],
   })

@@ -12,6 +12,24 @@ const DEV_SECRET = 'codeflow-example-development-secret-not-for-production'
 /** The client the embedded dev provider registers for the example. */
 export const DEV_CLIENT = { clientId: 'codeflow-example', clientSecret: 'codeflow-example-secret' }
 
+/**
+ * The embedded dev provider's client key, for OIDC_CLIENT_AUTH=private_key_jwt without
+ * OIDC_CLIENT_PRIVATE_KEY: public in this repository, so used with the embedded provider only.
+ */
+export const DEV_CLIENT_KEY = {
+  kty: 'OKP',
+  crv: 'Ed25519',
+  kid: 'codeflow-example-key',
+  x: 'YteBjlxtrs1fUGXB3by2bjLisz9k-ERrq3I0POe8f00',
+  d: 'PJNew6zCX17SwIafMXejoM1khSkWSAzwQ05nETFxI9w',
+}
+
+/** The public half of a private JWK: what the provider registers for the client. */
+export function publicJwk(jwk: Record<string, unknown>): Record<string, unknown> {
+  const { d: _d, p: _p, q: _q, dp: _dp, dq: _dq, qi: _qi, ...rest } = jwk
+  return rest
+}
+
 /** Thrown for an environment variable with a bad value; names the variable. */
 export class EnvironmentError extends Error {}
 
@@ -110,9 +128,30 @@ function sessionTuning(source: NodeJS.ProcessEnv): {
   }
 }
 
+/** A variable holding a JSON object, or undefined when unset. */
+function jsonObject(
+  name: string,
+  source: NodeJS.ProcessEnv,
+  what: string,
+): Record<string, unknown> | undefined {
+  const text = env(name, source)
+  if (!text) return undefined
+  let value: unknown
+  try {
+    value = JSON.parse(text)
+  } catch {
+    throw new EnvironmentError(`${name} must be ${what}`)
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new EnvironmentError(`${name} must be ${what}`)
+  }
+  return value as Record<string, unknown>
+}
+
 /**
  * Reads the example's settings from `source` (default `process.env`): PORT, APP_BASE_URL,
- * OIDC_ISSUER, OIDC_CLIENT_ID, OIDC_CLIENT_SECRET, OIDC_CLIENT_AUTH, OIDC_SCOPE, OIDC_ID_TOKEN_SIGNING_ALG,
+ * OIDC_ISSUER, OIDC_CLIENT_ID, OIDC_CLIENT_SECRET, OIDC_CLIENT_AUTH, OIDC_CLIENT_PRIVATE_KEY,
+ * OIDC_SCOPE, OIDC_ID_TOKEN_SIGNING_ALG,
  * SESSION_SECRET, SESSION_ABSOLUTE_DURATION, SESSION_IDLE_DURATION, SESSION_PERSISTENT,
  * REDIS_URL, SESSION_STORE (`redis`, the default with REDIS_URL, or `cookie`), DEV_PROVIDER_PORT.
  * Without OIDC_ISSUER the issuer is the embedded dev provider's, `http://127.0.0.1:<its port>`.
@@ -141,15 +180,22 @@ export function readExampleSettings(
   let clientId = env('OIDC_CLIENT_ID', source)
   let clientSecret = env('OIDC_CLIENT_SECRET', source)
   let scope = env('OIDC_SCOPE', source)
+  // checked by createAuth, whose error names the option
+  const clientAuth = env('OIDC_CLIENT_AUTH', source) as AuthOptions['clientAuth']
+  let clientPrivateKey = jsonObject('OIDC_CLIENT_PRIVATE_KEY', source, 'a private JWK as JSON')
   if (!issuer) {
     const devPort = Number(env('DEV_PROVIDER_PORT', source) ?? options.devProviderPort ?? 0)
     if (!Number.isInteger(devPort) || devPort < 0 || devPort > 65535) {
       throw new EnvironmentError('DEV_PROVIDER_PORT must be a port number')
     }
+    if (clientAuth === 'private_key_jwt') clientPrivateKey ??= DEV_CLIENT_KEY
     devProvider = {
       port: devPort,
       client: {
         ...DEV_CLIENT,
+        // the embedded provider requires the method the app is told to use
+        ...(clientAuth ? { tokenEndpointAuthMethod: clientAuth } : {}),
+        ...(clientPrivateKey ? { jwks: { keys: [publicJwk(clientPrivateKey)] } } : {}),
         redirectUris: [`${baseUrl}/callback`],
         postLogoutRedirectUris: [`${baseUrl}/`],
         backchannelLogoutUri: `${baseUrl}/backchannel-logout`,
@@ -184,8 +230,6 @@ export function readExampleSettings(
     ...sessionTuning(source),
   }
   const idTokenSigningAlg = env('OIDC_ID_TOKEN_SIGNING_ALG', source)
-  // checked by createAuth, whose error names the option
-  const clientAuth = env('OIDC_CLIENT_AUTH', source) as AuthOptions['clientAuth']
   const httpTimeout = wholeNumber('OIDC_HTTP_TIMEOUT', source, 1)
   const refreshMargin = wholeNumber('ACCESS_TOKEN_REFRESH_MARGIN', source, 0)
   const fetchUserinfo = env('OIDC_FETCH_USERINFO', source)
@@ -202,6 +246,7 @@ export function readExampleSettings(
       ...(Object.keys(session).length > 0 ? { session } : {}),
       ...(idTokenSigningAlg ? { idTokenSigningAlg } : {}),
       ...(clientAuth ? { clientAuth } : {}),
+      ...(clientPrivateKey ? { clientPrivateKey } : {}),
       ...(httpTimeout === undefined ? {} : { httpTimeout }),
       ...(refreshMargin === undefined ? {} : { refreshMargin }),
       ...(fetchUserinfo === undefined ? {} : { fetchUserinfo: fetchUserinfo === 'true' }),

@@ -4,6 +4,12 @@
  */
 import { ConfigurationError } from './errors.js'
 import { type AuthLogger, consoleLogger } from './logger.js'
+import {
+  type ClientKey,
+  ClientKeyError,
+  clientKey,
+  type PrivateJwk,
+} from './protocol/client-key.js'
 import { newestPasswordId, type SealKind } from './seal/seal.js'
 import type { RevocationStore } from './session/revocation.js'
 import type { SessionStore } from './session/store.js'
@@ -93,11 +99,21 @@ export interface AuthOptions {
   /**
    * how the client authenticates at the token and revocation endpoints: `client_secret_basic`
    * (HTTP Basic), `client_secret_post` (in the form body; for providers that do not form-decode
-   * Basic credentials) or `none` (a public client); default: `none` without a secret, else
-   * `client_secret_basic` when the provider's `token_endpoint_auth_methods_supported` lists it (or
-   * lists nothing), else `client_secret_post` when it lists that
+   * Basic credentials), `client_secret_jwt` (an assertion signed with the secret, HS256),
+   * `private_key_jwt` (an assertion signed with `clientPrivateKey`, RFC 7523) or `none` (a public
+   * client); default: `private_key_jwt` with a `clientPrivateKey` (when the provider offers it, or
+   * lists nothing), else `none` without a secret, else `client_secret_basic` when the provider's
+   * `token_endpoint_auth_methods_supported` lists it (or lists nothing), else the first of
+   * `client_secret_post` and `client_secret_jwt` it lists
    */
   clientAuth?: ClientAuth
+  /**
+   * the client's private key, for `private_key_jwt`: a private JWK (its `alg`, else its key type,
+   * picks the algorithm: RS256 for RSA, ES256/384/512 by the EC curve, EdDSA for Ed25519; its `kid`
+   * names it to the provider) or a private `CryptoKey`; the provider holds the public half (its
+   * `jwks` or `jwks_uri` registration)
+   */
+  clientPrivateKey?: PrivateJwk | CryptoKey
   /** the app's public origin (and optional path prefix), e.g. `https://app.example.com` */
   baseUrl: string | URL
   /**
@@ -164,9 +180,27 @@ export interface AuthOptions {
 }
 
 /** How the client authenticates at the provider's token and revocation endpoints. */
-export type ClientAuth = 'client_secret_basic' | 'client_secret_post' | 'none'
+export type ClientAuth =
+  | 'client_secret_basic'
+  | 'client_secret_post'
+  | 'client_secret_jwt'
+  | 'private_key_jwt'
+  | 'none'
 
-const CLIENT_AUTH: readonly ClientAuth[] = ['client_secret_basic', 'client_secret_post', 'none']
+const CLIENT_AUTH: readonly ClientAuth[] = [
+  'client_secret_basic',
+  'client_secret_post',
+  'client_secret_jwt',
+  'private_key_jwt',
+  'none',
+]
+
+/** The methods that authenticate with the client secret. */
+const SECRET_METHODS: readonly ClientAuth[] = [
+  'client_secret_basic',
+  'client_secret_post',
+  'client_secret_jwt',
+]
 
 /** The name of one of codeflow's routes. */
 export type RouteName = keyof RoutePaths
@@ -178,6 +212,8 @@ export interface Settings {
   readonly clientSecret: string | undefined
   /** the configured method; `undefined`: chosen at discovery */
   readonly clientAuth: ClientAuth | undefined
+  /** the client's private key (`clientPrivateKey`), checked and imported */
+  readonly clientKey: ClientKey | undefined
   readonly baseUrl: URL
   readonly origin: string
   /** one app in this process: its issuer, client and base URL */
@@ -386,14 +422,33 @@ export function resolveOptions(options: AuthOptions): Settings {
   if (clientAuth !== undefined && !CLIENT_AUTH.includes(clientAuth)) {
     fail('clientAuth', `must be one of ${CLIENT_AUTH.map((m) => `"${m}"`).join(', ')}`)
   }
+  let key: ClientKey | undefined
+  if (options.clientPrivateKey !== undefined) {
+    try {
+      key = clientKey(options.clientPrivateKey)
+    } catch (error) {
+      if (error instanceof ClientKeyError) fail('clientPrivateKey', error.message)
+      throw error
+    }
+  }
   if (clientAuth === 'none' && options.clientSecret !== undefined) {
     fail(
       'clientSecret',
-      'is not sent with clientAuth "none": remove it, or choose client_secret_basic or client_secret_post',
+      'is not sent with clientAuth "none": remove it, or choose a method that uses it (client_secret_basic, client_secret_post, client_secret_jwt)',
     )
   }
-  if (clientAuth !== undefined && clientAuth !== 'none' && options.clientSecret === undefined) {
+  if (
+    clientAuth !== undefined &&
+    SECRET_METHODS.includes(clientAuth) &&
+    options.clientSecret === undefined
+  ) {
     fail('clientSecret', `is required with clientAuth "${clientAuth}"`)
+  }
+  if (clientAuth === 'private_key_jwt' && key === undefined) {
+    fail(
+      'clientPrivateKey',
+      'is required with clientAuth "private_key_jwt": give the private JWK whose public half the provider has',
+    )
   }
 
   const baseUrl = parseUrl('baseUrl', options.baseUrl)
@@ -493,6 +548,7 @@ export function resolveOptions(options: AuthOptions): Settings {
     clientId: options.clientId,
     clientSecret: options.clientSecret,
     clientAuth,
+    clientKey: key,
     baseUrl,
     origin: baseUrl.origin,
     appKey: `${issuer.href}\n${options.clientId}\n${appPath}`,

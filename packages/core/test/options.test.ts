@@ -1,3 +1,4 @@
+import { generateKeyPairSync, type KeyObject } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
 import { AuthError, type AuthOptions, ConfigurationError, createAuth } from '../src/index.js'
 import { SECRET, settingsOf, validOptions } from './support.js'
@@ -302,11 +303,11 @@ describe('createAuth validation', () => {
   })
 
   describe('clientAuth', () => {
-    it.each(['client_secret_jwt', 'basic', '', 5])('refuses %j', (clientAuth) => {
+    it.each(['client_secret_JWT', 'private_key', 'basic', '', 5])('refuses %j', (clientAuth) => {
       expectRejected({ clientAuth }, 'clientAuth')
     })
 
-    it.each(['client_secret_basic', 'client_secret_post'])(
+    it.each(['client_secret_basic', 'client_secret_post', 'client_secret_jwt'])(
       'needs a secret with %s',
       (clientAuth) => {
         expectRejected({ clientAuth, clientSecret: undefined }, 'clientSecret')
@@ -323,6 +324,98 @@ describe('createAuth validation', () => {
       [undefined, {}],
     ] as const)('keeps %s (undefined: chosen at discovery)', (clientAuth, overrides) => {
       expect(settingsOf(createAuth(validOptions(overrides))).clientAuth).toBe(clientAuth)
+    })
+  })
+
+  describe('clientPrivateKey', () => {
+    const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 })
+    const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' })
+    const ed = generateKeyPairSync('ed25519')
+    const jwk = (key: KeyObject) => key.export({ format: 'jwk' })
+    const jwt = { clientAuth: 'private_key_jwt', clientSecret: undefined }
+
+    it('is required with private_key_jwt', () => {
+      const error = configurationError(jwt)
+      expect(error.option).toBe('clientPrivateKey')
+      expect(error.message).toContain('is required with clientAuth "private_key_jwt"')
+    })
+
+    it('refuses a public key given as the private one', () => {
+      const error = configurationError({ ...jwt, clientPrivateKey: jwk(ec.publicKey) })
+      expect(error.option).toBe('clientPrivateKey')
+      expect(error.message).toContain('is a public key')
+    })
+
+    it('refuses an RSA key with alg ES256', () => {
+      const error = configurationError({
+        ...jwt,
+        clientPrivateKey: { ...jwk(rsa.privateKey), alg: 'ES256' },
+      })
+      expect(error.option).toBe('clientPrivateKey')
+      expect(error.message).toContain('is an RSA key, but its "alg" is ES256')
+    })
+
+    it('refuses an EC P-256 key with alg ES384', () => {
+      expectRejected(
+        { ...jwt, clientPrivateKey: { ...jwk(ec.privateKey), alg: 'ES384' } },
+        'clientPrivateKey',
+      )
+    })
+
+    it('refuses a shared secret (kty oct), a broken JWK and a non-object', () => {
+      expectRejected(
+        { ...jwt, clientPrivateKey: { kty: 'oct', k: 'c2VjcmV0' } },
+        'clientPrivateKey',
+      )
+      expectRejected(
+        { ...jwt, clientPrivateKey: { ...jwk(ec.privateKey), d: 'AAAA' } },
+        'clientPrivateKey',
+      )
+      expectRejected({ ...jwt, clientPrivateKey: 'a PEM string' }, 'clientPrivateKey')
+    })
+
+    it('refuses a public CryptoKey', async () => {
+      const { publicKey } = (await crypto.subtle.generateKey(
+        { name: 'ECDSA', namedCurve: 'P-256' },
+        true,
+        ['sign', 'verify'],
+      )) as CryptoKeyPair
+      expectRejected({ ...jwt, clientPrivateKey: publicKey }, 'clientPrivateKey')
+    })
+
+    it.each([
+      ['RS256 for RSA', jwk(rsa.privateKey), 'RS256'],
+      ['the JWK alg PS384', { ...jwk(rsa.privateKey), alg: 'PS384' }, 'PS384'],
+      ['ES256 for P-256', jwk(ec.privateKey), 'ES256'],
+      ['EdDSA for Ed25519', jwk(ed.privateKey), 'EdDSA'],
+      ['the JWK alg Ed25519', { ...jwk(ed.privateKey), alg: 'Ed25519' }, 'Ed25519'],
+    ])('signs with %s', (_name, clientPrivateKey, alg) => {
+      const key = settingsOf(
+        createAuth(validOptions({ ...jwt, clientPrivateKey } as Partial<AuthOptions>)),
+      ).clientKey
+      expect(key?.alg).toBe(alg)
+      expect(key?.key.type).toBe('private')
+    })
+
+    it('accepts a private CryptoKey, and takes the kid of a JWK', async () => {
+      const { privateKey } = (await crypto.subtle.generateKey(
+        { name: 'ECDSA', namedCurve: 'P-384' },
+        false,
+        ['sign', 'verify'],
+      )) as CryptoKeyPair
+      expect(
+        settingsOf(
+          createAuth(
+            validOptions({ ...jwt, clientPrivateKey: privateKey } as Partial<AuthOptions>),
+          ),
+        ).clientKey?.alg,
+      ).toBe('ES384')
+      const named = { ...jwk(ec.privateKey), kid: 'key-1' }
+      expect(
+        settingsOf(
+          createAuth(validOptions({ ...jwt, clientPrivateKey: named } as Partial<AuthOptions>)),
+        ).clientKey?.kid,
+      ).toBe('key-1')
     })
   })
 

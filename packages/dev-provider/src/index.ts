@@ -35,6 +35,19 @@ export interface DevClient {
   clientId: string
   /** Absent for a public client, which then authenticates with `token_endpoint_auth_method: none`. */
   clientSecret?: string
+  /**
+   * How the client must authenticate at the token, revocation and PAR endpoints: default
+   * `client_secret_basic` with a secret, `none` without; `client_secret_post` and
+   * `client_secret_jwt` need `clientSecret`, `private_key_jwt` needs `jwks`.
+   */
+  tokenEndpointAuthMethod?:
+    | 'client_secret_basic'
+    | 'client_secret_post'
+    | 'client_secret_jwt'
+    | 'private_key_jwt'
+    | 'none'
+  /** The client's public keys (a JWK Set), for `private_key_jwt`. */
+  jwks?: { keys: Array<Record<string, unknown>> }
   redirectUris: string[]
   postLogoutRedirectUris?: string[]
   /** Where the provider POSTs a logout token when the user signs out (OIDC Back-Channel Logout 1.0). */
@@ -135,9 +148,11 @@ const DEFAULT_TTL = {
 function clientMetadata(client: DevClient): ClientMetadata {
   return {
     client_id: client.clientId,
-    ...(client.clientSecret === undefined
-      ? { token_endpoint_auth_method: 'none' }
-      : { client_secret: client.clientSecret, token_endpoint_auth_method: 'client_secret_basic' }),
+    ...(client.clientSecret === undefined ? {} : { client_secret: client.clientSecret }),
+    token_endpoint_auth_method:
+      client.tokenEndpointAuthMethod ??
+      (client.clientSecret === undefined ? 'none' : 'client_secret_basic'),
+    ...(client.jwks === undefined ? {} : { jwks: client.jwks as ClientMetadata['jwks'] }),
     redirect_uris: client.redirectUris,
     post_logout_redirect_uris: client.postLogoutRedirectUris ?? [],
     response_types: ['code'],

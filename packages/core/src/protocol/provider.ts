@@ -17,6 +17,7 @@ import {
 } from '../errors.js'
 import { report } from '../logger.js'
 import type { ClientAuth, Settings } from '../options.js'
+import type { ClientKey } from './client-key.js'
 import { ProviderKeys, verifySignature } from './keys.js'
 
 /** The ID token claims, as validated by openid-client. */
@@ -87,21 +88,52 @@ export async function loginSecrets(): Promise<CallbackChecks & { codeChallenge: 
 }
 
 /**
- * The client authentication of a client with (or without) a secret, when not configured: PKCE
- * alone without a secret; otherwise client_secret_basic where the provider offers it (the
- * default of RFC 8414 when it says nothing), else client_secret_post where it offers that.
+ * The client authentication when not configured: private_key_jwt with a client key (where the
+ * provider offers it, or lists nothing); PKCE alone without a secret; otherwise
+ * client_secret_basic where the provider offers it (the default of RFC 8414 when it says
+ * nothing), else client_secret_post, else client_secret_jwt where it offers those.
  */
-function pickClientAuth(offered: readonly string[] | undefined, secret: string | undefined) {
+function pickClientAuth(
+  offered: readonly string[] | undefined,
+  secret: string | undefined,
+  key: ClientKey | undefined,
+): ClientAuth {
+  if (key !== undefined && (offered === undefined || offered.includes('private_key_jwt'))) {
+    return 'private_key_jwt'
+  }
   if (secret === undefined) return 'none'
   if (offered === undefined || offered.includes('client_secret_basic')) return 'client_secret_basic'
-  return offered.includes('client_secret_post') ? 'client_secret_post' : 'client_secret_basic'
+  if (offered.includes('client_secret_post')) return 'client_secret_post'
+  return offered.includes('client_secret_jwt') ? 'client_secret_jwt' : 'client_secret_basic'
 }
 
-function clientAuthentication(method: ClientAuth, secret: string | undefined): client.ClientAuth {
-  if (method === 'none' || secret === undefined) return client.None()
-  return method === 'client_secret_post'
-    ? client.ClientSecretPost(secret)
-    : client.ClientSecretBasic(secret)
+function clientAuthentication(
+  method: ClientAuth,
+  secret: string | undefined,
+  key: ClientKey | undefined,
+): client.ClientAuth {
+  switch (method) {
+    case 'private_key_jwt':
+      // a fresh assertion per request (its own jti, exp a minute ahead), signed with the key's alg
+      return client.PrivateKeyJwt(
+        { key: key?.key as CryptoKey, kid: key?.kid },
+        {
+          // the header names the algorithm as the key's registration does (EdDSA or Ed25519 for
+          // the same signature)
+          [client.modifyAssertion]: (header) => {
+            if (key) header.alg = key.alg
+          },
+        },
+      )
+    case 'client_secret_jwt':
+      return client.ClientSecretJwt(secret as string)
+    case 'client_secret_post':
+      return client.ClientSecretPost(secret as string)
+    case 'client_secret_basic':
+      return client.ClientSecretBasic(secret as string)
+    default:
+      return client.None()
+  }
 }
 
 /** The provider's key set at `uri`, or why codeflow may not use it. */
@@ -141,8 +173,9 @@ async function discover(settings: Settings): Promise<Provider> {
   const server = discovered.serverMetadata()
   const alg = settings.idTokenSigningAlg ?? pickAlg(server.id_token_signing_alg_values_supported)
   const secret = settings.clientSecret
+  const key = settings.clientKey
   const clientAuth =
-    settings.clientAuth ?? pickClientAuth(server.token_endpoint_auth_methods_supported, secret)
+    settings.clientAuth ?? pickClientAuth(server.token_endpoint_auth_methods_supported, secret, key)
   const config = new client.Configuration(
     server,
     settings.clientId,
@@ -152,7 +185,7 @@ async function discover(settings: Settings): Promise<Provider> {
       token_endpoint_auth_method: clientAuth,
       ...(secret === undefined ? {} : { client_secret: secret }),
     },
-    clientAuthentication(clientAuth, secret),
+    clientAuthentication(clientAuth, secret, key),
   )
   if (settings.allowInsecureRequests) client.allowInsecureRequests(config)
   config.timeout = timeout
@@ -410,7 +443,7 @@ function tokenEndpointError(provider: Provider, error: unknown, refresh: boolean
     const status = error.error === 'invalid_grant' ? (refresh ? 401 : 400) : 502
     const hint =
       error.error === 'invalid_client'
-        ? `the provider rejected the client credentials (invalid_client) at ${grant}: check "clientId", "clientSecret" and "clientAuth" (${provider.clientAuth} now)`
+        ? `the provider rejected the client credentials (invalid_client) at ${grant}: check "clientId", ${provider.clientAuth === 'private_key_jwt' ? '"clientPrivateKey" (the provider must hold its public half, under its kid)' : '"clientSecret"'} and "clientAuth" (${provider.clientAuth} now)`
         : `the token endpoint refused ${grant} with ${error.status} ${quoted(error.error)}`
     return failure(`the identity provider refused the token request: ${error.error}`, status, {
       cause: error,

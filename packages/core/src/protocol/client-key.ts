@@ -1,0 +1,127 @@
+/**
+ * The client's own private key (`clientPrivateKey`): it signs private_key_jwt client assertions
+ * (RFC 7523) and request objects (RFC 9101). Checked when the options are, synchronously: a
+ * public key given as the private one, a key whose `alg` does not fit it, or a symmetric key is
+ * refused at start-up with the option's name.
+ */
+import { createPrivateKey, type KeyObject } from 'node:crypto'
+
+/** A private JSON Web Key: `kty`, the private member `d`, and optionally `alg` and `kid`. */
+export type PrivateJwk = JsonWebKey & { readonly kid?: string; readonly alg?: string }
+
+/** A usable signing key: the key, its JWS algorithm, and the `kid` to name it by. */
+export interface ClientKey {
+  readonly key: CryptoKey
+  readonly alg: string
+  readonly kid: string | undefined
+}
+
+/** Why a key cannot be the client's: the text after the option's name. */
+export class ClientKeyError extends Error {}
+
+const RSA_ALGS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512']
+const EC_ALGS: Readonly<Record<string, string>> = {
+  'P-256': 'ES256',
+  'P-384': 'ES384',
+  'P-521': 'ES512',
+}
+
+/** The WebCrypto parameters that sign with `alg`. */
+function webCryptoAlgorithm(alg: string, curve: string | undefined) {
+  const hash = `SHA-${alg.slice(2)}`
+  if (alg.startsWith('RS')) return { name: 'RSASSA-PKCS1-v1_5', hash }
+  if (alg.startsWith('PS')) return { name: 'RSA-PSS', hash }
+  if (alg.startsWith('ES')) return { name: 'ECDSA', namedCurve: curve as string }
+  return { name: 'Ed25519' }
+}
+
+/** The algorithm a key signs with: its `alg` when it fits the key, else the key type's default. */
+function algorithmOf(kty: string, curve: string | undefined, alg: string | undefined): string {
+  if (kty === 'RSA') {
+    if (alg === undefined) return 'RS256'
+    if (RSA_ALGS.includes(alg)) return alg
+    throw new ClientKeyError(
+      `is an RSA key, but its "alg" is ${alg}: use one of ${RSA_ALGS.join(', ')}`,
+    )
+  }
+  if (kty === 'EC') {
+    const fits = curve === undefined ? undefined : EC_ALGS[curve]
+    if (fits === undefined)
+      throw new ClientKeyError(
+        `is an EC key on an unsupported curve (${curve}): use P-256, P-384 or P-521`,
+      )
+    if (alg === undefined || alg === fits) return fits
+    throw new ClientKeyError(
+      `is an EC ${curve} key, but its "alg" is ${alg}: it signs with ${fits}`,
+    )
+  }
+  if (kty === 'OKP') {
+    if (curve !== 'Ed25519')
+      throw new ClientKeyError(`is an OKP key on ${curve}: only Ed25519 signs (EdDSA)`)
+    // RFC 8037's EdDSA, or RFC 9864's fully-specified Ed25519 when the JWK names it
+    if (alg === undefined || alg === 'EdDSA') return 'EdDSA'
+    if (alg === 'Ed25519') return 'Ed25519'
+    throw new ClientKeyError(`is an Ed25519 key, but its "alg" is ${alg}: it signs with EdDSA`)
+  }
+  throw new ClientKeyError(
+    `has "kty" ${kty}: a signing key is RSA, EC or OKP (Ed25519), never a shared secret`,
+  )
+}
+
+/** The algorithm of a WebCrypto private key. */
+function cryptoKeyAlgorithm(key: CryptoKey): { alg: string; curve?: string } {
+  const algorithm = key.algorithm as KeyAlgorithm & { hash?: { name: string }; namedCurve?: string }
+  const bits = algorithm.hash?.name.replace('SHA-', '')
+  switch (algorithm.name) {
+    case 'RSASSA-PKCS1-v1_5':
+      return { alg: `RS${bits}` }
+    case 'RSA-PSS':
+      return { alg: `PS${bits}` }
+    case 'ECDSA': {
+      const alg = EC_ALGS[algorithm.namedCurve ?? '']
+      if (alg === undefined) throw new ClientKeyError(`is an ECDSA key on an unsupported curve`)
+      return { alg, curve: algorithm.namedCurve as string }
+    }
+    case 'Ed25519':
+      return { alg: 'EdDSA' }
+    default:
+      throw new ClientKeyError(`is a ${algorithm.name} key: it must sign (RSA, ECDSA or Ed25519)`)
+  }
+}
+
+/**
+ * The client key of `value` (a private JWK or a private `CryptoKey`); throws a `ClientKeyError`
+ * saying what is wrong with it.
+ */
+export function clientKey(value: unknown, kid?: string): ClientKey {
+  if (typeof CryptoKey !== 'undefined' && value instanceof CryptoKey) {
+    if (value.type !== 'private') {
+      throw new ClientKeyError(`is a ${value.type} CryptoKey: give the private key`)
+    }
+    if (!value.usages.includes('sign')) {
+      throw new ClientKeyError('is a CryptoKey without the "sign" usage')
+    }
+    return { key: value, alg: cryptoKeyAlgorithm(value).alg, kid }
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new ClientKeyError(
+      'must be a private JWK (an object with "kty" and "d") or a private CryptoKey',
+    )
+  }
+  const jwk = value as PrivateJwk
+  if (typeof jwk.kty !== 'string') throw new ClientKeyError('must be a JWK: it has no "kty"')
+  const alg = algorithmOf(jwk.kty, jwk.crv, jwk.alg)
+  if (typeof jwk.d !== 'string') {
+    throw new ClientKeyError('is a public key: give the private JWK (with its "d" member)')
+  }
+  let keyObject: KeyObject
+  try {
+    keyObject = createPrivateKey({ key: jwk as import('node:crypto').JsonWebKey, format: 'jwk' })
+  } catch (error) {
+    throw new ClientKeyError(`is not a valid private JWK (${(error as Error).message})`)
+  }
+  const key = keyObject.toCryptoKey(webCryptoAlgorithm(alg, jwk.crv), false, [
+    'sign',
+  ]) as unknown as CryptoKey
+  return { key, alg, kid: kid ?? (typeof jwk.kid === 'string' ? jwk.kid : undefined) }
+}
