@@ -8,15 +8,8 @@
  * its binary in CODEFLOW_NODE_LOWEST.
  */
 import { spawnSync } from 'node:child_process'
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -24,7 +17,6 @@ import type { Browser } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { launchChromium, offlineContext, recordErrors } from '../support/chromium.js'
 import { type RunningProcess, spawnProcess, waitForOutput } from '../support/process.js'
-import { freePort } from '../support/stack.js'
 import { APPS as ALL_APPS, type AppSpec, appFiles } from './apps.js'
 
 // CODEFLOW_INSTALL_APPS=next16,koa2 runs only those apps
@@ -61,8 +53,31 @@ function run(command: string, args: string[], cwd: string, env: Record<string, s
       ...env,
     },
     maxBuffer: 64 * 1024 * 1024,
+    // a hung build must fail its test, not the whole job: spawnSync blocks vitest's timers
+    timeout: 10 * 60_000,
+    killSignal: 'SIGKILL',
   })
   return { status: result.status, output: `${result.stdout}\n${result.stderr}`.slice(-6000) }
+}
+
+/**
+ * A free port below the ephemeral range (32768 and up on Linux): the apps bind theirs minutes
+ * after the provider registered them, and an outgoing connection never takes a port from here.
+ */
+async function stablePort(taken: Set<number>): Promise<number> {
+  for (;;) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000)
+    if (taken.has(port)) continue
+    const free = await new Promise<boolean>((resolve) => {
+      const server = createServer()
+      server.once('error', () => resolve(false))
+      server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)))
+    })
+    if (free) {
+      taken.add(port)
+      return port
+    }
+  }
 }
 
 /** This process's environment, as strings. */
@@ -91,10 +106,17 @@ function npmInstall(
   return child.exited.then((status) => ({ status, output: child.output().slice(-6000) }))
 }
 
+/** The version of the packages being packed (they are versioned together). */
+const VERSION = (
+  JSON.parse(readFileSync(join(ROOT, 'packages', 'core', 'package.json'), 'utf8')) as {
+    version: string
+  }
+).version
+
 function tarball(name: string): string {
-  const file = readdirSync(PACKS).find((entry) => entry.startsWith(`codeflow-${name}-`))
-  if (!file) throw new Error(`no tarball of @codeflow/${name} in ${PACKS}`)
-  return join(PACKS, file)
+  const file = join(PACKS, `codeflow-${name}-${VERSION}.tgz`)
+  if (!existsSync(file)) throw new Error(`no tarball of @codeflow/${name}@${VERSION} in ${PACKS}`)
+  return file
 }
 
 interface Prepared {
@@ -116,9 +138,10 @@ beforeAll(async () => {
   const packed = run('pnpm', ['pack:packages'], ROOT)
   if (packed.status !== 0) throw new Error(`pnpm pack:packages failed:\n${packed.output}`)
 
+  const taken = new Set<number>()
   const ports = new Map<string, number>()
-  for (const app of APPS) ports.set(app.name, await freePort())
-  const providerPort = await freePort()
+  for (const app of APPS) ports.set(app.name, await stablePort(taken))
+  const providerPort = await stablePort(taken)
 
   // the apps and the provider install at once, three at a time
   providerDir = join(work, 'provider')
@@ -162,11 +185,13 @@ process.on('SIGTERM', () => provider.close().then(() => process.exit(0)))
     })
   }
   const queue = [...jobs]
-  await Promise.all(
+  // every install ends before a failure is thrown: afterAll removes the folders they write to
+  const settled = await Promise.allSettled(
     [1, 2, 3].map(async () => {
       for (let job = queue.shift(); job; job = queue.shift()) await job()
     }),
   )
+  for (const result of settled) if (result.status === 'rejected') throw result.reason
 
   const clients = APPS.map((app) => {
     const base = `http://127.0.0.1:${ports.get(app.name)}`
@@ -234,7 +259,10 @@ async function startApp(app: AppSpec, ready: Prepared, env: Record<string, strin
 async function answering(url: string, child: RunningProcess): Promise<void> {
   for (let attempt = 0; attempt < 240; attempt++) {
     if (child.child.exitCode !== null) throw new Error(`the app exited:\n${child.output()}`)
-    const response = await fetch(url, { redirect: 'manual' }).catch(() => undefined)
+    const response = await fetch(url, {
+      redirect: 'manual',
+      signal: AbortSignal.timeout(5000),
+    }).catch(() => undefined)
     if (response) return
     await new Promise((resolve) => setTimeout(resolve, 250))
   }
@@ -266,30 +294,17 @@ for (const app of APPS) {
         JSON.parse(readFileSync(join(dir, 'node_modules', name, 'package.json'), 'utf8')) as {
           version: string
         }
-      expect(installed('@codeflow/core').version).toBe('0.1.0')
-      const framework = app.framework === 'next' ? 'next' : app.framework
-      expect(installed(framework).version.split('.')[0]).toBe(String(app.major))
+      expect(installed('@codeflow/core').version).toBe(VERSION)
+      expect(installed(app.framework).version.split('.')[0]).toBe(String(app.major))
       // nothing of the workspace: every package comes from npm or a tarball
       expect(existsSync(join(dir, 'node_modules', '@codeflow', 'dev-provider'))).toBe(false)
     })
 
     it('type-checks with tsc --noEmit (strict)', () => {
       const { dir } = ready()
-      if (app.framework === 'next') {
-        // Next.js writes its route types at build; the check runs without them first
-        const checked = run(
-          process.execPath,
-          [join(dir, 'node_modules/typescript/bin/tsc'), '--noEmit', '-p', '.'],
-          dir,
-        )
-        expect(checked.status, checked.output).toBe(0)
-        return
-      }
-      const checked = run(
-        process.execPath,
-        [join(dir, 'node_modules/typescript/bin/tsc'), '--noEmit', '-p', '.'],
-        dir,
-      )
+      // the Next.js apps before their build: Next.js writes route types then, none are needed
+      const tsc = join(dir, 'node_modules/typescript/bin/tsc')
+      const checked = run(process.execPath, [tsc, '--noEmit', '-p', '.'], dir)
       expect(checked.status, checked.output).toBe(0)
     })
 
@@ -366,7 +381,10 @@ for (const app of APPS) {
           SESSION_SECRET: 'too short',
         })
         // the server ends at start-up, with one line naming the option and no stack trace
-        expect(await child.exited, child.output()).toBe(1)
+        const timer = setTimeout(() => void child.stop(), 60_000)
+        const code = await child.exited
+        clearTimeout(timer)
+        expect(code, child.output()).toBe(1)
         expect(child.output()).toContain(
           'codeflow: "secret" must be a string of at least 32 characters [invalid_configuration]',
         )

@@ -40,7 +40,7 @@ export {
   errorResponse,
   isNavigation,
 } from './http/responses.js'
-export { type MaybePromise, step } from './maybe.js'
+export { type MaybePromise, rejectionTo, step } from './maybe.js'
 export {
   type AnonymousAuth,
   type RequestAuth,

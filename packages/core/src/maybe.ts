@@ -44,3 +44,11 @@ export function promised<T>(run: () => MaybePromise<T>): Promise<T> {
     return Promise.reject(error)
   }
 }
+
+/**
+ * Hands what a pending `value` rejects with to `fail`, for a caller that drops the promise (an
+ * Express 4 middleware, whose return value nobody awaits); nothing for a value.
+ */
+export function rejectionTo(value: MaybePromise<unknown>, fail: (error: unknown) => void): void {
+  if (value instanceof Promise) value.then(undefined, fail)
+}

@@ -394,7 +394,7 @@ describe('createAuth validation', () => {
         createAuth(validOptions({ ...jwt, clientPrivateKey } as Partial<AuthOptions>)),
       ).clientKey
       expect(key?.alg).toBe(alg)
-      expect(key?.key.type).toBe('private')
+      expect((key?.key as CryptoKey | undefined)?.type).toBe('private')
     })
 
     it('accepts a private CryptoKey, and takes the kid of a JWK', async () => {

@@ -18,6 +18,7 @@ import {
   authorize,
   createNodeContext,
   handleError,
+  rejectionTo,
   requestAuth,
   step,
   toAuth,
@@ -68,8 +69,8 @@ export type AuthMiddleware = RequestHandler & {
  */
 export function auth(options: AuthOptions | Auth): AuthMiddleware {
   const config = toAuth(options)
-  const middleware: RequestHandler = (req, res, next) =>
-    step(
+  const middleware: RequestHandler = (req, res, next) => {
+    const done = step(
       () => {
         const { ctx } = attach(req, config, (origin) => createNodeContext(req, res, origin))
         return authenticate(config, ctx)
@@ -81,6 +82,9 @@ export function auth(options: AuthOptions | Auth): AuthMiddleware {
       },
       next,
     )
+    // after I/O, a failure to send (the response already sent) rejects: Express 4 would not see it
+    rejectionTo(done, (error) => next(error ?? new Error('codeflow: a rejected step')))
+  }
   return Object.assign(middleware, { auth: config })
 }
 
@@ -106,7 +110,7 @@ export function requireAuth(
   return (req, res, next) => {
     const entry = attached(req)
     if (!entry) return next(new Error('requireAuth() needs auth() mounted before it'))
-    return step(
+    const done = step(
       () => authorize(entry.auth, entry.ctx, options),
       (result) => {
         if (result.response) return send(res, result.response)
@@ -116,6 +120,7 @@ export function requireAuth(
       },
       next,
     )
+    rejectionTo(done, (error) => next(error ?? new Error('codeflow: a rejected step')))
   }
 }
 
@@ -126,11 +131,13 @@ function run(
   res: Response,
   next: NextFunction,
 ): void {
+  // a falsy error would make next() go on to the next route, as Express 5 avoids too
+  const fail = (error: unknown) => next(error || new Error('the handler rejected without an error'))
   try {
     const done = handler(req, res, next) as PromiseLike<unknown> | undefined
-    if (typeof done?.then === 'function') done.then(undefined, next)
+    if (typeof done?.then === 'function') done.then(undefined, fail)
   } catch (error) {
-    next(error)
+    fail(error)
   }
 }
 

@@ -17,8 +17,16 @@ import { auth, authErrorHandler, requireAuth } from '../src/index.js'
 // Express 4, as the `express4` alias of this package's devDependencies
 const express4 = createRequire(import.meta.url)('express4') as typeof express
 
+/** Errors that reached the app's error handler after the response was sent. */
+const afterSent: unknown[] = []
+
 function app(framework: typeof express, options: AuthOptions) {
   const app = framework()
+  // answers /early itself at once, while auth() is still at the provider (the login's discovery)
+  app.use((req, res, next) => {
+    next()
+    if (req.path === '/login' && req.query.early === '1') res.end('early')
+  })
   app.use(auth(options))
   app.get(
     '/me',
@@ -46,6 +54,10 @@ function app(framework: typeof express, options: AuthOptions) {
   )
   app.use(authErrorHandler())
   const lastResort: ErrorRequestHandler = (error, _req, res, _next) => {
+    if (res.headersSent) {
+      afterSent.push(error)
+      return
+    }
     res.status(500).json({ caught: (error as Error).message })
   }
   app.use(lastResort)
@@ -114,6 +126,29 @@ describe.each([
     const response = await browser.request(`${stack.baseUrl}/throws`)
     expect(response.status).toBe(500)
     expect(response.json()).toEqual({ caught: 'thrown by the handler' })
+  })
+
+  it('passes a failure to answer after I/O (the response already sent) to the error handler', async () => {
+    const unhandled: unknown[] = []
+    const record = (reason: unknown) => unhandled.push(reason)
+    process.on('unhandledRejection', record)
+    try {
+      afterSent.length = 0
+      // a fresh app: its first /login waits for discovery, so it answers after /early did
+      const fresh = await startStack(harnessOf(framework))
+      try {
+        const response = await fresh.browser().request(`${fresh.baseUrl}/login?early=1`)
+        expect(response.status).toBe(200)
+        expect(response.body).toBe('early')
+        await expect.poll(() => afterSent.length).toBe(1)
+        expect((afterSent[0] as { code?: string }).code).toBe('ERR_HTTP_HEADERS_SENT')
+        expect(unhandled).toEqual([])
+      } finally {
+        await fresh.close()
+      }
+    } finally {
+      process.off('unhandledRejection', record)
+    }
   })
 
   it("passes what an async handler rejects with to the app's error handler", async () => {

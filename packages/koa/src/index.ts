@@ -177,7 +177,10 @@ export function requireAuth(
       () => authorize(entry.auth, entry.ctx, options),
       (result) => {
         if (result.response) return send(ctx, result.response)
-        ctx.state.auth = requestAuth(entry.auth, entry.ctx, result.session)
+        // auth() set it for the same session already, unless the session changed since
+        if (ctx.state.auth?.session !== result.session) {
+          ctx.state.auth = requestAuth(entry.auth, entry.ctx, result.session)
+        }
         return handler ? handler(ctx as AuthenticatedContext, next) : next()
       },
       reject,

@@ -407,8 +407,12 @@ export function createCodeflow(
       } catch (error) {
         if (!(error instanceof ConfigurationError)) throw error
         console.error(`codeflow: ${error.message} [${error.code}]`)
-        // Next.js logs an error thrown by instrumentation's register() and serves anyway
-        if (validateOptions.exit !== false && typeof process.exit === 'function') process.exit(1)
+        // Next.js logs an error thrown by instrumentation's register() and serves anyway; an
+        // edge runtime has no process to end (its process.exit throws)
+        const host = (globalThis as { process?: { exit?: (code: number) => never } }).process
+        if (validateOptions.exit !== false && process.env.NEXT_RUNTIME !== 'edge' && host?.exit) {
+          host.exit(1)
+        }
         throw error
       }
     },

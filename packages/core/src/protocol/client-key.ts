@@ -4,16 +4,26 @@
  * public key given as the private one, a key whose `alg` does not fit it, or a symmetric key is
  * refused at start-up with the option's name.
  */
-import { createPrivateKey, type KeyObject } from 'node:crypto'
+import type * as NodeCrypto from 'node:crypto'
+import { nodeCrypto } from '../seal/iron.js'
 
 /** A private JSON Web Key: `kty`, the private member `d`, and optionally `alg` and `kid`. */
 export type PrivateJwk = JsonWebKey & { readonly kid?: string; readonly alg?: string }
 
 /** A usable signing key: the key, its JWS algorithm, and the `kid` to name it by. */
 export interface ClientKey {
-  readonly key: CryptoKey
+  /**
+   * the key; a JWK is imported at once where `node:crypto` is (Node.js), else at discovery
+   * through WebCrypto (an edge runtime)
+   */
+  readonly key: CryptoKey | (() => Promise<CryptoKey>)
   readonly alg: string
   readonly kid: string | undefined
+}
+
+/** The client key's `CryptoKey`, imported now if it was not. */
+export async function signingKey(key: ClientKey): Promise<CryptoKey> {
+  return typeof key.key === 'function' ? key.key() : key.key
 }
 
 /** Why a key cannot be the client's: the text after the option's name. */
@@ -114,14 +124,20 @@ export function clientKey(value: unknown, kid?: string): ClientKey {
   if (typeof jwk.d !== 'string') {
     throw new ClientKeyError('is a public key: give the private JWK (with its "d" member)')
   }
-  let keyObject: KeyObject
+  const kidOf = kid ?? (typeof jwk.kid === 'string' ? jwk.kid : undefined)
+  const algorithm = webCryptoAlgorithm(alg, jwk.crv)
+  if (nodeCrypto === undefined) {
+    const imported = crypto.subtle.importKey('jwk', jwk, algorithm, false, ['sign'])
+    // an unhandled rejection now would be reported before discovery awaits it
+    imported.catch(() => undefined)
+    return { key: () => imported, alg, kid: kidOf }
+  }
+  let keyObject: NodeCrypto.KeyObject
   try {
-    keyObject = createPrivateKey({ key: jwk as import('node:crypto').JsonWebKey, format: 'jwk' })
+    keyObject = nodeCrypto.createPrivateKey({ key: jwk as NodeCrypto.JsonWebKey, format: 'jwk' })
   } catch (error) {
     throw new ClientKeyError(`is not a valid private JWK (${(error as Error).message})`)
   }
-  const key = keyObject.toCryptoKey(webCryptoAlgorithm(alg, jwk.crv), false, [
-    'sign',
-  ]) as unknown as CryptoKey
-  return { key, alg, kid: kid ?? (typeof jwk.kid === 'string' ? jwk.kid : undefined) }
+  const key = keyObject.toCryptoKey(algorithm, false, ['sign']) as unknown as CryptoKey
+  return { key, alg, kid: kidOf }
 }

@@ -17,7 +17,7 @@ import {
 } from '../errors.js'
 import { report } from '../logger.js'
 import type { ClientAuth, Settings } from '../options.js'
-import type { ClientKey } from './client-key.js'
+import { type ClientKey, signingKey } from './client-key.js'
 import { ProviderKeys, verifySignature } from './keys.js'
 
 /** The ID token claims, as validated by openid-client. */
@@ -111,12 +111,13 @@ function clientAuthentication(
   method: ClientAuth,
   secret: string | undefined,
   key: ClientKey | undefined,
+  cryptoKey: CryptoKey | undefined,
 ): client.ClientAuth {
   switch (method) {
     case 'private_key_jwt':
       // a fresh assertion per request (its own jti, exp a minute ahead), signed with the key's alg
       return client.PrivateKeyJwt(
-        { key: key?.key as CryptoKey, kid: key?.kid },
+        { key: cryptoKey as CryptoKey, kid: key?.kid },
         {
           // the header names the algorithm as the key's registration does (EdDSA or Ed25519 for
           // the same signature)
@@ -185,7 +186,12 @@ async function discover(settings: Settings): Promise<Provider> {
       token_endpoint_auth_method: clientAuth,
       ...(secret === undefined ? {} : { client_secret: secret }),
     },
-    clientAuthentication(clientAuth, secret, key),
+    clientAuthentication(
+      clientAuth,
+      secret,
+      key,
+      key && clientAuth === 'private_key_jwt' ? await signingKey(key) : undefined,
+    ),
   )
   if (settings.allowInsecureRequests) client.allowInsecureRequests(config)
   config.timeout = timeout
