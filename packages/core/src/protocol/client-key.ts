@@ -132,12 +132,16 @@ export function clientKey(value: unknown, kid?: string): ClientKey {
     imported.catch(() => undefined)
     return { key: () => imported, alg, kid: kidOf }
   }
-  let keyObject: NodeCrypto.KeyObject
+  let key: CryptoKey
   try {
-    keyObject = nodeCrypto.createPrivateKey({ key: jwk as NodeCrypto.JsonWebKey, format: 'jwk' })
+    const keyObject = nodeCrypto.createPrivateKey({
+      key: jwk as NodeCrypto.JsonWebKey,
+      format: 'jwk',
+    })
+    // Node 22 checks some key material only here
+    key = keyObject.toCryptoKey(algorithm, false, ['sign']) as unknown as CryptoKey
   } catch (error) {
     throw new ClientKeyError(`is not a valid private JWK (${(error as Error).message})`)
   }
-  const key = keyObject.toCryptoKey(algorithm, false, ['sign']) as unknown as CryptoKey
   return { key, alg, kid: kidOf }
 }
