@@ -32,6 +32,8 @@ export function exampleEnvironment(auth: AuthOptions): Record<string, string> {
     clientSecret,
     clientAuth,
     clientPrivateKey,
+    pushedAuthorizationRequests,
+    requestObjects,
     baseUrl,
     secret,
     scope,
@@ -60,6 +62,8 @@ export function exampleEnvironment(auth: AuthOptions): Record<string, string> {
     OIDC_CLIENT_AUTH: clientAuth,
     OIDC_CLIENT_PRIVATE_KEY:
       clientPrivateKey === undefined ? undefined : JSON.stringify(clientPrivateKey),
+    OIDC_PAR: pushedAuthorizationRequests,
+    OIDC_JAR: requestObjects,
     OIDC_SCOPE: scope,
     OIDC_ID_TOKEN_SIGNING_ALG: idTokenSigningAlg,
     OIDC_HTTP_TIMEOUT: httpTimeout,

@@ -69,7 +69,9 @@ export interface StackOptions {
   /** register a public client (no secret, PKCE alone) instead of a confidential one */
   publicClient?: boolean
   /** how the provider requires the client to authenticate, and its keys (private_key_jwt) */
-  providerClient?: Pick<DevClient, 'tokenEndpointAuthMethod' | 'jwks' | 'clientSecret'>
+  providerClient?: Partial<
+    Pick<DevClient, 'tokenEndpointAuthMethod' | 'jwks' | 'clientSecret' | 'redirectUris'>
+  >
   /** keep sessions in this Redis (the examples' REDIS_URL) */
   redisUrl?: string
   /**

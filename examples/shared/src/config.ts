@@ -26,7 +26,7 @@ export async function loadExampleConfig(
 ): Promise<ExampleConfig> {
   const { devProvider: dev, redis, ...settings } = readExampleSettings(source, options)
   const devProvider = dev
-    ? await startDevProvider({ port: dev.port, clients: [dev.client] })
+    ? await startDevProvider({ port: dev.port, clients: [dev.client], require: dev.require })
     : undefined
   return {
     ...settings,

@@ -4,7 +4,7 @@
  * pages, route handlers) and must compute the same issuer in each.
  */
 import type { AuthOptions } from '@codeflow/core'
-import type { DevClient } from '@codeflow/dev-provider'
+import type { DevClient, DevProviderRequirements } from '@codeflow/dev-provider'
 import { type RedisConnection, redisConnection } from './redis.js'
 
 /** The development secret used when SESSION_SECRET is unset (refused in production). */
@@ -44,7 +44,13 @@ export interface ExampleSettings {
    * when OIDC_ISSUER is unset: the embedded dev provider to start on 127.0.0.1:`port` (0: any free
    * port, and the issuer in `auth` is only known once it runs) with `client` registered
    */
-  readonly devProvider: { readonly port: number; readonly client: DevClient } | undefined
+  readonly devProvider:
+    | {
+        readonly port: number
+        readonly client: DevClient
+        readonly require: DevProviderRequirements
+      }
+    | undefined
   /**
    * when REDIS_URL is set: the session store (unless SESSION_STORE=cookie) and the logout
    * revocation store on it (connected on first use)
@@ -128,6 +134,15 @@ function sessionTuning(source: NodeJS.ProcessEnv): {
   }
 }
 
+/** A `true`/`false` variable, or undefined when unset. */
+function flag(name: string, source: NodeJS.ProcessEnv): boolean | undefined {
+  const value = env(name, source)
+  if (value === undefined) return undefined
+  if (value !== 'true' && value !== 'false')
+    throw new EnvironmentError(`${name} must be true or false`)
+  return value === 'true'
+}
+
 /** A variable holding a JSON object, or undefined when unset. */
 function jsonObject(
   name: string,
@@ -183,14 +198,18 @@ export function readExampleSettings(
   // checked by createAuth, whose error names the option
   const clientAuth = env('OIDC_CLIENT_AUTH', source) as AuthOptions['clientAuth']
   let clientPrivateKey = jsonObject('OIDC_CLIENT_PRIVATE_KEY', source, 'a private JWK as JSON')
+  const par = flag('OIDC_PAR', source)
+  const jar = flag('OIDC_JAR', source)
   if (!issuer) {
     const devPort = Number(env('DEV_PROVIDER_PORT', source) ?? options.devProviderPort ?? 0)
     if (!Number.isInteger(devPort) || devPort < 0 || devPort > 65535) {
       throw new EnvironmentError('DEV_PROVIDER_PORT must be a port number')
     }
-    if (clientAuth === 'private_key_jwt') clientPrivateKey ??= DEV_CLIENT_KEY
+    if (clientAuth === 'private_key_jwt' || jar) clientPrivateKey ??= DEV_CLIENT_KEY
     devProvider = {
       port: devPort,
+      // OIDC_PAR=true and OIDC_JAR=true make the embedded provider require them as well
+      require: { pushedAuthorizationRequests: par ?? false, requestObjects: jar ?? false },
       client: {
         ...DEV_CLIENT,
         // the embedded provider requires the method the app is told to use
@@ -236,6 +255,7 @@ export function readExampleSettings(
   if (fetchUserinfo !== undefined && fetchUserinfo !== 'true' && fetchUserinfo !== 'false') {
     throw new EnvironmentError('OIDC_FETCH_USERINFO must be true or false')
   }
+
   return {
     port,
     host,
@@ -247,6 +267,8 @@ export function readExampleSettings(
       ...(idTokenSigningAlg ? { idTokenSigningAlg } : {}),
       ...(clientAuth ? { clientAuth } : {}),
       ...(clientPrivateKey ? { clientPrivateKey } : {}),
+      ...(par === undefined ? {} : { pushedAuthorizationRequests: par }),
+      ...(jar === undefined ? {} : { requestObjects: jar }),
       ...(httpTimeout === undefined ? {} : { httpTimeout }),
       ...(refreshMargin === undefined ? {} : { refreshMargin }),
       ...(fetchUserinfo === undefined ? {} : { fetchUserinfo: fetchUserinfo === 'true' }),

@@ -129,6 +129,21 @@ export class TokenExchangeError extends AuthError {
   }
 }
 
+/**
+ * The authorization request could not be made: the pushed authorization request (RFC 9126)
+ * failed (502, 504 when it did not answer in time), or signing its request object did.
+ */
+export class AuthorizationRequestError extends AuthError {
+  constructor(message: string, status = 502, options?: AuthErrorOptions) {
+    super(
+      message,
+      status === 504 ? 'provider_timeout' : 'authorization_request_failed',
+      status,
+      options,
+    )
+  }
+}
+
 /** The userinfo endpoint failed or answered about another user (502, 504 on a timeout). */
 export class UserinfoError extends AuthError {
   constructor(message: string, status = 502, options?: AuthErrorOptions) {

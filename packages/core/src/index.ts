@@ -7,6 +7,7 @@ export { Auth, createAuth } from './auth.js'
 export {
   AuthError,
   type AuthErrorOptions,
+  AuthorizationRequestError,
   BodyTooLargeError,
   CallbackError,
   ConfigurationError,

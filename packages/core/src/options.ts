@@ -114,6 +114,19 @@ export interface AuthOptions {
    * `jwks` or `jwks_uri` registration)
    */
   clientPrivateKey?: PrivateJwk | CryptoKey
+  /**
+   * send the authorization request by Pushed Authorization Request (RFC 9126): its parameters go
+   * to the provider's PAR endpoint, authenticated as the client, and the browser carries only
+   * `client_id` and `request_uri`; default: when the provider's metadata says
+   * `require_pushed_authorization_requests`
+   */
+  pushedAuthorizationRequests?: boolean
+  /**
+   * send the authorization request as a request object signed with `clientPrivateKey` (JAR,
+   * RFC 9101), with PAR too when that is on; default: when the provider's metadata says
+   * `require_signed_request_object`
+   */
+  requestObjects?: boolean
   /** the app's public origin (and optional path prefix), e.g. `https://app.example.com` */
   baseUrl: string | URL
   /**
@@ -214,6 +227,10 @@ export interface Settings {
   readonly clientAuth: ClientAuth | undefined
   /** the client's private key (`clientPrivateKey`), checked and imported */
   readonly clientKey: ClientKey | undefined
+  /** `pushedAuthorizationRequests`; `undefined`: as the provider's metadata requires */
+  readonly pushedAuthorizationRequests: boolean | undefined
+  /** `requestObjects`; `undefined`: as the provider's metadata requires */
+  readonly requestObjects: boolean | undefined
   readonly baseUrl: URL
   readonly origin: string
   /** one app in this process: its issuer, client and base URL */
@@ -444,6 +461,13 @@ export function resolveOptions(options: AuthOptions): Settings {
   ) {
     fail('clientSecret', `is required with clientAuth "${clientAuth}"`)
   }
+  for (const name of ['pushedAuthorizationRequests', 'requestObjects'] as const) {
+    if (options[name] !== undefined && typeof options[name] !== 'boolean')
+      fail(name, 'must be a boolean')
+  }
+  if (options.requestObjects === true && key === undefined) {
+    fail('clientPrivateKey', 'is required with "requestObjects": it signs the request objects')
+  }
   if (clientAuth === 'private_key_jwt' && key === undefined) {
     fail(
       'clientPrivateKey',
@@ -549,6 +573,8 @@ export function resolveOptions(options: AuthOptions): Settings {
     clientSecret: options.clientSecret,
     clientAuth,
     clientKey: key,
+    pushedAuthorizationRequests: options.pushedAuthorizationRequests,
+    requestObjects: options.requestObjects,
     baseUrl,
     origin: baseUrl.origin,
     appKey: `${issuer.href}\n${options.clientId}\n${appPath}`,

@@ -419,6 +419,27 @@ describe('createAuth validation', () => {
     })
   })
 
+  describe('pushedAuthorizationRequests and requestObjects', () => {
+    it.each(['pushedAuthorizationRequests', 'requestObjects'])(
+      'refuses a non-boolean %s',
+      (name) => {
+        expectRejected({ [name]: 'yes' }, name)
+      },
+    )
+
+    it('needs clientPrivateKey for requestObjects: true', () => {
+      const error = configurationError({ requestObjects: true })
+      expect(error.option).toBe('clientPrivateKey')
+      expect(error.message).toContain('signs the request objects')
+    })
+
+    it('keeps undefined for both: chosen from the metadata at discovery', () => {
+      const settings = settingsOf(createAuth(validOptions()))
+      expect(settings.pushedAuthorizationRequests).toBeUndefined()
+      expect(settings.requestObjects).toBeUndefined()
+    })
+  })
+
   it('refuses a logger that is not a function', () => {
     expectRejected({ logger: console }, 'logger')
   })

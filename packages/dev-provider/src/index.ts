@@ -65,8 +65,18 @@ export interface DevProviderTtl {
   session?: number
 }
 
+/** What the provider requires of every authorization request (and says so in its metadata). */
+export interface DevProviderRequirements {
+  /** only pushed authorization requests (RFC 9126): `require_pushed_authorization_requests` */
+  pushedAuthorizationRequests?: boolean
+  /** only signed request objects (RFC 9101): `require_signed_request_object` */
+  requestObjects?: boolean
+}
+
 /** Options of `startDevProvider`; all optional. */
 export interface DevProviderOptions {
+  /** What every authorization request must be; nothing by default (PAR and JAR are accepted). */
+  require?: DevProviderRequirements
   /** Port to listen on; `0` (the default) picks a free one. The host is always 127.0.0.1. */
   port?: number
   /** Clients to register; none by default. */
@@ -90,6 +100,7 @@ export type DevProviderEndpoint =
   | 'end_session'
   | 'userinfo'
   | 'revocation'
+  | 'par'
 
 /** A running dev provider. */
 export interface DevProvider {
@@ -123,11 +134,13 @@ const ROUTES = {
   end_session: '/session/end',
   userinfo: '/me',
   revocation: '/token/revocation',
+  pushed_authorization_request: '/request',
 } as const satisfies Configuration['routes']
 
 const ENDPOINT_BY_PATH: ReadonlyMap<string, DevProviderEndpoint> = new Map([
   [ROUTES.authorization, 'authorization'],
   [ROUTES.token, 'token'],
+  [ROUTES.pushed_authorization_request, 'par'],
   ['/.well-known/openid-configuration', 'discovery'],
   [ROUTES.jwks, 'jwks'],
   [ROUTES.end_session, 'end_session'],
@@ -325,6 +338,14 @@ export async function startDevProvider(options: DevProviderOptions = {}): Promis
           allowedPolicy: (_ctx, client, token) => token.clientId === client.clientId,
         },
         userinfo: { enabled: true },
+        pushedAuthorizationRequests: {
+          enabled: true,
+          requirePushedAuthorizationRequests: options.require?.pushedAuthorizationRequests ?? false,
+        },
+        requestObjects: {
+          enabled: true,
+          requireSignedRequestObject: options.require?.requestObjects ?? false,
+        },
       },
       fetch: loopbackFetch,
       findAccount: createFindAccount(options.claims, extraNames),

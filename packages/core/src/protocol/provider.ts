@@ -8,6 +8,7 @@ import * as client from 'openid-client'
 import {
   AuthError,
   type AuthErrorOptions,
+  AuthorizationRequestError,
   CallbackError,
   DiscoveryError,
   ProviderError,
@@ -62,6 +63,12 @@ export interface Provider {
   readonly keys: ProviderKeys | string
   /** how the client authenticates at the token and revocation endpoints */
   readonly clientAuth: ClientAuth
+  /** whether authorization requests are pushed (PAR, RFC 9126) */
+  readonly par: boolean
+  /** the key that signs request objects (JAR, RFC 9101), when they are sent */
+  readonly requestObjectKey:
+    | { readonly key: CryptoKey; readonly kid?: string; readonly alg: string }
+    | undefined
   /** the one signing algorithm accepted from this provider (ID tokens, logout tokens) */
   readonly signingAlg: string
   /** seconds of clock skew tolerated in token timestamps */
@@ -195,6 +202,22 @@ async function discover(settings: Settings): Promise<Provider> {
   )
   if (settings.allowInsecureRequests) client.allowInsecureRequests(config)
   config.timeout = timeout
+  const wrong = 'sign-in is not possible: the identity provider is not configured correctly'
+  const par =
+    settings.pushedAuthorizationRequests ?? server.require_pushed_authorization_requests === true
+  if (par && typeof server.pushed_authorization_request_endpoint !== 'string') {
+    throw new DiscoveryError(wrong, {
+      misconfigured: true,
+      hint: `"pushedAuthorizationRequests" is on, but the provider's metadata has no pushed_authorization_request_endpoint`,
+    })
+  }
+  const jar = settings.requestObjects ?? server.require_signed_request_object === true
+  if (jar && key === undefined) {
+    throw new DiscoveryError(wrong, {
+      misconfigured: true,
+      hint: `the provider requires signed request objects (require_signed_request_object): set "clientPrivateKey" (its public half registered at the provider)`,
+    })
+  }
   return {
     config,
     issParameter: server.authorization_response_iss_parameter_supported === true,
@@ -205,6 +228,11 @@ async function discover(settings: Settings): Promise<Provider> {
     // Core 3.1.3.7 step 6 allows relying on TLS instead, a careful user expects them checked
     keys: keySet(server.jwks_uri, settings),
     clientAuth,
+    par,
+    requestObjectKey:
+      jar && key
+        ? { key: await signingKey(key), alg: key.alg, ...(key.kid ? { kid: key.kid } : {}) }
+        : undefined,
     signingAlg: alg,
     clockTolerance: settings.clockTolerance,
     clock: settings.clock,
@@ -273,6 +301,8 @@ const NETWORK_FAULTS: Readonly<Record<string, string>> = {
 
 /** What failed at discovery, for the operator: an outage, or a configuration to change. */
 function discoveryError(settings: Settings, error: unknown): DiscoveryError {
+  // what discovery decided itself (metadata that cannot serve the configuration)
+  if (error instanceof DiscoveryError) return error
   const url = discoveryUrl(settings.issuer)
   const unavailable = 'the identity provider is unavailable, try again shortly'
   const wrong = 'sign-in is not possible: the identity provider is not configured correctly'
@@ -345,13 +375,19 @@ function discoveryError(settings: Settings, error: unknown): DiscoveryError {
   })
 }
 
-/** The URL of the authorization request (response_type=code, S256 PKCE, state, nonce). */
-export function authorizationUrl(
+/**
+ * The URL the browser is sent to for the authorization request (response_type=code, S256 PKCE,
+ * state, nonce): the parameters themselves; or, with JAR, a request object signed with the
+ * client's key; or, with PAR, only `client_id` and the `request_uri` the provider answered the
+ * pushed request with (the request object inside it with both). A PAR endpoint that fails is a
+ * 502, one that does not answer in time a 504.
+ */
+export async function authorizationUrl(
   provider: Provider,
   settings: Settings,
   secrets: CallbackChecks & { codeChallenge: string },
-): string {
-  return client.buildAuthorizationUrl(provider.config, {
+): Promise<string> {
+  const params: Record<string, string> = {
     ...settings.authorizationParams,
     response_type: 'code',
     redirect_uri: settings.callbackUrl,
@@ -360,7 +396,46 @@ export function authorizationUrl(
     nonce: secrets.nonce,
     code_challenge: secrets.codeChallenge,
     code_challenge_method: 'S256',
-  }).href
+  }
+  const signer = provider.requestObjectKey
+  let request: URLSearchParams | Record<string, string> = params
+  if (signer) {
+    const signed = await client.buildAuthorizationUrlWithJAR(
+      provider.config,
+      params,
+      { key: signer.key, ...(signer.kid ? { kid: signer.kid } : {}) },
+      {
+        [client.modifyAssertion]: (header) => {
+          header.alg = signer.alg
+        },
+      },
+    )
+    if (!provider.par) return signed.href
+    request = signed.searchParams
+  }
+  if (!provider.par) return client.buildAuthorizationUrl(provider.config, request).href
+  try {
+    return (await client.buildAuthorizationUrlWithPAR(provider.config, request)).href
+  } catch (error) {
+    throw parError(error)
+  }
+}
+
+/** What a failed pushed authorization request answers: 504 when it did not answer, else 502. */
+function parError(error: unknown): AuthorizationRequestError {
+  if (isTimeout(error)) {
+    return new AuthorizationRequestError('the identity provider did not answer in time', 504, {
+      cause: error,
+      hint: 'the pushed authorization request endpoint did not answer within "httpTimeout"',
+    })
+  }
+  const refused = error instanceof client.ResponseBodyError
+  return new AuthorizationRequestError('the identity provider refused the sign-in request', 502, {
+    cause: error,
+    hint: refused
+      ? `the pushed authorization request endpoint refused the request with ${error.status} ${quoted(error.error)}${error.error === 'invalid_client' ? ': check "clientId" and the client\'s credentials ("clientAuth")' : ''}`
+      : `the pushed authorization request failed: ${reasons(error)}`,
+  })
 }
 
 function isTimeout(error: unknown): boolean {

@@ -24,6 +24,8 @@ const login: RouteHandler<LoginOptions> = async (app, ctx, options = {}) => {
   warnOfAnotherHost(app, ctx)
   const provider = await app.provider.get()
   const secrets = await loginSecrets()
+  // first the URL (a pushed request may fail: then no transaction cookie is left behind)
+  const url = await authorizationUrl(provider, settings, secrets)
   await startTransaction(app, ctx, {
     state: secrets.state,
     nonce: secrets.nonce,
@@ -31,7 +33,7 @@ const login: RouteHandler<LoginOptions> = async (app, ctx, options = {}) => {
     returnTo,
     iat: epoch(settings),
   })
-  return redirect(authorizationUrl(provider, settings, secrets))
+  return redirect(url)
 }
 
 const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]'])
