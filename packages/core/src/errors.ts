@@ -144,6 +144,16 @@ export class AuthorizationRequestError extends AuthError {
   }
 }
 
+/**
+ * A resource server called with the session's token (`fetch` of a `RequestAuth`) could not be
+ * reached: 502, 504 when it did not answer within the call's `timeout`.
+ */
+export class ResourceError extends AuthError {
+  constructor(message: string, status = 502, options?: AuthErrorOptions) {
+    super(message, status === 504 ? 'resource_timeout' : 'resource_unreachable', status, options)
+  }
+}
+
 /** The userinfo endpoint failed or answered about another user (502, 504 on a timeout). */
 export class UserinfoError extends AuthError {
   constructor(message: string, status = 502, options?: AuthErrorOptions) {

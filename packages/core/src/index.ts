@@ -18,6 +18,7 @@ export {
   MissingTransactionError,
   NotFoundError,
   ProviderError,
+  ResourceError,
   SessionStoreError,
   SessionTooLargeError,
   StateMismatchError,
@@ -50,4 +51,5 @@ export {
 export { createMemoryStore, type MemoryStoreOptions, type SessionStore } from './session/store.js'
 export type { ExtraToken, Session, SessionData, UserClaims } from './session/types.js'
 export { type AccessToken, type AccessTokenOptions, getAccessToken } from './tokens/access-token.js'
+export { fetchWithToken, type TokenFetchOptions } from './tokens/fetch.js'
 export { getUserinfo } from './tokens/userinfo.js'

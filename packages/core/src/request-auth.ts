@@ -2,6 +2,7 @@ import type { Auth } from './auth.js'
 import type { HttpContext } from './http/context.js'
 import type { Session, UserClaims } from './session/types.js'
 import { type AccessToken, type AccessTokenOptions, getAccessToken } from './tokens/access-token.js'
+import { fetchWithToken, type TokenFetchOptions } from './tokens/fetch.js'
 import { getUserinfo } from './tokens/userinfo.js'
 
 /** What every `RequestAuth` has, signed in or not. */
@@ -10,6 +11,16 @@ interface RequestAuthMethods {
   accessToken(options?: AccessTokenOptions): Promise<AccessToken>
   /** the userinfo endpoint's claims, fetched now; throws 401 when anonymous */
   userinfo(): Promise<Record<string, unknown>>
+  /**
+   * `fetch` with the session's access token (`Authorization: Bearer`), refreshed first when it
+   * is about to expire, and once more after a 401 `invalid_token`; throws 401 when anonymous, 502
+   * (504 after `timeout`) when the API cannot be reached
+   */
+  fetch(
+    input: string | URL | Request,
+    init?: RequestInit,
+    options?: TokenFetchOptions,
+  ): Promise<Response>
 }
 
 /** A signed-in request's `RequestAuth`: what a handler behind `requireAuth` sees. */
@@ -44,7 +55,9 @@ export function requestAuth(
 ): RequestAuth {
   const accessToken = (options?: AccessTokenOptions) => getAccessToken(auth, ctx, options)
   const userinfo = () => getUserinfo(auth, ctx)
+  const fetch = (input: string | URL | Request, init?: RequestInit, options?: TokenFetchOptions) =>
+    fetchWithToken(auth, ctx, input, init, options)
   return session
-    ? { isAuthenticated: true, user: session.user, session, accessToken, userinfo }
-    : { isAuthenticated: false, user: undefined, session: undefined, accessToken, userinfo }
+    ? { isAuthenticated: true, user: session.user, session, accessToken, userinfo, fetch }
+    : { isAuthenticated: false, user: undefined, session: undefined, accessToken, userinfo, fetch }
 }

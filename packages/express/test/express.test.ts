@@ -5,7 +5,9 @@
  * in test/, on both versions too.
  */
 import { once } from 'node:events'
+import { createServer } from 'node:http'
 import { createRequire } from 'node:module'
+import type { AddressInfo } from 'node:net'
 import type { AuthOptions } from '@codeflow/core'
 import express, { type ErrorRequestHandler } from 'express'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -16,6 +18,44 @@ import { auth, authErrorHandler, requireAuth } from '../src/index.js'
 
 // Express 4, as the `express4` alias of this package's devDependencies
 const express4 = createRequire(import.meta.url)('express4') as typeof express
+
+/**
+ * A resource server for req.auth.fetch: it checks the bearer token at the provider's userinfo
+ * endpoint and answers its subject; a `/refuse-once-*` path answers its first call with 401
+ * invalid_token (as after a revocation); `/hang` never answers.
+ */
+let resource: { url: string; close(): Promise<void>; tokens: string[] } | undefined
+let issuerForResource = ''
+async function startResource() {
+  const tokens: string[] = []
+  const refused = new Set<string>()
+  const server = createServer(async (req, res) => {
+    if (req.url === '/hang') return
+    const header = req.headers.authorization ?? ''
+    tokens.push(header)
+    // each /refuse-once-* path is refused once, the first time it is called
+    if (req.url?.startsWith('/refuse-once') && !refused.has(req.url)) {
+      refused.add(req.url)
+      res.writeHead(401, { 'www-authenticate': 'Bearer error="invalid_token"' }).end()
+      return
+    }
+    const info = await fetch(`${issuerForResource}/me`, { headers: { authorization: header } })
+    res.writeHead(info.status, { 'content-type': 'application/json' })
+    res.end(JSON.stringify(info.ok ? { sub: ((await info.json()) as { sub: string }).sub } : {}))
+  })
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  const { port } = server.address() as AddressInfo
+  return {
+    url: `http://127.0.0.1:${port}`,
+    tokens,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve())
+        server.closeAllConnections()
+      }),
+  }
+}
 
 /** Errors that reached the app's error handler after the response was sent. */
 const afterSent: unknown[] = []
@@ -50,6 +90,15 @@ function app(framework: typeof express, options: AuthOptions) {
     requireAuth(async (req) => {
       await req.auth.accessToken()
       throw new Error('rejected by the handler')
+    }),
+  )
+  app.get(
+    '/call/:path',
+    requireAuth(async (req, res) => {
+      const timeout = req.query.timeout ? Number(req.query.timeout) : undefined
+      const target = req.query.down ? 'http://127.0.0.1:9/' : `${resource?.url}/${req.params.path}`
+      const answer = await req.auth.fetch(target, {}, timeout ? { timeout } : {})
+      res.status(200).json({ status: answer.status, body: await answer.json() })
     }),
   )
   app.use(authErrorHandler())
@@ -88,8 +137,13 @@ describe.each([
   let stack: Stack
   beforeAll(async () => {
     stack = await startStack(harnessOf(framework))
+    issuerForResource = stack.provider.issuer
+    resource = await startResource()
   })
-  afterAll(() => stack.close())
+  afterAll(async () => {
+    await stack.close()
+    await resource?.close()
+  })
 
   it('runs on the Express version it says', () => {
     const { version: installed } = createRequire(import.meta.url)(
@@ -149,6 +203,46 @@ describe.each([
     } finally {
       process.off('unhandledRejection', record)
     }
+  })
+
+  it("req.auth.fetch calls an API with the session's bearer token, which the API verifies", async () => {
+    const browser = stack.browser()
+    await signIn(browser, stack.baseUrl)
+    const response = await browser.request(`${stack.baseUrl}/call/me`)
+    expect(response.status).toBe(200)
+    expect(response.json()).toEqual({ status: 200, body: { sub: 'alice' } })
+    expect(resource?.tokens.at(-1)).toMatch(/^Bearer \S+$/)
+  })
+
+  it('req.auth.fetch refreshes the token and tries once more after a 401 invalid_token', async () => {
+    const browser = stack.browser()
+    await signIn(browser, stack.baseUrl)
+    const tokens = stack.provider.counts('token')
+    const before = resource?.tokens.length ?? 0
+    const response = await browser.request(`${stack.baseUrl}/call/refuse-once-${version}`)
+    expect(response.json()).toEqual({ status: 200, body: { sub: 'alice' } })
+    const sent = resource?.tokens.slice(before) ?? []
+    expect(sent).toHaveLength(2)
+    expect(sent[0]).not.toBe(sent[1])
+    expect(stack.provider.counts('token')).toBe(tokens + 1)
+  })
+
+  it('req.auth.fetch: an API that cannot be reached is a 502, one that hangs a 504', async () => {
+    const browser = stack.browser()
+    await signIn(browser, stack.baseUrl)
+    const down = await browser.request(`${stack.baseUrl}/call/x?down=1`)
+    expect(down.status).toBe(502)
+    expect(down.json()).toMatchObject({ error: 'resource_unreachable' })
+    const hung = await browser.request(`${stack.baseUrl}/call/hang?timeout=200`)
+    expect(hung.status).toBe(504)
+    expect(hung.json()).toMatchObject({ error: 'resource_timeout' })
+  })
+
+  it('req.auth.fetch when anonymous: 401, nothing sent', async () => {
+    const before = resource?.tokens.length ?? 0
+    const response = await stack.browser().request(`${stack.baseUrl}/call/me`)
+    expect(response.status).toBe(401)
+    expect(resource?.tokens.length).toBe(before)
   })
 
   it("passes what an async handler rejects with to the app's error handler", async () => {

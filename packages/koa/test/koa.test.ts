@@ -113,7 +113,7 @@ describe('@codeflow/koa without authErrorHandler', () => {
   it('sets ctx.state.auth for an anonymous request', async () => {
     const response = await stack.browser().request(`${stack.baseUrl}/state`)
     expect(response.json()).toEqual({
-      keys: ['accessToken', 'isAuthenticated', 'session', 'user', 'userinfo'],
+      keys: ['accessToken', 'fetch', 'isAuthenticated', 'session', 'user', 'userinfo'],
       isAuthenticated: false,
       hasIdToken: false,
       token: { error: 401 },
@@ -125,7 +125,7 @@ describe('@codeflow/koa without authErrorHandler', () => {
     await signIn(browser, stack.baseUrl)
     const response = await browser.request(`${stack.baseUrl}/state`)
     expect(response.json()).toEqual({
-      keys: ['accessToken', 'isAuthenticated', 'session', 'user', 'userinfo'],
+      keys: ['accessToken', 'fetch', 'isAuthenticated', 'session', 'user', 'userinfo'],
       isAuthenticated: true,
       sub: 'alice',
       sessionSub: 'alice',

@@ -11,12 +11,14 @@ import {
   AuthError,
   type AuthOptions,
   ConfigurationError,
+  fetchWithToken,
   type GuardOptions,
   getAccessToken,
   getSession,
   type HttpContext,
   NotFoundError,
   type Session,
+  type TokenFetchOptions,
   type UnauthenticatedMode,
 } from '@codeflow/core'
 import {
@@ -84,6 +86,12 @@ export interface AuthenticatedRoute<Context = unknown> {
   readonly session: Session
   /** a valid access token, refreshed when needed; the new session is set on the response */
   accessToken(options?: AccessTokenOptions): Promise<AccessToken>
+  /** `fetch` with the session's access token (see `Codeflow.fetch`) */
+  fetch(
+    input: string | URL | Request,
+    init?: RequestInit,
+    options?: TokenFetchOptions,
+  ): Promise<Response>
   /** Next.js's second route handler argument (`params`) */
   readonly context: Context
 }
@@ -124,6 +132,18 @@ export interface Codeflow {
   getSession(request?: Request): Promise<Session | undefined>
   /** A valid access token in a Server Component, Route Handler or Server Action */
   getAccessToken(options?: AccessTokenOptions): Promise<AccessToken>
+  /**
+   * In a Server Component, Route Handler or Server Action: `fetch` with the session's access
+   * token (`Authorization: Bearer`), refreshed first when it is about to expire, and once more
+   * after a 401 `invalid_token`. Throws `UnauthenticatedError` (401) when anonymous,
+   * `ResourceError` (502, 504 after `timeout`) when the API cannot be reached; the API's own
+   * answers are returned as they are
+   */
+  fetch(
+    input: string | URL | Request,
+    init?: RequestInit,
+    options?: TokenFetchOptions,
+  ): Promise<Response>
   /** In a page, layout or Server Action: the session, or a redirect to login */
   requireAuth(options?: PageAuthOptions): Promise<Session>
   /** Wraps a route handler: anonymous requests get 401 JSON (see `GuardOptions`) */
@@ -351,8 +371,13 @@ export function createCodeflow(
         if (result.response) return send(result.response, ctx)
         const accessToken = (tokenOptions?: AccessTokenOptions) =>
           getAccessToken(config, ctx, tokenOptions)
+        const fetch = (
+          input: string | URL | Request,
+          init?: RequestInit,
+          fetchOptions?: TokenFetchOptions,
+        ) => fetchWithToken(config, ctx, input, init, fetchOptions)
         const session = result.session
-        return withCookies(await handler(request, { session, accessToken, context }), ctx)
+        return withCookies(await handler(request, { session, accessToken, fetch, context }), ctx)
       } catch (error) {
         if (!(error instanceof AuthError)) throw error
         return send(handleError(config, ctx, error), ctx)
@@ -401,6 +426,10 @@ export function createCodeflow(
       const { config, ctx } = await requestContext()
       return getAccessToken(config, ctx, tokenOptions)
     },
+    async fetch(input, init, fetchOptions) {
+      const { config, ctx } = await requestContext()
+      return fetchWithToken(config, ctx, input, init, fetchOptions)
+    },
     validate(validateOptions = {}) {
       try {
         return auth()
@@ -427,6 +456,7 @@ export type {
   AuthOptions,
   GuardOptions,
   Session,
+  TokenFetchOptions,
   UnauthenticatedMode,
   UserClaims,
 } from '@codeflow/core'

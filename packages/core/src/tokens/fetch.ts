@@ -1,0 +1,86 @@
+/**
+ * Calling an API with the session's access token: the reason access tokens exist. The token is
+ * taken (and refreshed first when it expires within the margin) by `getAccessToken`; a 401 that
+ * says the token is invalid (RFC 6750 §3.1 `invalid_token`) gets one more try with a token
+ * refreshed now, when the request can be sent twice.
+ */
+import type { Auth } from '../auth.js'
+import { AuthError, ResourceError } from '../errors.js'
+import type { HttpContext } from '../http/context.js'
+import { type AccessTokenOptions, getAccessToken } from './access-token.js'
+
+/** Options of a `fetch` with the session's token. */
+export interface TokenFetchOptions extends AccessTokenOptions {
+  /** milliseconds the resource server may take to answer; default 10000 */
+  timeout?: number
+}
+
+/** The `Authorization` value for a token of this type (RFC 6750: `Bearer`). */
+function authorization(type: string, token: string): string {
+  return `${type.toLowerCase() === 'bearer' ? 'Bearer' : type} ${token}`
+}
+
+/** Whether a 401 says that the token itself was refused (RFC 6750 §3.1). */
+function tokenRefused(response: Response): boolean {
+  if (response.status !== 401) return false
+  const challenge = response.headers.get('www-authenticate') ?? ''
+  return /\berror\s*=\s*"?invalid_token"?/i.test(challenge)
+}
+
+/** Whether `body` can be sent a second time (a stream is used up by the first attempt). */
+function replayable(body: BodyInit | null | undefined): boolean {
+  return body === undefined || body === null || !(body instanceof ReadableStream)
+}
+
+/**
+ * `fetch(input, init)` with the session's access token in `Authorization` (any `Authorization`
+ * in `init` is replaced). Anonymous: `UnauthenticatedError` (401); a refresh the provider refuses
+ * ends the session, the same way. The resource server's own answers (4xx, 5xx) are returned as
+ * they are; one that cannot be reached is a `ResourceError` (502, or 504 after `timeout`).
+ */
+export async function fetchWithToken(
+  auth: Auth,
+  ctx: HttpContext,
+  input: string | URL | Request,
+  init: RequestInit = {},
+  options: TokenFetchOptions = {},
+): Promise<Response> {
+  const { timeout = 10_000, ...tokenOptions } = options
+  if (!Number.isInteger(timeout) || timeout < 1) {
+    throw new TypeError('fetch: "timeout" must be a positive number of milliseconds')
+  }
+  const send = async (forceRefresh: boolean) => {
+    const token = await getAccessToken(auth, ctx, { ...tokenOptions, forceRefresh })
+    const headers = new Headers(
+      init.headers ?? (input instanceof Request ? input.headers : undefined),
+    )
+    headers.set('authorization', authorization(token.type, token.token))
+    const signal = init.signal
+      ? AbortSignal.any([init.signal, AbortSignal.timeout(timeout)])
+      : AbortSignal.timeout(timeout)
+    try {
+      return await fetch(input, { ...init, headers, signal })
+    } catch (error) {
+      if (error instanceof AuthError) throw error
+      // the app's own abort is the app's
+      if (init.signal?.aborted) throw error
+      const timedOut = (error as { name?: string }).name === 'TimeoutError'
+      const target = new URL(input instanceof Request ? input.url : input).origin
+      throw new ResourceError(
+        timedOut ? 'the API did not answer in time' : 'the API could not be reached',
+        timedOut ? 504 : 502,
+        {
+          cause: error,
+          hint: timedOut
+            ? `${target} did not answer within ${timeout} ms (the "timeout" of fetch)`
+            : `${target} could not be reached: ${(error as Error).message}`,
+        },
+      )
+    }
+  }
+  const first = await send(false)
+  if (!tokenRefused(first) || !replayable(init.body)) return first
+  // the token may have been revoked or rotated at the provider: one more try with a new one
+  await first.body?.cancel()
+  return send(true)
+}
