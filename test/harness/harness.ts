@@ -30,6 +30,8 @@ export interface HarnessOptions {
    * app keeps the default clock
    */
   readonly clock?: TestClock
+  /** the resource server the example's /api/call calls (the examples' API_URL) */
+  readonly apiUrl?: string
 }
 
 /** A running app. */
@@ -73,13 +75,16 @@ export function inProcessOptions(options: HarnessOptions): {
 /** A harness for an example whose `createApp(auth)` returns something that listens (Express, Koa). */
 export function inProcessHarness(
   name: string,
-  createApp: (auth: AuthOptions) => { listen(port: number, host: string): Server },
+  createApp: (
+    auth: AuthOptions,
+    example: { apiUrl?: string },
+  ) => { listen(port: number, host: string): Server },
 ): Harness {
   return {
     name,
     async start(options) {
       const { auth, close } = inProcessOptions(options)
-      const server = createApp(auth).listen(options.port, '127.0.0.1')
+      const server = createApp(auth, { apiUrl: options.apiUrl }).listen(options.port, '127.0.0.1')
       await once(server, 'listening')
       return {
         async close() {

@@ -11,7 +11,7 @@ import { once } from 'node:events'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import { homePage, profilePage } from '@codeflow/example-shared'
 import { createCodeflow, type RouteHandler } from '@codeflow/next'
-import { meRoute, tokenRoute } from '../../examples/next/lib/routes.js'
+import { callRoute, meRoute, tokenRoute } from '../../examples/next/lib/routes.js'
 import { type Harness, inProcessOptions } from './harness.js'
 
 function html(body: string): Response {
@@ -81,6 +81,7 @@ async function throughProxy(
 export const nextHandlersHarness: Harness = {
   name: 'next-handlers',
   async start(options) {
+    const { apiUrl } = options
     const { auth, close } = inProcessOptions(options)
     // as examples/next/lib/codeflow.ts
     const codeflow = createCodeflow(auth, {
@@ -103,6 +104,7 @@ export const nextHandlersHarness: Harness = {
       }),
       '/api/me': meRoute(codeflow),
       '/api/token': tokenRoute(codeflow),
+      '/api/call': callRoute(codeflow, () => apiUrl),
     }
     const context = { params: Promise.resolve({}) }
     async function handle(request: Request): Promise<Response> {

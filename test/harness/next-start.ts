@@ -88,7 +88,7 @@ export function exampleEnvironment(auth: AuthOptions): Record<string, string> {
 /** The built Next.js example under `next start`, in its own process. */
 export const nextStartHarness: Harness = {
   name: 'next-start',
-  async start({ port, auth, redisUrl, redisSessions, clock }) {
+  async start({ port, auth, redisUrl, redisSessions, clock, apiUrl }) {
     if (!existsSync(resolve(exampleDir, '.next/BUILD_ID'))) {
       throw new Error(
         'examples/next is not built: run `pnpm test` or `pnpm --dir examples/next build`',
@@ -105,6 +105,7 @@ export const nextStartHarness: Harness = {
           ...exampleEnvironment(auth),
           ...(redisUrl === undefined ? {} : { REDIS_URL: redisUrl }),
           ...(redisSessions === false ? { SESSION_STORE: 'cookie' } : {}),
+          ...(apiUrl === undefined ? {} : { API_URL: apiUrl }),
           ...preload.env,
           PORT: String(port),
           NEXT_TELEMETRY_DISABLED: '1',

@@ -68,6 +68,8 @@ export interface StackOptions {
   provider?: Omit<DevProviderOptions, 'clients'>
   /** register a public client (no secret, PKCE alone) instead of a confidential one */
   publicClient?: boolean
+  /** the resource server the example's /api/call calls (API_URL) */
+  apiUrl?: string
   /** how the provider requires the client to authenticate, and its keys (private_key_jwt) */
   providerClient?: Partial<
     Pick<DevClient, 'tokenEndpointAuthMethod' | 'jwks' | 'clientSecret' | 'redirectUris'>
@@ -128,6 +130,7 @@ async function startStackOnce(harness: Harness, options: StackOptions = {}): Pro
       {
         ...(options.redisSessions === undefined ? {} : { redisSessions: options.redisSessions }),
         ...(options.clock === undefined ? {} : { clock: options.clock }),
+        ...(options.apiUrl === undefined ? {} : { apiUrl: options.apiUrl }),
       },
     )
   } catch (error) {
@@ -162,13 +165,14 @@ export async function startInstances(
   ports: readonly number[],
   redisUrl: string | undefined,
   auth: (baseUrl: string) => AuthOptions,
-  extra: Pick<HarnessOptions, 'redisSessions' | 'clock'> = {},
+  extra: Pick<HarnessOptions, 'redisSessions' | 'clock' | 'apiUrl'> = {},
 ): Promise<Instance[]> {
   const instances: Instance[] = []
-  const { clock, ...redisExtra } = extra
+  const { clock, apiUrl, ...redisExtra } = extra
   const shared = {
     ...(redisUrl ? { redisUrl, ...redisExtra } : {}),
     ...(clock === undefined ? {} : { clock }),
+    ...(apiUrl === undefined ? {} : { apiUrl }),
   }
   try {
     for (const port of ports) {

@@ -1,5 +1,11 @@
 import type { AuthOptions } from '@codeflow/core'
-import { homePage, internalErrorPage, profilePage } from '@codeflow/example-shared'
+import {
+  callApi,
+  type ExampleOptions,
+  homePage,
+  internalErrorPage,
+  profilePage,
+} from '@codeflow/example-shared'
 import { auth, authErrorHandler, requireAuth } from '@codeflow/express'
 import express, { type ErrorRequestHandler, type Express } from 'express'
 
@@ -7,8 +13,11 @@ import express, { type ErrorRequestHandler, type Express } from 'express'
  * The Express example app (examples/README.md), for the given codeflow options. `framework` is
  * Express itself: the tests pass Express 4 here to run the same app on it.
  */
-export function createApp(options: AuthOptions, framework: typeof express = express): Express {
-  const app = framework()
+export function createApp(
+  options: AuthOptions,
+  example: ExampleOptions & { framework?: typeof express } = {},
+): Express {
+  const app = (example.framework ?? express)()
   app.disable('x-powered-by')
   app.use(auth(options))
 
@@ -36,6 +45,17 @@ export function createApp(options: AuthOptions, framework: typeof express = expr
       async (req, res) => {
         const token = await req.auth.accessToken()
         res.set('Cache-Control', 'no-store').json({ expiresAt: token.expiresAt ?? null })
+      },
+      { unauthenticated: 'json' },
+    ),
+  )
+
+  app.get(
+    '/api/call',
+    requireAuth(
+      async (req, res) => {
+        const answer = await callApi(example.apiUrl, (url) => req.auth.fetch(url))
+        res.set('Cache-Control', 'no-store').status(answer.status).json(answer.body)
       },
       { unauthenticated: 'json' },
     ),

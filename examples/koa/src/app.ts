@@ -1,11 +1,17 @@
 import type { AuthOptions } from '@codeflow/core'
-import { homePage, internalErrorPage, profilePage } from '@codeflow/example-shared'
+import {
+  callApi,
+  type ExampleOptions,
+  homePage,
+  internalErrorPage,
+  profilePage,
+} from '@codeflow/example-shared'
 import { auth, authErrorHandler, requireAuth } from '@codeflow/koa'
 import Router from '@koa/router'
 import Koa, { type Middleware } from 'koa'
 
 /** The Koa example app (examples/README.md), for the given codeflow options. */
-export function createApp(options: AuthOptions): Koa {
+export function createApp(options: AuthOptions, example: ExampleOptions = {}): Koa {
   const app = new Koa()
   const router = new Router()
 
@@ -24,6 +30,19 @@ export function createApp(options: AuthOptions): Koa {
     ctx.set('Cache-Control', 'no-store')
     ctx.body = ctx.state.auth.user
   })
+
+  router.get(
+    '/api/call',
+    requireAuth(
+      async (ctx) => {
+        const answer = await callApi(example.apiUrl, (url) => ctx.state.auth.fetch(url))
+        ctx.set('Cache-Control', 'no-store')
+        ctx.status = answer.status
+        ctx.body = answer.body
+      },
+      { unauthenticated: 'json' },
+    ),
+  )
 
   router.get(
     '/api/token',

@@ -1,3 +1,4 @@
+import { callApi } from '@codeflow/example-shared'
 import type { Codeflow } from '@codeflow/next'
 
 const NO_STORE = { 'Cache-Control': 'no-store' }
@@ -14,5 +15,17 @@ export function tokenRoute(codeflow: Codeflow) {
   return codeflow.requireAuth(async (_request, { accessToken }) => {
     const token = await accessToken()
     return Response.json({ expiresAt: token.expiresAt ?? null }, { headers: NO_STORE })
+  })
+}
+
+/**
+ * GET /api/call: calls API_URL with the session's access token (refreshed first when it is about
+ * to expire) and answers the API's status and body; 404 without API_URL, 502 when it cannot be
+ * reached. `apiUrl` is read per request (the environment is the server's, not the build's).
+ */
+export function callRoute(codeflow: Codeflow, apiUrl: () => string | undefined) {
+  return codeflow.requireAuth(async (_request, { fetch }) => {
+    const answer = await callApi(apiUrl(), (url) => fetch(url))
+    return Response.json(answer.body, { status: answer.status, headers: NO_STORE })
   })
 }

@@ -5,6 +5,8 @@ import { readExampleSettings, type SettingsOptions } from './settings.js'
 /** An example app's configuration, read from the environment as examples/README.md says. */
 export interface ExampleConfig {
   readonly port: number
+  /** API_URL: the resource server `/api/call` calls */
+  readonly apiUrl: string | undefined
   /** the address to listen on: HOST, else 127.0.0.1 for a loopback base URL, else every interface */
   readonly host: string | undefined
   readonly baseUrl: string

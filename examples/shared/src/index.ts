@@ -1,3 +1,4 @@
+export { type ApiCallAnswer, callApi, type ExampleOptions } from './api-call.js'
 /** What the example apps share: configuration from the environment, pages, start-up banner. */
 
 export { banner } from './banner.js'

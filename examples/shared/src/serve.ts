@@ -1,5 +1,6 @@
 import type { Server } from 'node:http'
 import type { AuthOptions } from '@codeflow/core'
+import type { ExampleOptions } from './api-call.js'
 import { banner } from './banner.js'
 import { loadExampleConfig } from './config.js'
 import { EnvironmentError } from './settings.js'
@@ -14,13 +15,18 @@ export interface Listener {
  * it needs, prints the banner, stops on SIGINT/SIGTERM; a bad setting prints its message and exits
  * with code 1, without a stack trace.
  */
-export async function serveExample(name: string, createApp: (auth: AuthOptions) => Listener) {
+export async function serveExample(
+  name: string,
+  createApp: (auth: AuthOptions, example: ExampleOptions) => Listener,
+) {
   let config: Awaited<ReturnType<typeof loadExampleConfig>> | undefined
   try {
     const loaded = await loadExampleConfig()
     config = loaded
-    const server = createApp(loaded.auth).listen(loaded.port, loaded.host ?? '::', () =>
-      console.log(banner(name, loaded)),
+    const server = createApp(loaded.auth, { apiUrl: loaded.apiUrl }).listen(
+      loaded.port,
+      loaded.host ?? '::',
+      () => console.log(banner(name, loaded)),
     )
     const stop = () => {
       server.close()

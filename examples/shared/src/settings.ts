@@ -36,6 +36,8 @@ export class EnvironmentError extends Error {}
 /** An example's settings, before anything is started. */
 export interface ExampleSettings {
   readonly port: number
+  /** API_URL: the resource server `/api/call` calls */
+  readonly apiUrl: string | undefined
   /** the address to listen on: HOST, else 127.0.0.1 for a loopback base URL, else every interface */
   readonly host: string | undefined
   readonly baseUrl: string
@@ -198,6 +200,9 @@ export function readExampleSettings(
   // checked by createAuth, whose error names the option
   const clientAuth = env('OIDC_CLIENT_AUTH', source) as AuthOptions['clientAuth']
   let clientPrivateKey = jsonObject('OIDC_CLIENT_PRIVATE_KEY', source, 'a private JWK as JSON')
+  const apiUrl = env('API_URL', source)
+  if (apiUrl !== undefined && !URL.canParse(apiUrl))
+    throw new EnvironmentError('API_URL must be a URL')
   const par = flag('OIDC_PAR', source)
   const jar = flag('OIDC_JAR', source)
   if (!issuer) {
@@ -258,6 +263,7 @@ export function readExampleSettings(
 
   return {
     port,
+    apiUrl,
     host,
     baseUrl,
     devProvider,
