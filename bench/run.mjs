@@ -5,6 +5,7 @@
 // bench/results/latest.md and latest.json. Flags: --rounds N (5), --duration S (5),
 // --connections C (10), --sessions N (100000: the memory measurement), --flows N (40: logins).
 import { execFile, execFileSync, fork, spawn } from 'node:child_process'
+import { generateKeyPairSync } from 'node:crypto'
 import { once } from 'node:events'
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
@@ -250,12 +251,19 @@ async function inProcess(sessions) {
 
 async function main() {
   const started = Date.now()
-  const names = ['express', 'express-redis', 'koa', 'next']
+  const names = ['express', 'express-redis', 'koa', 'next', 'express-fapi']
   const ports = Object.fromEntries(await Promise.all(names.map(async (n) => [n, await freePort()])))
+  // the FAPI-grade login's client: private_key_jwt with an ES256 key
+  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' })
+  const clientKey = { ...privateKey.export({ format: 'jwk' }), kid: 'bench', alg: 'ES256' }
+  const { d: _d, ...clientPublicKey } = clientKey
   const clients = names.map((n) => ({
     clientId: `bench-${n}`,
     clientSecret: CLIENT_SECRET,
     redirectUris: [`http://127.0.0.1:${ports[n]}/callback`],
+    ...(n === 'express-fapi'
+      ? { tokenEndpointAuthMethod: 'private_key_jwt', jwks: { keys: [clientPublicKey] } }
+      : {}),
   }))
   const provider = await startDevProvider({ clients, claims: EXTRA_CLAIMS })
   cleanups.push(() => provider.close())
@@ -280,6 +288,11 @@ async function main() {
       env: env('express-redis'),
     },
     koa: { scenario: 'koa-codeflow', port: ports.koa, env: env('koa') },
+    'express-fapi': {
+      scenario: 'express-fapi',
+      port: ports['express-fapi'],
+      env: { ...env('express-fapi'), BENCH_CLIENT_KEY: JSON.stringify(clientKey) },
+    },
   }
   const startApp = (name) => startServer(apps[name].scenario, apps[name].port, apps[name].env)
 
@@ -401,19 +414,28 @@ async function main() {
     targets.map((t) => [t.name, cpuSamples[t.name].length ? median(cpuSamples[t.name]) : null]),
   )
 
-  // a full login, sequentially: the app's CPU per flow (its process's cpuUsage) and flows/s
+  // a full login, sequentially: the app's CPU per flow (its process's cpuUsage) and flows/s;
+  // the same for the FAPI-grade login (private_key_jwt, PAR) beside it
   const flows = Number(flags.flows)
-  const loginApp = await startApp('express')
-  // warm-up, as for the HTTP rounds: the login path's code is optimized before it is measured
-  // (in a fresh process, V8's compilations would otherwise count against the first flows)
-  for (let i = 0; i < Math.min(flows, LOGIN_WARMUP); i++) await login(loginApp.url)
-  const before = await cpuOf(loginApp.child)
-  const t0 = performance.now()
-  for (let i = 0; i < flows; i++) await login(loginApp.url)
-  const wall = performance.now() - t0
-  const after = await cpuOf(loginApp.child)
-  await stopServer(loginApp)
-  const loginCpuMs = (after.user - before.user + after.system - before.system) / 1000 / flows
+  async function measureLogins(name) {
+    const loginApp = await startApp(name)
+    // warm-up, as for the HTTP rounds: the login path's code is optimized before it is measured
+    // (in a fresh process, V8's compilations would otherwise count against the first flows)
+    for (let i = 0; i < Math.min(flows, LOGIN_WARMUP); i++) await login(loginApp.url)
+    const before = await cpuOf(loginApp.child)
+    const t0 = performance.now()
+    for (let i = 0; i < flows; i++) await login(loginApp.url)
+    const wall = performance.now() - t0
+    const after = await cpuOf(loginApp.child)
+    await stopServer(loginApp)
+    return {
+      cpuMs: (after.user - before.user + after.system - before.system) / 1000 / flows,
+      flowsPerSecond: flows / (wall / 1000),
+    }
+  }
+  const plainLogin = await measureLogins('express')
+  const fapiLogin = await measureLogins('express-fapi')
+  const loginCpuMs = plainLogin.cpuMs
 
   log('in-process: cold path and memory')
   const memory = await inProcess(Number(flags.sessions))
@@ -463,7 +485,12 @@ async function main() {
       express: cpuPerRequest['express codeflow'] - cpuPerRequest['express bare'],
       koa: cpuPerRequest['koa codeflow'] - cpuPerRequest['koa bare'],
     },
-    login: { flows, appCpuMsPerFlow: loginCpuMs, flowsPerSecond: flows / (wall / 1000) },
+    login: { flows, appCpuMsPerFlow: loginCpuMs, flowsPerSecond: plainLogin.flowsPerSecond },
+    loginPrivateKeyJwtPar: {
+      flows,
+      appCpuMsPerFlow: fapiLogin.cpuMs,
+      flowsPerSecond: fapiLogin.flowsPerSecond,
+    },
     coldPath: {
       usPerColdRead: memory.coldUs,
       usPerWarmRead: memory.warmUs,
@@ -575,6 +602,7 @@ codeflow's own CPU per request (codeflow minus bare, medians): Express ${r.cpuOv
 | --- | ---: | --- |
 | full login: app CPU per flow | ${r.login.appCpuMsPerFlow.toFixed(2)} ms | ≤ 5 ms |
 | full login: flows/s (sequential, provider included) | ${r.login.flowsPerSecond.toFixed(1)} | |
+| full login with private_key_jwt (ES256) and PAR: app CPU per flow | ${r.loginPrivateKeyJwtPar.appCpuMsPerFlow.toFixed(2)} ms | beside the plain login's |
 | cold read (unseal of a never-seen ${r.coldPath.cookieBytes}-byte cookie), in-process | ${r.coldPath.usPerColdRead.toFixed(0)} µs | |
 | warm read (cache hit), in-process | ${r.coldPath.usPerWarmRead.toFixed(1)} µs | |
 | heap after ${r.memory.sessions} distinct sessions (before: ${r.memory.heapBeforeMiB.toFixed(0)} MiB) | ${r.memory.heapAfterMiB.toFixed(0)} MiB | bounded |

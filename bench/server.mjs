@@ -76,7 +76,17 @@ async function expressApp() {
     return app
   }
   const { auth, requireAuth } = await import('@codeflow/express')
-  const extra = scenario === 'express-redis' ? { session: await redisStores() } : {}
+  // express-fapi: the login with private_key_jwt and a pushed authorization request
+  const fapi =
+    scenario === 'express-fapi'
+      ? {
+          clientSecret: undefined,
+          clientAuth: 'private_key_jwt',
+          clientPrivateKey: JSON.parse(process.env.BENCH_CLIENT_KEY),
+          pushedAuthorizationRequests: true,
+        }
+      : {}
+  const extra = scenario === 'express-redis' ? { session: await redisStores() } : fapi
   app.use(auth({ ...authOptions, ...extra }))
   app.get('/api/me', requireAuth({ unauthenticated: 'json' }), (req, res) => {
     res.json(req.auth.user)
