@@ -29,8 +29,19 @@ let issuerForResource = ''
 async function startResource() {
   const tokens: string[] = []
   const refused = new Set<string>()
+  let port = 0
   const server = createServer(async (req, res) => {
     if (req.url === '/hang') return
+    if (req.url === '/away') {
+      // another origin (localhost for 127.0.0.1): the token must not follow the redirect there
+      res.writeHead(302, { location: `http://localhost:${port}/elsewhere` }).end()
+      return
+    }
+    if (req.url === '/elsewhere') {
+      res.writeHead(200, { 'content-type': 'application/json' })
+      res.end(JSON.stringify({ authorization: req.headers.authorization ?? null }))
+      return
+    }
     const header = req.headers.authorization ?? ''
     tokens.push(header)
     // each /refuse-once-* path is refused once, the first time it is called
@@ -45,7 +56,7 @@ async function startResource() {
   })
   server.listen(0, '127.0.0.1')
   await once(server, 'listening')
-  const { port } = server.address() as AddressInfo
+  port = (server.address() as AddressInfo).port
   return {
     url: `http://127.0.0.1:${port}`,
     tokens,
@@ -236,6 +247,14 @@ describe.each([
     const hung = await browser.request(`${stack.baseUrl}/call/hang?timeout=200`)
     expect(hung.status).toBe(504)
     expect(hung.json()).toMatchObject({ error: 'resource_timeout' })
+  })
+
+  it('req.auth.fetch: the token does not follow a redirect to another origin', async () => {
+    const browser = stack.browser()
+    await signIn(browser, stack.baseUrl)
+    const response = await browser.request(`${stack.baseUrl}/call/away`)
+    expect(response.json()).toEqual({ status: 200, body: { authorization: null } })
+    expect(resource?.tokens.at(-2)).toMatch(/^Bearer /)
   })
 
   it('req.auth.fetch when anonymous: 401, nothing sent', async () => {
