@@ -110,10 +110,10 @@ export interface AuthOptions {
   /**
    * the client's private key, for `private_key_jwt`: a private JWK (its `alg`, else its key type,
    * picks the algorithm: RS256 for RSA, ES256/384/512 by the EC curve, EdDSA for Ed25519; its `kid`
-   * names it to the provider) or a private `CryptoKey`; the provider holds the public half (its
-   * `jwks` or `jwks_uri` registration)
+   * names it to the provider), a PEM private key (PKCS#8 or PKCS#1/SEC1, unencrypted), or a
+   * private `CryptoKey`; the provider holds the public half (its `jwks` or `jwks_uri` registration)
    */
-  clientPrivateKey?: PrivateJwk | CryptoKey
+  clientPrivateKey?: PrivateJwk | CryptoKey | string
   /**
    * send the authorization request by Pushed Authorization Request (RFC 9126): its parameters go
    * to the provider's PAR endpoint, authenticated as the client, and the browser carries only

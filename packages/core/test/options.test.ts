@@ -397,6 +397,21 @@ describe('createAuth validation', () => {
       expect((key?.key as CryptoKey | undefined)?.type).toBe('private')
     })
 
+    it('reads a PEM private key (PKCS#8, and SEC1 for EC), and refuses a PEM public key', () => {
+      const pkcs8 = ec.privateKey.export({ format: 'pem', type: 'pkcs8' }) as string
+      const sec1 = ec.privateKey.export({ format: 'pem', type: 'sec1' }) as string
+      for (const pem of [pkcs8, sec1]) {
+        const settings = settingsOf(
+          createAuth(validOptions({ ...jwt, clientPrivateKey: pem } as Partial<AuthOptions>)),
+        )
+        expect(settings.clientKey?.alg).toBe('ES256')
+      }
+      const spki = ec.publicKey.export({ format: 'pem', type: 'spki' }) as string
+      const error = configurationError({ ...jwt, clientPrivateKey: spki })
+      expect(error.option).toBe('clientPrivateKey')
+      expect(error.message).toContain('without a private key')
+    })
+
     it('accepts a private CryptoKey, and takes the kid of a JWK', async () => {
       const { privateKey } = (await crypto.subtle.generateKey(
         { name: 'ECDSA', namedCurve: 'P-384' },

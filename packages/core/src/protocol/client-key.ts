@@ -113,6 +113,23 @@ export function clientKey(value: unknown, kid?: string): ClientKey {
     }
     return { key: value, alg: cryptoKeyAlgorithm(value).alg, kid }
   }
+  if (typeof value === 'string' && value.includes('-----BEGIN')) {
+    if (nodeCrypto === undefined) {
+      throw new ClientKeyError(
+        'is a PEM key, which this runtime cannot read: give a JWK or a CryptoKey',
+      )
+    }
+    if (!/-----BEGIN (RSA |EC |ENCRYPTED )?PRIVATE KEY-----/.test(value)) {
+      throw new ClientKeyError('is a PEM text without a private key: give the private key')
+    }
+    let jwk: PrivateJwk
+    try {
+      jwk = nodeCrypto.createPrivateKey(value).export({ format: 'jwk' }) as PrivateJwk
+    } catch (error) {
+      throw new ClientKeyError(`is not a readable PEM private key (${(error as Error).message})`)
+    }
+    return clientKey(jwk, kid)
+  }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw new ClientKeyError(
       'must be a private JWK (an object with "kty" and "d") or a private CryptoKey',
