@@ -242,10 +242,11 @@ describe.each(examples)('the $name example as a process', (example) => {
   it('stops with the embedded dev provider when the core refuses an option, naming it', async () => {
     const app = spawnProcess('node', [example.main, ...(example.args ?? [])], {
       cwd: example.dir,
-      env: { PORT: String(port), OIDC_CLIENT_AUTH: 'private_key_jwt' },
+      // a scope without openid: refused by the core, after the dev provider started
+      env: { PORT: String(port), OIDC_SCOPE: 'profile email' },
     })
     const code = await app.exited
     expect(code).toBe(1)
-    expect(app.output()).toContain('"clientAuth" must be one of')
+    expect(app.output()).toContain('"scope" must be')
   })
 })
