@@ -142,6 +142,38 @@ describe.each(harnesses)('signed request objects ($name)', (harness) => {
   })
 })
 
+describe.each(harnesses)('a request object the provider refuses ($name)', (harness) => {
+  const key = ecKey()
+  let stack: Stack
+  beforeAll(async () => {
+    stack = await startStack(harness, {
+      provider: { require: { requestObjects: true } },
+      // registered for RS256 request objects: codeflow signs ES256 with its key
+      providerClient: { jwks: { keys: [key.publicJwk] }, requestObjectSigningAlg: 'RS256' },
+      auth: { clientPrivateKey: key.privateJwk, clientAuth: 'client_secret_basic' },
+    })
+  })
+  afterAll(() => stack?.close())
+
+  it("ends at the callback with the provider's error page, 4xx, no session", async () => {
+    const browser = stack.browser()
+    const login = await startLogin(browser, stack.baseUrl)
+    expect(login.status).toBe(302)
+    // the provider refuses the request object and sends the browser back with the error
+    const refused = await browser.navigate(login.location as URL, {
+      'sec-fetch-site': 'cross-site',
+    })
+    expect(refused.status).toBe(303)
+    const back = refused.location as URL
+    expect(back.origin + back.pathname).toBe(`${stack.baseUrl}/callback`)
+    expect(back.searchParams.get('error')).toBe('invalid_request_object')
+    const landed = await browser.navigate(back, { 'sec-fetch-site': 'cross-site' })
+    expect(landed.status).toBe(400)
+    expect(landed.setCookies.some((c) => /^codeflow=[^;]/.test(c))).toBe(false)
+    expect((await browser.request(`${stack.baseUrl}/api/me`)).status).toBe(401)
+  })
+})
+
 describe.each(harnesses)('request objects required, no client key ($name)', (harness) => {
   let stack: Stack
   beforeAll(async () => {

@@ -72,7 +72,14 @@ export interface StackOptions {
   apiUrl?: string
   /** how the provider requires the client to authenticate, and its keys (private_key_jwt) */
   providerClient?: Partial<
-    Pick<DevClient, 'tokenEndpointAuthMethod' | 'jwks' | 'clientSecret' | 'redirectUris'>
+    Pick<
+      DevClient,
+      | 'tokenEndpointAuthMethod'
+      | 'jwks'
+      | 'clientSecret'
+      | 'redirectUris'
+      | 'requestObjectSigningAlg'
+    >
   >
   /** keep sessions in this Redis (the examples' REDIS_URL) */
   redisUrl?: string

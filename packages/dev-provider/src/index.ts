@@ -46,8 +46,10 @@ export interface DevClient {
     | 'client_secret_jwt'
     | 'private_key_jwt'
     | 'none'
-  /** The client's public keys (a JWK Set), for `private_key_jwt`. */
+  /** The client's public keys (a JWK Set), for `private_key_jwt` and signed request objects. */
   jwks?: { keys: Array<Record<string, unknown>> }
+  /** The one algorithm its request objects may be signed with (`request_object_signing_alg`). */
+  requestObjectSigningAlg?: string
   redirectUris: string[]
   postLogoutRedirectUris?: string[]
   /** Where the provider POSTs a logout token when the user signs out (OIDC Back-Channel Logout 1.0). */
@@ -166,6 +168,12 @@ function clientMetadata(client: DevClient): ClientMetadata {
       client.tokenEndpointAuthMethod ??
       (client.clientSecret === undefined ? 'none' : 'client_secret_basic'),
     ...(client.jwks === undefined ? {} : { jwks: client.jwks as ClientMetadata['jwks'] }),
+    ...(client.requestObjectSigningAlg === undefined
+      ? {}
+      : {
+          request_object_signing_alg:
+            client.requestObjectSigningAlg as ClientMetadata['request_object_signing_alg'],
+        }),
     redirect_uris: client.redirectUris,
     post_logout_redirect_uris: client.postLogoutRedirectUris ?? [],
     response_types: ['code'],
