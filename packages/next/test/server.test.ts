@@ -322,3 +322,78 @@ describe('route handlers', () => {
     expect(new URL(homeUrl(codeflow.auth)).origin).toBe(APP)
   })
 })
+
+describe('a configuration that is wrong at run time', () => {
+  // the function form is read at the first request: "secret" is too short there
+  const broken = () => createCodeflow(() => options({ secret: 'short' }))
+
+  it('answers the proxy and the route handlers with a plain 500, and logs the option once', async () => {
+    const lines: string[] = []
+    const error = vi.spyOn(console, 'error').mockImplementation((line: unknown) => {
+      lines.push(String(line))
+    })
+    try {
+      const codeflow = broken()
+      const page = new Request(`${APP}/login`, {
+        headers: {
+          accept: 'text/html',
+          'sec-fetch-mode': 'navigate',
+          'sec-fetch-dest': 'document',
+        },
+      })
+      for (const answer of [
+        await codeflow.proxy(page),
+        await codeflow.handlers.GET(new Request(`${APP}/login`), {}),
+        await codeflow.requireAuth(() => new Response('never'))(new Request(`${APP}/api/me`), {}),
+      ]) {
+        expect(answer.status).toBe(500)
+        expect(await answer.text()).not.toMatch(/ConfigurationError|at .*\.js|secret/)
+      }
+      expect(lines).toEqual([
+        'codeflow: "secret" must be a string of at least 32 characters [invalid_configuration]',
+      ])
+    } finally {
+      error.mockRestore()
+    }
+  })
+
+  it('validate({ exit: false }) throws the ConfigurationError naming the option', () => {
+    const error = vi.spyOn(console, 'error').mockImplementation(() => undefined)
+    try {
+      expect(() => broken().validate({ exit: false })).toThrow(
+        expect.objectContaining({ name: 'ConfigurationError', option: 'secret' }),
+      )
+    } finally {
+      error.mockRestore()
+    }
+  })
+
+  it('validate() prints one line and ends the process with code 1', () => {
+    const lines: string[] = []
+    const error = vi.spyOn(console, 'error').mockImplementation((line: unknown) => {
+      lines.push(String(line))
+    })
+    const exit = vi.spyOn(process, 'exit').mockImplementation((() => undefined) as never)
+    try {
+      expect(() => broken().validate()).toThrow(ConfigurationError)
+      expect(exit).toHaveBeenCalledWith(1)
+      expect(lines).toEqual([
+        'codeflow: "secret" must be a string of at least 32 characters [invalid_configuration]',
+      ])
+    } finally {
+      exit.mockRestore()
+      error.mockRestore()
+    }
+  })
+
+  it('validate() returns the Auth of a good configuration, and exits nothing', () => {
+    const exit = vi.spyOn(process, 'exit').mockImplementation((() => undefined) as never)
+    try {
+      const codeflow = createCodeflow(() => options())
+      expect(codeflow.validate()).toBe(codeflow.auth)
+      expect(exit).not.toHaveBeenCalled()
+    } finally {
+      exit.mockRestore()
+    }
+  })
+})
