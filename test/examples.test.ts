@@ -100,12 +100,19 @@ describe.each(examples)('the $name example as a process', (example) => {
     }
   })
 
-  it.each(['private_key_jwt', 'client_secret_jwt'])(
-    'with OIDC_CLIENT_AUTH=%s alone, the embedded dev provider requires it, and the sign-in works',
-    async (method) => {
+  it.each([
+    'OIDC_CLIENT_AUTH=private_key_jwt',
+    'OIDC_CLIENT_AUTH=client_secret_jwt',
+    'OIDC_PAR=true',
+    'OIDC_JAR=true',
+    'OIDC_DPOP=true',
+  ])(
+    'with %s alone, the embedded dev provider requires it, and the sign-in works',
+    async (variable) => {
+      const [name, value] = variable.split('=') as [string, string]
       const app = spawnProcess('node', [example.main, ...(example.args ?? [])], {
         cwd: example.dir,
-        env: { PORT: String(port), OIDC_CLIENT_AUTH: method },
+        env: { PORT: String(port), [name]: value },
       })
       try {
         await waitForOutput(app, /press Ctrl\+C/)

@@ -79,6 +79,7 @@ export interface StackOptions {
       | 'clientSecret'
       | 'redirectUris'
       | 'requestObjectSigningAlg'
+      | 'dpopBoundAccessTokens'
     >
   >
   /** keep sessions in this Redis (the examples' REDIS_URL) */

@@ -205,6 +205,7 @@ export function readExampleSettings(
     throw new EnvironmentError('API_URL must be a URL')
   const par = flag('OIDC_PAR', source)
   const jar = flag('OIDC_JAR', source)
+  const dpop = flag('OIDC_DPOP', source)
   if (!issuer) {
     const devPort = Number(env('DEV_PROVIDER_PORT', source) ?? options.devProviderPort ?? 0)
     if (!Number.isInteger(devPort) || devPort < 0 || devPort > 65535) {
@@ -219,6 +220,8 @@ export function readExampleSettings(
         ...DEV_CLIENT,
         // the embedded provider requires the method the app is told to use
         ...(clientAuth ? { tokenEndpointAuthMethod: clientAuth } : {}),
+        // OIDC_DPOP=true: the embedded provider issues this client DPoP-bound tokens only
+        ...(dpop ? { dpopBoundAccessTokens: true } : {}),
         ...(clientPrivateKey ? { jwks: { keys: [publicJwk(clientPrivateKey)] } } : {}),
         redirectUris: [`${baseUrl}/callback`],
         postLogoutRedirectUris: [`${baseUrl}/`],
@@ -275,6 +278,7 @@ export function readExampleSettings(
       ...(clientPrivateKey ? { clientPrivateKey } : {}),
       ...(par === undefined ? {} : { pushedAuthorizationRequests: par }),
       ...(jar === undefined ? {} : { requestObjects: jar }),
+      ...(dpop === undefined ? {} : { dpop }),
       ...(httpTimeout === undefined ? {} : { httpTimeout }),
       ...(refreshMargin === undefined ? {} : { refreshMargin }),
       ...(fetchUserinfo === undefined ? {} : { fetchUserinfo: fetchUserinfo === 'true' }),

@@ -101,8 +101,9 @@ export interface AuthOptions {
    * (HTTP Basic), `client_secret_post` (in the form body; for providers that do not form-decode
    * Basic credentials), `client_secret_jwt` (an assertion signed with the secret, HS256),
    * `private_key_jwt` (an assertion signed with `clientPrivateKey`, RFC 7523) or `none` (a public
-   * client); default: `private_key_jwt` with a `clientPrivateKey` (when the provider offers it, or
-   * lists nothing), else `none` without a secret, else `client_secret_basic` when the provider's
+   * client); default: `private_key_jwt` with a `clientPrivateKey` and no `clientSecret` (when
+   * the provider offers it, or lists nothing), else `none` without a secret, else
+   * `client_secret_basic` when the provider's
    * `token_endpoint_auth_methods_supported` lists it (or lists nothing), else the first of
    * `client_secret_post` and `client_secret_jwt` it lists
    */
@@ -127,6 +128,12 @@ export interface AuthOptions {
    * `require_signed_request_object`
    */
   requestObjects?: boolean
+  /**
+   * sender-constrained tokens by DPoP (RFC 9449): each session gets a key pair of its own, sealed
+   * with it; the code exchange, the refresh, userinfo, PAR and `fetch` carry proofs with it, and
+   * the provider must answer `token_type` DPoP; default false
+   */
+  dpop?: boolean
   /** the app's public origin (and optional path prefix), e.g. `https://app.example.com` */
   baseUrl: string | URL
   /**
@@ -231,6 +238,7 @@ export interface Settings {
   readonly pushedAuthorizationRequests: boolean | undefined
   /** `requestObjects`; `undefined`: as the provider's metadata requires */
   readonly requestObjects: boolean | undefined
+  readonly dpop: boolean
   readonly baseUrl: URL
   readonly origin: string
   /** one app in this process: its issuer, client and base URL */
@@ -461,7 +469,7 @@ export function resolveOptions(options: AuthOptions): Settings {
   ) {
     fail('clientSecret', `is required with clientAuth "${clientAuth}"`)
   }
-  for (const name of ['pushedAuthorizationRequests', 'requestObjects'] as const) {
+  for (const name of ['pushedAuthorizationRequests', 'requestObjects', 'dpop'] as const) {
     if (options[name] !== undefined && typeof options[name] !== 'boolean')
       fail(name, 'must be a boolean')
   }
@@ -575,6 +583,7 @@ export function resolveOptions(options: AuthOptions): Settings {
     clientKey: key,
     pushedAuthorizationRequests: options.pushedAuthorizationRequests,
     requestObjects: options.requestObjects,
+    dpop: options.dpop ?? false,
     baseUrl,
     origin: baseUrl.origin,
     appKey: `${issuer.href}\n${options.clientId}\n${appPath}`,

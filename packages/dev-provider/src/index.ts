@@ -50,6 +50,8 @@ export interface DevClient {
   jwks?: { keys: Array<Record<string, unknown>> }
   /** The one algorithm its request objects may be signed with (`request_object_signing_alg`). */
   requestObjectSigningAlg?: string
+  /** Only DPoP-bound access tokens for this client (`dpop_bound_access_tokens`, RFC 9449). */
+  dpopBoundAccessTokens?: boolean
   redirectUris: string[]
   postLogoutRedirectUris?: string[]
   /** Where the provider POSTs a logout token when the user signs out (OIDC Back-Channel Logout 1.0). */
@@ -79,6 +81,11 @@ export interface DevProviderRequirements {
 export interface DevProviderOptions {
   /** What every authorization request must be; nothing by default (PAR and JAR are accepted). */
   require?: DevProviderRequirements
+  /**
+   * Whether the provider speaks DPoP (RFC 9449): a client that sends proofs gets DPoP-bound
+   * tokens; default true. `false` ignores proofs and issues Bearer tokens.
+   */
+  dpop?: boolean
   /** Port to listen on; `0` (the default) picks a free one. The host is always 127.0.0.1. */
   port?: number
   /** Clients to register; none by default. */
@@ -168,6 +175,9 @@ function clientMetadata(client: DevClient): ClientMetadata {
       client.tokenEndpointAuthMethod ??
       (client.clientSecret === undefined ? 'none' : 'client_secret_basic'),
     ...(client.jwks === undefined ? {} : { jwks: client.jwks as ClientMetadata['jwks'] }),
+    ...(client.dpopBoundAccessTokens === undefined
+      ? {}
+      : { dpop_bound_access_tokens: client.dpopBoundAccessTokens }),
     ...(client.requestObjectSigningAlg === undefined
       ? {}
       : {
@@ -354,6 +364,9 @@ export async function startDevProvider(options: DevProviderOptions = {}): Promis
           enabled: true,
           requireSignedRequestObject: options.require?.requestObjects ?? false,
         },
+        dPoP: { enabled: options.dpop ?? true },
+        // for resource servers in tests: a token's binding (cnf.jkt) and activity
+        introspection: { enabled: true },
       },
       fetch: loopbackFetch,
       findAccount: createFindAccount(options.claims, extraNames),

@@ -19,6 +19,7 @@ import {
 import { report } from '../logger.js'
 import type { ClientAuth, Settings } from '../options.js'
 import { type ClientKey, signingKey } from './client-key.js'
+import { DPoPHandles, type DPoPKey } from './dpop.js'
 import { ProviderKeys, verifySignature } from './keys.js'
 
 /** The ID token claims, as validated by openid-client. */
@@ -65,6 +66,8 @@ export interface Provider {
   readonly clientAuth: ClientAuth
   /** whether authorization requests are pushed (PAR, RFC 9126) */
   readonly par: boolean
+  /** the sessions' DPoP handles, when `dpop` is on (RFC 9449) */
+  readonly dpop: DPoPHandles | undefined
   /** the key that signs request objects (JAR, RFC 9101), when they are sent */
   readonly requestObjectKey:
     | { readonly key: CryptoKey; readonly kid?: string; readonly alg: string }
@@ -95,8 +98,8 @@ export async function loginSecrets(): Promise<CallbackChecks & { codeChallenge: 
 }
 
 /**
- * The client authentication when not configured: private_key_jwt with a client key (where the
- * provider offers it, or lists nothing); PKCE alone without a secret; otherwise
+ * The client authentication when not configured: private_key_jwt with a client key and no secret
+ * (where the provider offers it, or lists nothing); PKCE alone without a secret; otherwise
  * client_secret_basic where the provider offers it (the default of RFC 8414 when it says
  * nothing), else client_secret_post, else client_secret_jwt where it offers those.
  */
@@ -105,7 +108,12 @@ function pickClientAuth(
   secret: string | undefined,
   key: ClientKey | undefined,
 ): ClientAuth {
-  if (key !== undefined && (offered === undefined || offered.includes('private_key_jwt'))) {
+  // a key beside a secret may be there for request objects only: the secret decides then
+  if (
+    key !== undefined &&
+    secret === undefined &&
+    (offered === undefined || offered.includes('private_key_jwt'))
+  ) {
     return 'private_key_jwt'
   }
   if (secret === undefined) return 'none'
@@ -229,6 +237,7 @@ async function discover(settings: Settings): Promise<Provider> {
     keys: keySet(server.jwks_uri, settings),
     clientAuth,
     par,
+    dpop: settings.dpop ? new DPoPHandles(config) : undefined,
     requestObjectKey:
       jar && key
         ? { key: await signingKey(key), alg: key.alg, ...(key.kid ? { kid: key.kid } : {}) }
@@ -385,8 +394,9 @@ function discoveryError(settings: Settings, error: unknown): DiscoveryError {
 export async function authorizationUrl(
   provider: Provider,
   settings: Settings,
-  secrets: CallbackChecks & { codeChallenge: string },
+  secrets: CallbackChecks & { codeChallenge: string; dpopKey?: DPoPKey | undefined },
 ): Promise<string> {
+  const dpop = await dpopOption(provider, secrets.dpopKey)
   const params: Record<string, string> = {
     ...settings.authorizationParams,
     response_type: 'code',
@@ -396,6 +406,8 @@ export async function authorizationUrl(
     nonce: secrets.nonce,
     code_challenge: secrets.codeChallenge,
     code_challenge_method: 'S256',
+    // the code is bound to the session's DPoP key (RFC 9449 §10); PAR binds it by its proof
+    ...(dpop.DPoP && !provider.par ? { dpop_jkt: await dpop.DPoP.calculateThumbprint() } : {}),
   }
   const signer = provider.requestObjectKey
   let request: URLSearchParams | Record<string, string> = params
@@ -415,10 +427,21 @@ export async function authorizationUrl(
   }
   if (!provider.par) return client.buildAuthorizationUrl(provider.config, request).href
   try {
-    return (await client.buildAuthorizationUrlWithPAR(provider.config, request)).href
+    return (await client.buildAuthorizationUrlWithPAR(provider.config, request, dpop)).href
   } catch (error) {
     throw parError(error)
   }
+}
+
+/** openid-client's DPoP option for a request made for a session with `key`, when DPoP is on. */
+async function dpopOption(
+  provider: Provider,
+  key: DPoPKey | undefined,
+): Promise<{ DPoP?: client.DPoPHandle }> {
+  if (!provider.dpop) return {}
+  if (!key)
+    throw new TokenExchangeError('the session has no DPoP key (it began before "dpop" was on)', 401)
+  return { DPoP: await provider.dpop.handle(key) }
 }
 
 /** What a failed pushed authorization request answers: 504 when it did not answer, else 502. */
@@ -461,9 +484,11 @@ async function checkTokens(
       throw new Error('a token of the response is too large')
     }
   }
-  if (response.token_type.toLowerCase() !== 'bearer') {
+  // with DPoP on, a Bearer token would not be sender-constrained: refused too (RFC 9449 §5)
+  const expected = provider.dpop ? 'DPoP' : 'Bearer'
+  if (response.token_type.toLowerCase() !== expected.toLowerCase()) {
     throw new Error(
-      `the token response has "token_type" ${JSON.stringify(response.token_type)}, not Bearer`,
+      `the token response has "token_type" ${JSON.stringify(response.token_type)}, not ${expected}`,
     )
   }
   if (response.id_token === undefined) return
@@ -579,7 +604,7 @@ export async function exchangeCode(
   provider: Provider,
   settings: Settings,
   params: URLSearchParams,
-  checks: CallbackChecks,
+  checks: CallbackChecks & { dpopKey?: DPoPKey | undefined },
 ): Promise<TokenSet> {
   // RFC 9207: checked here too so that a missing or foreign `iss` is a clean 400 (the browser
   // brought it), before openid-client repeats the check
@@ -595,12 +620,18 @@ export async function exchangeCode(
   const currentUrl = new URL(settings.callbackUrl)
   for (const [key, value] of params) currentUrl.searchParams.append(key, value)
   try {
-    const response = await client.authorizationCodeGrant(provider.config, currentUrl, {
-      expectedState: checks.state,
-      expectedNonce: checks.nonce,
-      pkceCodeVerifier: checks.codeVerifier,
-      idTokenExpected: true,
-    })
+    const response = await client.authorizationCodeGrant(
+      provider.config,
+      currentUrl,
+      {
+        expectedState: checks.state,
+        expectedNonce: checks.nonce,
+        pkceCodeVerifier: checks.codeVerifier,
+        idTokenExpected: true,
+      },
+      undefined,
+      await dpopOption(provider, checks.dpopKey),
+    )
     const tokens = await tokenSet(provider, response)
     if (!tokens.idToken || !tokens.claims) {
       throw new TokenExchangeError('the identity provider sent no ID token')
@@ -625,11 +656,13 @@ export async function refreshTokens(
   provider: Provider,
   refreshToken: string,
   params: Readonly<Record<string, string>> = {},
+  dpopKey?: DPoPKey,
 ): Promise<TokenSet> {
   try {
+    const dpop = await dpopOption(provider, dpopKey)
     return await tokenSet(
       provider,
-      await client.refreshTokenGrant(provider.config, refreshToken, params),
+      await client.refreshTokenGrant(provider.config, refreshToken, params, dpop),
     )
   } catch (error) {
     throw tokenEndpointError(provider, error, true)
@@ -644,9 +677,11 @@ export async function fetchUserinfo(
   provider: Provider,
   accessToken: string,
   subject: string,
+  dpopKey?: DPoPKey,
 ): Promise<Record<string, unknown>> {
   try {
-    return { ...(await client.fetchUserInfo(provider.config, accessToken, subject)) }
+    const dpop = await dpopOption(provider, dpopKey)
+    return { ...(await client.fetchUserInfo(provider.config, accessToken, subject, dpop)) }
   } catch (error) {
     if (isTimeout(error)) {
       throw new UserinfoError('the identity provider did not answer in time', 504, {

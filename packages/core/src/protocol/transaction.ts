@@ -8,6 +8,7 @@ import { epoch } from '../clock.js'
 import { MissingTransactionError, StateMismatchError } from '../errors.js'
 import type { HttpContext } from '../http/context.js'
 import { seal, unseal } from '../seal/seal.js'
+import type { DPoPKey } from './dpop.js'
 
 /** What one login transaction remembers between /login and /callback. */
 export interface Transaction {
@@ -18,6 +19,8 @@ export interface Transaction {
   readonly returnTo: string
   /** when the login started, epoch seconds */
   readonly iat: number
+  /** the DPoP key the login's tokens are bound to (`dpop`), kept by the session it makes */
+  readonly dpopKey?: DPoPKey | undefined
 }
 
 /** openid-client's random values are base64url: anything else cannot be one of our states. */

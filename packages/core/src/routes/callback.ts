@@ -54,12 +54,18 @@ const callback: RouteHandler = async (app, ctx) => {
     expiresAt: tokens.expiresAt,
     refreshToken: tokens.refreshToken,
     scope: tokens.scope,
+    ...(transaction.dpopKey ? { dpopKey: transaction.dpopKey } : {}),
     createdAt: now,
     updatedAt: now,
   }
   if (settings.fetchUserinfo) {
     // OIDC Core 5.3.4: the userinfo `sub` must be the ID token's (checked by fetchUserinfo)
-    const userinfo = await fetchUserinfo(provider, tokens.accessToken, claims.sub)
+    const userinfo = await fetchUserinfo(
+      provider,
+      tokens.accessToken,
+      claims.sub,
+      transaction.dpopKey,
+    )
     const user = { ...userClaims(tokens.idToken, claims.sub), ...userinfo, sub: claims.sub }
     session = { ...session, user: user as UserClaims }
   }

@@ -3,6 +3,7 @@ import { epoch } from '../clock.js'
 import type { HttpContext } from '../http/context.js'
 import { type AuthResponse, redirect } from '../http/responses.js'
 import { safeReturnTo } from '../http/return-to.js'
+import { newDPoPKey } from '../protocol/dpop.js'
 import { authorizationUrl, loginSecrets } from '../protocol/provider.js'
 import { startTransaction } from '../protocol/transaction.js'
 import { type Route, type RouteHandler, serve } from './route.js'
@@ -24,14 +25,17 @@ const login: RouteHandler<LoginOptions> = async (app, ctx, options = {}) => {
   warnOfAnotherHost(app, ctx)
   const provider = await app.provider.get()
   const secrets = await loginSecrets()
+  // the session's own DPoP key, made now: the code and the tokens are bound to it
+  const dpopKey = settings.dpop ? await newDPoPKey() : undefined
   // first the URL (a pushed request may fail: then no transaction cookie is left behind)
-  const url = await authorizationUrl(provider, settings, secrets)
+  const url = await authorizationUrl(provider, settings, { ...secrets, dpopKey })
   await startTransaction(app, ctx, {
     state: secrets.state,
     nonce: secrets.nonce,
     codeVerifier: secrets.codeVerifier,
     returnTo,
     iat: epoch(settings),
+    ...(dpopKey ? { dpopKey } : {}),
   })
   return redirect(url)
 }

@@ -23,6 +23,13 @@ export interface SessionData {
   readonly expiresAt?: number | undefined
   readonly refreshToken?: string | undefined
   readonly scope?: string | undefined
+  /**
+   * the session's DPoP key (a private P-256 JWK) when `dpop` is on: its tokens are bound to it
+   * (RFC 9449)
+   */
+  readonly dpopKey?:
+    | Readonly<{ kty: 'EC'; crv: 'P-256'; x: string; y: string; d: string }>
+    | undefined
   /** tokens for other resources or scopes (`getAccessToken` with `resource`/`scope`), by target */
   readonly extraTokens?: Readonly<Record<string, ExtraToken>> | undefined
   /** when the user logged in, epoch seconds */

@@ -4,9 +4,11 @@
  * says the token is invalid (RFC 6750 §3.1 `invalid_token`) gets one more try with a token
  * refreshed now, when the request can be sent twice.
  */
-import type { Auth } from '../auth.js'
-import { AuthError, ResourceError } from '../errors.js'
+import { type Auth, appOf } from '../auth.js'
+import { AuthError, ResourceError, TokenExchangeError } from '../errors.js'
 import type { HttpContext } from '../http/context.js'
+import { wantsNonce } from '../protocol/dpop.js'
+import { requireSession } from '../session/guard.js'
 import { type AccessTokenOptions, getAccessToken } from './access-token.js'
 
 /** Options of a `fetch` with the session's token. */
@@ -15,9 +17,10 @@ export interface TokenFetchOptions extends AccessTokenOptions {
   timeout?: number
 }
 
-/** The `Authorization` value for a token of this type (RFC 6750: `Bearer`). */
+/** The `Authorization` value for a token of this type (RFC 6750 `Bearer`, RFC 9449 `DPoP`). */
 function authorization(type: string, token: string): string {
-  return `${type.toLowerCase() === 'bearer' ? 'Bearer' : type} ${token}`
+  const scheme = { bearer: 'Bearer', dpop: 'DPoP' }[type.toLowerCase()] ?? type
+  return `${scheme} ${token}`
 }
 
 /** Whether a 401 says that the token itself was refused (RFC 6750 §3.1). */
@@ -49,23 +52,28 @@ export async function fetchWithToken(
   if (!Number.isInteger(timeout) || timeout < 1) {
     throw new TypeError('fetch: "timeout" must be a positive number of milliseconds')
   }
-  const send = async (forceRefresh: boolean) => {
+  const url = new URL(input instanceof Request ? input.url : input)
+  const method = init.method ?? (input instanceof Request ? input.method : 'GET')
+  const send = async (forceRefresh: boolean, nonceRetry = false): Promise<Response> => {
     const token = await getAccessToken(auth, ctx, { ...tokenOptions, forceRefresh })
     const headers = new Headers(
       init.headers ?? (input instanceof Request ? input.headers : undefined),
     )
     headers.set('authorization', authorization(token.type, token.token))
+    const dpop = token.type.toLowerCase() === 'dpop' ? await dpopOf(auth, ctx) : undefined
+    if (dpop) headers.set('dpop', await dpop.handles.proof(dpop.key, method, url, token.token))
     const signal = init.signal
       ? AbortSignal.any([init.signal, AbortSignal.timeout(timeout)])
       : AbortSignal.timeout(timeout)
+    let response: Response
     try {
-      return await fetch(input, { ...init, headers, signal })
+      response = await fetch(input, { ...init, headers, signal })
     } catch (error) {
       if (error instanceof AuthError) throw error
       // the app's own abort is the app's
       if (init.signal?.aborted) throw error
       const timedOut = (error as { name?: string }).name === 'TimeoutError'
-      const target = new URL(input instanceof Request ? input.url : input).origin
+      const target = url.origin
       throw new ResourceError(
         timedOut ? 'the API did not answer in time' : 'the API could not be reached',
         timedOut ? 504 : 502,
@@ -77,10 +85,33 @@ export async function fetchWithToken(
         },
       )
     }
+    // RFC 9449 §9: the API asks for a nonce; the proof is made again with it, once
+    if (
+      dpop?.handles.rememberNonce(url, response) &&
+      wantsNonce(response) &&
+      !nonceRetry &&
+      replayable(init.body)
+    ) {
+      await response.body?.cancel()
+      return send(false, true)
+    }
+    return response
   }
   const first = await send(false)
   if (!tokenRefused(first) || !replayable(init.body)) return first
   // the token may have been revoked or rotated at the provider: one more try with a new one
   await first.body?.cancel()
   return send(true)
+}
+
+/** The session's DPoP key and the provider's handles, for a DPoP-bound token. */
+async function dpopOf(auth: Auth, ctx: HttpContext) {
+  const [session, provider] = await Promise.all([
+    requireSession(auth, ctx),
+    appOf(auth).provider.get(),
+  ])
+  if (!provider.dpop || !session.dpopKey) {
+    throw new TokenExchangeError('the session holds a DPoP token but no DPoP key', 401)
+  }
+  return { handles: provider.dpop, key: session.dpopKey }
 }

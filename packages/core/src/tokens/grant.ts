@@ -40,11 +40,15 @@ function retryable(error: unknown): boolean {
 }
 
 /** One refresh grant, retried twice on provider faults (bounded: then 502, or 504 on a timeout). */
-async function refreshGrant(app: App, refreshToken: string, target: Target): Promise<TokenSet> {
+async function refreshGrant(
+  app: App,
+  session: SessionData & { refreshToken: string },
+  target: Target,
+): Promise<TokenSet> {
   const provider = await app.provider.get()
   for (let attempt = 1; ; attempt++) {
     try {
-      return await refreshTokens(provider, refreshToken, target.params)
+      return await refreshTokens(provider, session.refreshToken, target.params, session.dpopKey)
     } catch (error) {
       if (attempt >= 3 || !retryable(error)) throw error
       app.report({
@@ -68,7 +72,7 @@ export async function refreshAtProvider(
   target: Target,
 ): Promise<SessionData> {
   if (!session.refreshToken) throw new TokenRefreshError('no refresh token', 401)
-  const tokens = await refreshGrant(app, session.refreshToken, target)
+  const tokens = await refreshGrant(app, { ...session, refreshToken: session.refreshToken }, target)
   checkRefreshedIdToken(session, tokens)
   // only what is sealed: a `Session` also carries `user` and `endsAt`, derived when it is read
   const { user: _user, endsAt: _endsAt, ...data } = session as SessionData & Partial<Session>

@@ -1,0 +1,130 @@
+/**
+ * DPoP (RFC 9449): sender-constrained tokens. Each session has a key pair of its own, made at its
+ * login and sealed with it (a stolen session must not carry another user's key), so that its
+ * tokens are bound to that key: the token endpoint, the refresh, userinfo and PAR get proofs from
+ * openid-client's DPoP handle (which answers a `use_dpop_nonce` challenge once); the calls to
+ * APIs get proofs made here (with `ath`, the request's `htm` and `htu`), and an API's nonce is
+ * remembered per origin.
+ */
+import { base64url, SignJWT } from 'jose'
+import * as client from 'openid-client'
+import { randomId } from '../random.js'
+
+/** A session's DPoP key: a private P-256 JWK (`kty`, `crv`, `x`, `y`, `d`). */
+export type DPoPKey = Readonly<{ kty: 'EC'; crv: 'P-256'; x: string; y: string; d: string }>
+
+const ALGORITHM = { name: 'ECDSA', namedCurve: 'P-256' } as const
+
+/** A new key pair for a session, as the JWK that the session keeps. */
+export async function newDPoPKey(): Promise<DPoPKey> {
+  const pair = (await crypto.subtle.generateKey(ALGORITHM, true, [
+    'sign',
+    'verify',
+  ])) as CryptoKeyPair
+  const { kty, crv, x, y, d } = await crypto.subtle.exportKey('jwk', pair.privateKey)
+  return { kty: kty as 'EC', crv: crv as 'P-256', x: x as string, y: y as string, d: d as string }
+}
+
+/** Whether a sealed value is a session's DPoP key. */
+export function isDPoPKey(value: unknown): value is DPoPKey {
+  const key = value as Partial<DPoPKey> | undefined
+  return (
+    typeof key === 'object' &&
+    key !== null &&
+    key.kty === 'EC' &&
+    key.crv === 'P-256' &&
+    typeof key.x === 'string' &&
+    typeof key.y === 'string' &&
+    typeof key.d === 'string'
+  )
+}
+
+/** The public half of a session's key, as it goes into every proof's header. */
+function publicJwk(key: DPoPKey) {
+  return { kty: key.kty, crv: key.crv, x: key.x, y: key.y }
+}
+
+async function keyPair(key: DPoPKey): Promise<CryptoKeyPair> {
+  const [privateKey, publicKey] = await Promise.all([
+    crypto.subtle.importKey('jwk', { ...key }, ALGORITHM, false, ['sign']),
+    crypto.subtle.importKey('jwk', publicJwk(key), ALGORITHM, true, ['verify']),
+  ])
+  return { privateKey, publicKey }
+}
+
+const MAX_HANDLES = 1000
+
+/**
+ * The DPoP handles of one provider's sessions, by key: a handle remembers the provider's nonce,
+ * so a session's next request to the provider needs no new challenge. Bounded (least recently
+ * used go first).
+ */
+export class DPoPHandles {
+  readonly #config: client.Configuration
+  readonly #handles = new Map<string, Promise<client.DPoPHandle>>()
+  /** API nonces (`DPoP-Nonce`), by origin */
+  readonly #nonces = new Map<string, string>()
+
+  constructor(config: client.Configuration) {
+    this.#config = config
+  }
+
+  /** The handle of a session's key, for openid-client's requests to the provider. */
+  handle(key: DPoPKey): Promise<client.DPoPHandle> {
+    let handle = this.#handles.get(key.x)
+    if (handle) {
+      this.#handles.delete(key.x)
+    } else {
+      handle = keyPair(key).then((pair) => client.getDPoPHandle(this.#config, pair))
+      handle.catch(() => this.#handles.delete(key.x))
+    }
+    this.#handles.set(key.x, handle)
+    if (this.#handles.size > MAX_HANDLES) {
+      this.#handles.delete(this.#handles.keys().next().value as string)
+    }
+    return handle
+  }
+
+  /**
+   * A proof for a request to an API with `accessToken` (RFC 9449 §4.2, §7): `htm`, `htu` (the
+   * URL without query and fragment), `iat`, a fresh `jti`, `ath`, and the API's nonce when it
+   * gave one.
+   */
+  async proof(key: DPoPKey, method: string, url: URL, accessToken: string): Promise<string> {
+    const ath = new Uint8Array(
+      await crypto.subtle.digest('SHA-256', new TextEncoder().encode(accessToken)),
+    )
+    const nonce = this.#nonces.get(url.origin)
+    const { privateKey } = await keyPair(key)
+    return new SignJWT({
+      htm: method.toUpperCase(),
+      htu: `${url.origin}${url.pathname}`,
+      jti: randomId(),
+      ath: base64url.encode(ath),
+      ...(nonce === undefined ? {} : { nonce }),
+    })
+      .setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk: publicJwk(key) })
+      .setIssuedAt()
+      .sign(privateKey)
+  }
+
+  /** Remembers the nonce an API answered with (`DPoP-Nonce`); whether it gave a new one. */
+  rememberNonce(url: URL, response: Response): boolean {
+    const nonce = response.headers.get('dpop-nonce')
+    if (!nonce || this.#nonces.get(url.origin) === nonce) return false
+    this.#nonces.delete(url.origin)
+    this.#nonces.set(url.origin, nonce)
+    if (this.#nonces.size > MAX_HANDLES) {
+      this.#nonces.delete(this.#nonces.keys().next().value as string)
+    }
+    return true
+  }
+}
+
+/** Whether an API's 401 asks for a DPoP nonce (RFC 9449 §9). */
+export function wantsNonce(response: Response): boolean {
+  return (
+    response.status === 401 &&
+    /\berror\s*=\s*"?use_dpop_nonce"?/i.test(response.headers.get('www-authenticate') ?? '')
+  )
+}
