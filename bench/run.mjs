@@ -251,7 +251,7 @@ async function inProcess(sessions) {
 
 async function main() {
   const started = Date.now()
-  const names = ['express', 'express-redis', 'koa', 'next', 'express-fapi']
+  const names = ['express', 'express-redis', 'koa', 'next', 'express-fapi', 'express-dpop']
   const ports = Object.fromEntries(await Promise.all(names.map(async (n) => [n, await freePort()])))
   // the FAPI-grade login's client: private_key_jwt with an ES256 key
   const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' })
@@ -264,6 +264,7 @@ async function main() {
     ...(n === 'express-fapi'
       ? { tokenEndpointAuthMethod: 'private_key_jwt', jwks: { keys: [clientPublicKey] } }
       : {}),
+    ...(n === 'express-dpop' ? { dpopBoundAccessTokens: true } : {}),
   }))
   const provider = await startDevProvider({ clients, claims: EXTRA_CLAIMS })
   cleanups.push(() => provider.close())
@@ -288,6 +289,11 @@ async function main() {
       env: env('express-redis'),
     },
     koa: { scenario: 'koa-codeflow', port: ports.koa, env: env('koa') },
+    'express-dpop': {
+      scenario: 'express-dpop',
+      port: ports['express-dpop'],
+      env: env('express-dpop'),
+    },
     'express-fapi': {
       scenario: 'express-fapi',
       port: ports['express-fapi'],
@@ -297,10 +303,11 @@ async function main() {
   const startApp = (name) => startServer(apps[name].scenario, apps[name].port, apps[name].env)
 
   log('starting the apps')
-  const [express, expressRedis, koa, next] = await Promise.all([
+  const [express, expressRedis, koa, expressDpop, next] = await Promise.all([
     startApp('express'),
     startApp('express-redis'),
     startApp('koa'),
+    startApp('express-dpop'),
     startNext(ports.next, {
       OIDC_ISSUER: provider.issuer,
       OIDC_CLIENT_ID: 'bench-next',
@@ -314,12 +321,13 @@ async function main() {
     express: await login(express.url),
     'express-redis': await login(expressRedis.url),
     koa: await login(koa.url),
+    'express-dpop': await login(expressDpop.url),
     next: await login(next.url),
   }
   const me = await fetch(`${express.url}/api/me`, { headers: { cookie: cookies.express } })
   if (!me.ok) throw new Error(`/api/me answered ${me.status}`)
   const claimsText = await me.text()
-  await Promise.all([express, expressRedis, koa].map(stopServer))
+  await Promise.all([express, expressRedis, koa, expressDpop].map(stopServer))
 
   // express-openid-connect's own cookie (its appSession JWE, made by its own crypto module) for
   // the same tokens as the codeflow session
@@ -340,6 +348,13 @@ async function main() {
   const targets = [
     { name: 'express bare', app: 'express-bare', path: '/api/me', cookie: cookies.express },
     { name: 'express codeflow', app: 'express', path: '/api/me', cookie: cookies.express },
+    // the same route with a DPoP session (its key sealed in the cookie); no API call
+    {
+      name: 'express codeflow dpop',
+      app: 'express-dpop',
+      path: '/api/me',
+      cookie: cookies['express-dpop'],
+    },
     { name: 'express express-openid-connect', app: 'eoc', path: '/api/me', cookie: eocCookie },
     {
       name: 'express codeflow redis',
@@ -469,6 +484,7 @@ async function main() {
       ),
       expressOpenidConnectVsBare: perRoundRatios('express express-openid-connect', 'express bare'),
       expressRedisVsBare: perRoundRatios('express codeflow redis', 'express bare'),
+      expressDpopVsBearer: perRoundRatios('express codeflow dpop', 'express codeflow'),
     },
     ratios: {
       expressCodeflowVsBare: ratio('express codeflow', 'express bare'),
@@ -480,6 +496,7 @@ async function main() {
       ),
       expressOpenidConnectVsBare: ratio('express express-openid-connect', 'express bare'),
       expressRedisVsBare: ratio('express codeflow redis', 'express bare'),
+      expressDpopVsBearer: ratio('express codeflow dpop', 'express codeflow'),
     },
     cpuOverheadMicroseconds: {
       express: cpuPerRequest['express codeflow'] - cpuPerRequest['express bare'],
@@ -578,6 +595,11 @@ function markdown(r) {
     ],
     ['expressOpenidConnectVsBare', 'Express: express-openid-connect / bare', ''],
     ['expressRedisVsBare', 'Express: codeflow with Redis sessions and revocations / bare', ''],
+    [
+      'expressDpopVsBearer',
+      'Express: codeflow with DPoP sessions / with Bearer sessions',
+      '≥ 0.95×',
+    ],
   ]
   return `# codeflow benchmarks
 

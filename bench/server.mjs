@@ -86,7 +86,12 @@ async function expressApp() {
           pushedAuthorizationRequests: true,
         }
       : {}
-  const extra = scenario === 'express-redis' ? { session: await redisStores() } : fapi
+  const extra =
+    scenario === 'express-redis'
+      ? { session: await redisStores() }
+      : scenario === 'express-dpop'
+        ? { dpop: true }
+        : fapi
   app.use(auth({ ...authOptions, ...extra }))
   app.get('/api/me', requireAuth({ unauthenticated: 'json' }), (req, res) => {
     res.json(req.auth.user)
