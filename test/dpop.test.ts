@@ -99,6 +99,71 @@ describe.each(harnesses)('DPoP ($name)', (harness) => {
   })
 })
 
+describe.each(harnesses)('DPoP: parallel calls, and turning dpop on or off ($name)', (harness) => {
+  let api: DPoPResourceServer
+  let stack: Stack
+  beforeAll(async () => {
+    api = await startDPoPResourceServer()
+    stack = await startStack(harness, {
+      apiUrl: `${api.url}/orders`,
+      provider: { ttl: { accessToken: 30 } },
+      auth: { dpop: true },
+    })
+    api.introspection = {
+      issuer: stack.provider.issuer,
+      clientId: CLIENT_ID,
+      clientSecret: CLIENT_SECRET,
+    }
+  })
+  afterAll(async () => {
+    await stack?.close()
+    await api?.close()
+  })
+
+  it('answers a new nonce challenge for each of several parallel calls', async () => {
+    const browser = stack.browser()
+    await signIn(browser, stack.baseUrl)
+    api.requireNonce = true
+    api.rotateNonce()
+    try {
+      const calls = await Promise.all(
+        Array.from({ length: 4 }, () => browser.request(`${stack.baseUrl}/api/call`)),
+      )
+      expect(calls.map((call) => call.json().status)).toEqual([200, 200, 200, 200])
+    } finally {
+      api.requireNonce = false
+    }
+  })
+
+  it('keeps proving a DPoP session after dpop is turned off, until it ends', async () => {
+    const browser = stack.browser()
+    await signIn(browser, stack.baseUrl)
+    const instance = stack.instances[0] as (typeof stack.instances)[0]
+    await instance.restart({ dpop: false })
+    try {
+      // the token is bound to the session's key: it is still sent with a proof, and refreshed with one
+      expect((await browser.request(`${stack.baseUrl}/api/token`)).status).toBe(200)
+      const call = await browser.request(`${stack.baseUrl}/api/call`)
+      expect(call.json()).toMatchObject({ status: 200, body: { sub: 'alice' } })
+      expect(api.verdicts.at(-1)).toBe('ok')
+    } finally {
+      await instance.restart({ dpop: true })
+    }
+  })
+
+  it('signs a session from before dpop was on out at its refresh: its tokens are not bound', async () => {
+    const instance = stack.instances[0] as (typeof stack.instances)[0]
+    await instance.restart({ dpop: false })
+    const browser = stack.browser()
+    await signIn(browser, stack.baseUrl)
+    await instance.restart({ dpop: true })
+    // the 30 s token is refreshed at once: the session has no key, so it ends
+    const token = await browser.request(`${stack.baseUrl}/api/token`)
+    expect(token.status).toBe(401)
+    expect((await browser.request(`${stack.baseUrl}/api/me`)).status).toBe(401)
+  })
+})
+
 describe.each(harnesses)('DPoP asked, Bearer answered ($name)', (harness) => {
   let stack: Stack
   beforeAll(async () => {

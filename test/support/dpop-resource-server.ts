@@ -21,6 +21,8 @@ export interface DPoPResourceServer {
   introspection: { issuer: string; clientId: string; clientSecret: string }
   /** answer a request without the current nonce with `use_dpop_nonce` */
   requireNonce: boolean
+  /** hands out a new nonce from now on (the old one is refused) */
+  rotateNonce(): void
   close(): Promise<void>
 }
 
@@ -28,7 +30,7 @@ export async function startDPoPResourceServer(): Promise<DPoPResourceServer> {
   const verdicts: string[] = []
   const keys: string[] = []
   const seen = new Set<string>()
-  const nonce = randomUUID()
+  let nonce = randomUUID()
   let port = 0
   const state: DPoPResourceServer = {
     url: '',
@@ -36,6 +38,9 @@ export async function startDPoPResourceServer(): Promise<DPoPResourceServer> {
     keys,
     introspection: { issuer: '', clientId: '', clientSecret: '' },
     requireNonce: false,
+    rotateNonce: () => {
+      nonce = randomUUID()
+    },
     close: async () => undefined,
   }
   const server = createServer(async (req, res) => {

@@ -107,7 +107,11 @@ function app(framework: typeof express, options: AuthOptions) {
     '/call/:path',
     requireAuth(async (req, res) => {
       const timeout = req.query.timeout ? Number(req.query.timeout) : undefined
-      const target = req.query.down ? 'http://127.0.0.1:9/' : `${resource?.url}/${req.params.path}`
+      const target = req.query.down
+        ? 'http://127.0.0.1:9/'
+        : req.query.plain
+          ? 'http://api.example/orders'
+          : `${resource?.url}/${req.params.path}`
       const answer = await req.auth.fetch(target, {}, timeout ? { timeout } : {})
       res.status(200).json({ status: answer.status, body: await answer.json() })
     }),
@@ -257,11 +261,33 @@ describe.each([
     expect(resource?.tokens.at(-2)).toMatch(/^Bearer /)
   })
 
+  it('req.auth.fetch sends the token over https only (http on loopback)', async () => {
+    const browser = stack.browser()
+    await signIn(browser, stack.baseUrl)
+    const response = await browser.request(`${stack.baseUrl}/call/x?plain=1`)
+    expect(response.status).toBe(500)
+    expect(response.json().caught).toContain("the session's token goes over https only")
+  })
+
   it('req.auth.fetch when anonymous: 401, nothing sent', async () => {
     const before = resource?.tokens.length ?? 0
     const response = await stack.browser().request(`${stack.baseUrl}/call/me`)
     expect(response.status).toBe(401)
     expect(resource?.tokens.length).toBe(before)
+  })
+
+  it("an API's 401 invalid_token without a refresh token is answered as it is, the session kept", async () => {
+    const bare = await startStack(harnessOf(framework), { auth: { scope: 'openid profile email' } })
+    try {
+      const browser = bare.browser()
+      await signIn(browser, bare.baseUrl)
+      const response = await browser.request(`${bare.baseUrl}/call/refuse-once-bare-${version}`)
+      expect(response.status).toBe(500)
+      expect(response.json().caught).toMatch(/JSON/)
+      expect((await browser.request(`${bare.baseUrl}/me`)).status).toBe(200)
+    } finally {
+      await bare.close()
+    }
   })
 
   it("passes what an async handler rejects with to the app's error handler", async () => {

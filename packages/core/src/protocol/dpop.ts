@@ -25,20 +25,6 @@ export async function newDPoPKey(): Promise<DPoPKey> {
   return { kty: kty as 'EC', crv: crv as 'P-256', x: x as string, y: y as string, d: d as string }
 }
 
-/** Whether a sealed value is a session's DPoP key. */
-export function isDPoPKey(value: unknown): value is DPoPKey {
-  const key = value as Partial<DPoPKey> | undefined
-  return (
-    typeof key === 'object' &&
-    key !== null &&
-    key.kty === 'EC' &&
-    key.crv === 'P-256' &&
-    typeof key.x === 'string' &&
-    typeof key.y === 'string' &&
-    typeof key.d === 'string'
-  )
-}
-
 /** The public half of a session's key, as it goes into every proof's header. */
 function publicJwk(key: DPoPKey) {
   return { kty: key.kty, crv: key.crv, x: key.x, y: key.y }
@@ -86,18 +72,23 @@ export class DPoPHandles {
   }
 
   /**
-   * A proof for a request to an API with `accessToken` (RFC 9449 §4.2, §7): `htm`, `htu` (the
-   * URL without query and fragment), `iat`, a fresh `jti`, `ath`, and the API's nonce when it
-   * gave one.
+   * A proof for a request to an API with `accessToken` (RFC 9449 §4.2, §7): `htm` (the method as
+   * it is sent), `htu` (the URL without query and fragment), `iat`, a fresh `jti`, `ath`, and
+   * the API's nonce when it gave one; with the nonce it carries, to tell a new challenge.
    */
-  async proof(key: DPoPKey, method: string, url: URL, accessToken: string): Promise<string> {
+  async proof(
+    key: DPoPKey,
+    method: string,
+    url: URL,
+    accessToken: string,
+  ): Promise<{ proof: string; nonce: string | undefined }> {
     const ath = new Uint8Array(
       await crypto.subtle.digest('SHA-256', new TextEncoder().encode(accessToken)),
     )
     const nonce = this.#nonces.get(url.origin)
-    const { privateKey } = await keyPair(key)
-    return new SignJWT({
-      htm: method.toUpperCase(),
+    const privateKey = await crypto.subtle.importKey('jwk', { ...key }, ALGORITHM, false, ['sign'])
+    const proof = await new SignJWT({
+      htm: method,
       htu: `${url.origin}${url.pathname}`,
       jti: randomId(),
       ath: base64url.encode(ath),
@@ -106,18 +97,19 @@ export class DPoPHandles {
       .setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk: publicJwk(key) })
       .setIssuedAt()
       .sign(privateKey)
+    return { proof, nonce }
   }
 
-  /** Remembers the nonce an API answered with (`DPoP-Nonce`); whether it gave a new one. */
-  rememberNonce(url: URL, response: Response): boolean {
-    const nonce = response.headers.get('dpop-nonce')
-    if (!nonce || this.#nonces.get(url.origin) === nonce) return false
+  /** Remembers the nonce an API answered with (`DPoP-Nonce`), and returns it. */
+  rememberNonce(url: URL, response: Response): string | undefined {
+    const nonce = response.headers.get('dpop-nonce') ?? undefined
+    if (nonce === undefined) return undefined
     this.#nonces.delete(url.origin)
     this.#nonces.set(url.origin, nonce)
     if (this.#nonces.size > MAX_HANDLES) {
       this.#nonces.delete(this.#nonces.keys().next().value as string)
     }
-    return true
+    return nonce
   }
 }
 

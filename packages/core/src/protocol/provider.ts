@@ -66,8 +66,13 @@ export interface Provider {
   readonly clientAuth: ClientAuth
   /** whether authorization requests are pushed (PAR, RFC 9126) */
   readonly par: boolean
-  /** the sessions' DPoP handles, when `dpop` is on (RFC 9449) */
-  readonly dpop: DPoPHandles | undefined
+  /**
+   * the DPoP handles of the sessions that have a key (RFC 9449): made with `dpop` on, and still
+   * used after it is turned off, until those sessions end
+   */
+  readonly dpop: DPoPHandles
+  /** whether new logins, and every token request, must be DPoP-bound (`dpop`) */
+  readonly dpopRequired: boolean
   /** the key that signs request objects (JAR, RFC 9101), when they are sent */
   readonly requestObjectKey:
     | { readonly key: CryptoKey; readonly kid?: string; readonly alg: string }
@@ -237,7 +242,8 @@ async function discover(settings: Settings): Promise<Provider> {
     keys: keySet(server.jwks_uri, settings),
     clientAuth,
     par,
-    dpop: settings.dpop ? new DPoPHandles(config) : undefined,
+    dpop: new DPoPHandles(config),
+    dpopRequired: settings.dpop,
     requestObjectKey:
       jar && key
         ? { key: await signingKey(key), alg: key.alg, ...(key.kid ? { kid: key.kid } : {}) }
@@ -433,15 +439,21 @@ export async function authorizationUrl(
   }
 }
 
-/** openid-client's DPoP option for a request made for a session with `key`, when DPoP is on. */
+/**
+ * openid-client's DPoP option for a request made for a session with `key`: a proof whenever the
+ * session has a key (its tokens are bound to it, whether `dpop` is still on or not). A session
+ * without one, with `dpop` on, began before it was turned on: it must sign in again (401, which
+ * ends it), its tokens are not sender-constrained.
+ */
 async function dpopOption(
   provider: Provider,
   key: DPoPKey | undefined,
 ): Promise<{ DPoP?: client.DPoPHandle }> {
-  if (!provider.dpop) return {}
-  if (!key)
-    throw new TokenExchangeError('the session has no DPoP key (it began before "dpop" was on)', 401)
-  return { DPoP: await provider.dpop.handle(key) }
+  if (key) return { DPoP: await provider.dpop.handle(key) }
+  if (provider.dpopRequired) {
+    throw new TokenRefreshError('the session has no DPoP key: it began before "dpop" was on', 401)
+  }
+  return {}
 }
 
 /** What a failed pushed authorization request answers: 504 when it did not answer, else 502. */
@@ -478,14 +490,16 @@ function isTimeout(error: unknown): boolean {
 async function checkTokens(
   provider: Provider,
   response: client.TokenEndpointResponse & client.TokenEndpointResponseHelpers,
+  dpop: boolean,
 ): Promise<void> {
   for (const token of [response.access_token, response.refresh_token, response.id_token]) {
     if (typeof token === 'string' && token.length > MAX_TOKEN) {
       throw new Error('a token of the response is too large')
     }
   }
-  // with DPoP on, a Bearer token would not be sender-constrained: refused too (RFC 9449 §5)
-  const expected = provider.dpop ? 'DPoP' : 'Bearer'
+  // a request with a proof must get a DPoP token: a Bearer one would not be sender-constrained
+  // (RFC 9449 §5)
+  const expected = dpop ? 'DPoP' : 'Bearer'
   if (response.token_type.toLowerCase() !== expected.toLowerCase()) {
     throw new Error(
       `the token response has "token_type" ${JSON.stringify(response.token_type)}, not ${expected}`,
@@ -506,8 +520,9 @@ async function checkTokens(
 async function tokenSet(
   provider: Provider,
   response: client.TokenEndpointResponse & client.TokenEndpointResponseHelpers,
+  dpop: boolean,
 ): Promise<TokenSet> {
-  await checkTokens(provider, response)
+  await checkTokens(provider, response, dpop)
   const expiresIn = response.expiresIn()
   return {
     idToken: response.id_token,
@@ -619,6 +634,11 @@ export async function exchangeCode(
   }
   const currentUrl = new URL(settings.callbackUrl)
   for (const [key, value] of params) currentUrl.searchParams.append(key, value)
+  // a login started before "dpop" was turned on has no key: it starts again (400)
+  if (provider.dpopRequired && !checks.dpopKey) {
+    throw new CallbackError('the login began before DPoP was on: sign in again', 'dpop_key_missing')
+  }
+  const dpop = await dpopOption(provider, checks.dpopKey)
   try {
     const response = await client.authorizationCodeGrant(
       provider.config,
@@ -630,9 +650,9 @@ export async function exchangeCode(
         idTokenExpected: true,
       },
       undefined,
-      await dpopOption(provider, checks.dpopKey),
+      dpop,
     )
-    const tokens = await tokenSet(provider, response)
+    const tokens = await tokenSet(provider, response, dpop.DPoP !== undefined)
     if (!tokens.idToken || !tokens.claims) {
       throw new TokenExchangeError('the identity provider sent no ID token')
     }
@@ -663,6 +683,7 @@ export async function refreshTokens(
     return await tokenSet(
       provider,
       await client.refreshTokenGrant(provider.config, refreshToken, params, dpop),
+      dpop.DPoP !== undefined,
     )
   } catch (error) {
     throw tokenEndpointError(provider, error, true)
@@ -679,10 +700,11 @@ export async function fetchUserinfo(
   subject: string,
   dpopKey?: DPoPKey,
 ): Promise<Record<string, unknown>> {
+  const dpop = await dpopOption(provider, dpopKey)
   try {
-    const dpop = await dpopOption(provider, dpopKey)
     return { ...(await client.fetchUserInfo(provider.config, accessToken, subject, dpop)) }
   } catch (error) {
+    if (error instanceof AuthError) throw error
     if (isTimeout(error)) {
       throw new UserinfoError('the identity provider did not answer in time', 504, {
         cause: error,
