@@ -113,7 +113,15 @@ describe.each(harnesses)('signed request objects ($name)', (harness) => {
     const browser = stack.browser()
     const login = await startLogin(browser, stack.baseUrl)
     const location = login.location as URL
-    expect([...location.searchParams.keys()].sort()).toEqual(['client_id', 'request'])
+    // OIDC Core §6.1: response_type and scope beside the request object, with the same values
+    expect([...location.searchParams.keys()].sort()).toEqual([
+      'client_id',
+      'request',
+      'response_type',
+      'scope',
+    ])
+    expect(location.searchParams.get('response_type')).toBe('code')
+    expect(location.searchParams.get('scope')).toBe(stack.options.scope)
     const request = location.searchParams.get('request') as string
     expect(decodeProtectedHeader(request)).toMatchObject({ alg: 'ES256', kid: 'request-objects' })
     const claims = decodeJwt(request)

@@ -116,6 +116,11 @@ export interface AuthOptions {
    */
   clientPrivateKey?: PrivateJwk | CryptoKey | string
   /**
+   * the `kid` that names `clientPrivateKey` to the provider in the assertions' and request
+   * objects' headers; default the JWK's own `kid` (a PEM key or a `CryptoKey` has none)
+   */
+  clientPrivateKeyId?: string
+  /**
    * send the authorization request by Pushed Authorization Request (RFC 9126): its parameters go
    * to the provider's PAR endpoint, authenticated as the client, and the browser carries only
    * `client_id` and `request_uri`; default: when the provider's metadata says
@@ -448,9 +453,16 @@ export function resolveOptions(options: AuthOptions): Settings {
     fail('clientAuth', `must be one of ${CLIENT_AUTH.map((m) => `"${m}"`).join(', ')}`)
   }
   let key: ClientKey | undefined
+  const keyId = options.clientPrivateKeyId
+  if (keyId !== undefined && (typeof keyId !== 'string' || keyId.length === 0)) {
+    fail('clientPrivateKeyId', 'must be a non-empty string')
+  }
+  if (keyId !== undefined && options.clientPrivateKey === undefined) {
+    fail('clientPrivateKeyId', 'names "clientPrivateKey", which is not set')
+  }
   if (options.clientPrivateKey !== undefined) {
     try {
-      key = clientKey(options.clientPrivateKey)
+      key = clientKey(options.clientPrivateKey, keyId)
     } catch (error) {
       if (error instanceof ClientKeyError) fail('clientPrivateKey', error.message)
       throw error

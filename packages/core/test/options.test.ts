@@ -412,6 +412,26 @@ describe('createAuth validation', () => {
       expect(error.message).toContain('without a private key')
     })
 
+    it('names a PEM key with clientPrivateKeyId, which overrides a JWK kid', () => {
+      const pem = ec.privateKey.export({ format: 'pem', type: 'pkcs8' }) as string
+      const named = (overrides: Record<string, unknown>) =>
+        settingsOf(createAuth(validOptions({ ...jwt, ...overrides } as Partial<AuthOptions>)))
+          .clientKey?.kid
+      expect(named({ clientPrivateKey: pem })).toBeUndefined()
+      expect(named({ clientPrivateKey: pem, clientPrivateKeyId: 'pem-key' })).toBe('pem-key')
+      expect(
+        named({
+          clientPrivateKey: { ...jwk(ec.privateKey), kid: 'jwk-kid' },
+          clientPrivateKeyId: 'other',
+        }),
+      ).toBe('other')
+      expectRejected({ clientPrivateKeyId: 'alone' }, 'clientPrivateKeyId')
+      expectRejected(
+        { ...jwt, clientPrivateKey: pem, clientPrivateKeyId: '' },
+        'clientPrivateKeyId',
+      )
+    })
+
     it('accepts a private CryptoKey, and takes the kid of a JWK', async () => {
       const { privateKey } = (await crypto.subtle.generateKey(
         { name: 'ECDSA', namedCurve: 'P-384' },

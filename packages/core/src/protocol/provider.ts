@@ -428,7 +428,13 @@ export async function authorizationUrl(
         },
       },
     )
-    if (!provider.par) return signed.href
+    if (!provider.par) {
+      // OIDC Core §6.1: response_type and scope (with openid) stay in the query too, as the
+      // request object's; strict providers refuse a request without them
+      signed.searchParams.set('response_type', 'code')
+      signed.searchParams.set('scope', settings.scope)
+      return signed.href
+    }
     request = signed.searchParams
   }
   if (!provider.par) return client.buildAuthorizationUrl(provider.config, request).href
