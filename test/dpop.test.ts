@@ -5,28 +5,44 @@
  * challenge answered once; a provider that answers Bearer to a DPoP login refused.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { harnesses } from './harness/index.js'
+import { type Harness, harnesses } from './harness/index.js'
 import { type DPoPResourceServer, startDPoPResourceServer } from './support/dpop-resource-server.js'
 import { authorize, signIn, startLogin } from './support/flow.js'
-import { CLIENT_ID, CLIENT_SECRET, type Stack, startStack } from './support/stack.js'
+import {
+  CLIENT_ID,
+  CLIENT_SECRET,
+  type Stack,
+  type StackOptions,
+  startStack,
+} from './support/stack.js'
+
+/**
+ * A DPoP-checking API and a stack calling it from /api/call, with a 30 s access token (within the
+ * refresh margin at once, so /api/token refreshes); the API introspects as the stack's client.
+ */
+async function startDPoPStack(harness: Harness, options: StackOptions) {
+  const api = await startDPoPResourceServer()
+  const stack = await startStack(harness, {
+    ...options,
+    apiUrl: `${api.url}/orders`,
+    provider: { ttl: { accessToken: 30 } },
+  })
+  api.introspection = {
+    issuer: stack.provider.issuer,
+    clientId: CLIENT_ID,
+    clientSecret: CLIENT_SECRET,
+  }
+  return { api, stack }
+}
 
 describe.each(harnesses)('DPoP ($name)', (harness) => {
   let api: DPoPResourceServer
   let stack: Stack
   beforeAll(async () => {
-    api = await startDPoPResourceServer()
-    stack = await startStack(harness, {
-      apiUrl: `${api.url}/orders`,
-      // a 30 s access token: within the refresh margin at once, so /api/token refreshes
-      provider: { ttl: { accessToken: 30 } },
+    ;({ api, stack } = await startDPoPStack(harness, {
       providerClient: { dpopBoundAccessTokens: true },
       auth: { dpop: true, fetchUserinfo: true },
-    })
-    api.introspection = {
-      issuer: stack.provider.issuer,
-      clientId: CLIENT_ID,
-      clientSecret: CLIENT_SECRET,
-    }
+    }))
   })
   afterAll(async () => {
     await stack?.close()
@@ -103,17 +119,7 @@ describe.each(harnesses)('DPoP: parallel calls, and turning dpop on or off ($nam
   let api: DPoPResourceServer
   let stack: Stack
   beforeAll(async () => {
-    api = await startDPoPResourceServer()
-    stack = await startStack(harness, {
-      apiUrl: `${api.url}/orders`,
-      provider: { ttl: { accessToken: 30 } },
-      auth: { dpop: true },
-    })
-    api.introspection = {
-      issuer: stack.provider.issuer,
-      clientId: CLIENT_ID,
-      clientSecret: CLIENT_SECRET,
-    }
+    ;({ api, stack } = await startDPoPStack(harness, { auth: { dpop: true } }))
   })
   afterAll(async () => {
     await stack?.close()

@@ -47,7 +47,8 @@ const MAX_HANDLES = 1000
  */
 export class DPoPHandles {
   readonly #config: client.Configuration
-  readonly #handles = new Map<string, Promise<client.DPoPHandle>>()
+  /** per key: its imported pair (for API proofs) and openid-client's handle */
+  readonly #entries = new Map<string, Promise<{ pair: CryptoKeyPair; handle: client.DPoPHandle }>>()
   /** API nonces (`DPoP-Nonce`), by origin */
   readonly #nonces = new Map<string, string>()
 
@@ -55,20 +56,28 @@ export class DPoPHandles {
     this.#config = config
   }
 
-  /** The handle of a session's key, for openid-client's requests to the provider. */
-  handle(key: DPoPKey): Promise<client.DPoPHandle> {
-    let handle = this.#handles.get(key.x)
-    if (handle) {
-      this.#handles.delete(key.x)
+  /** A session key's entry, imported once (least recently used go first past the bound). */
+  #entry(key: DPoPKey) {
+    let entry = this.#entries.get(key.x)
+    if (entry) {
+      this.#entries.delete(key.x)
     } else {
-      handle = keyPair(key).then((pair) => client.getDPoPHandle(this.#config, pair))
-      handle.catch(() => this.#handles.delete(key.x))
+      entry = keyPair(key).then((pair) => ({
+        pair,
+        handle: client.getDPoPHandle(this.#config, pair),
+      }))
+      entry.catch(() => this.#entries.delete(key.x))
     }
-    this.#handles.set(key.x, handle)
-    if (this.#handles.size > MAX_HANDLES) {
-      this.#handles.delete(this.#handles.keys().next().value as string)
+    this.#entries.set(key.x, entry)
+    if (this.#entries.size > MAX_HANDLES) {
+      this.#entries.delete(this.#entries.keys().next().value as string)
     }
-    return handle
+    return entry
+  }
+
+  /** The handle of a session's key, for openid-client's requests to the provider. */
+  async handle(key: DPoPKey): Promise<client.DPoPHandle> {
+    return (await this.#entry(key)).handle
   }
 
   /**
@@ -86,7 +95,7 @@ export class DPoPHandles {
       await crypto.subtle.digest('SHA-256', new TextEncoder().encode(accessToken)),
     )
     const nonce = this.#nonces.get(url.origin)
-    const privateKey = await crypto.subtle.importKey('jwk', { ...key }, ALGORITHM, false, ['sign'])
+    const { privateKey } = (await this.#entry(key)).pair
     const proof = await new SignJWT({
       htm: method,
       htu: `${url.origin}${url.pathname}`,
