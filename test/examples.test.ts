@@ -103,6 +103,8 @@ describe.each(examples)('the $name example as a process', (example) => {
   it.each([
     'OIDC_CLIENT_AUTH=private_key_jwt',
     'OIDC_CLIENT_AUTH=client_secret_jwt',
+    'OIDC_CLIENT_AUTH=tls_client_auth',
+    'OIDC_CLIENT_AUTH=self_signed_tls_client_auth',
     'OIDC_PAR=true',
     'OIDC_JAR=true',
     'OIDC_DPOP=true',

@@ -9,8 +9,9 @@
  * forked worker): test/clock.test.ts checks that the process that listens is the one whose clock
  * moved, and that its answers follow the clock.
  */
-import { existsSync } from 'node:fs'
-import { dirname, resolve } from 'node:path'
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { AuthOptions } from '@codeflow/core'
 import { attachProcess, preloadArguments } from '../support/clock.js'
@@ -32,6 +33,7 @@ export function exampleEnvironment(auth: AuthOptions): Record<string, string> {
     clientSecret,
     clientAuth,
     clientPrivateKey,
+    clientCertificate,
     pushedAuthorizationRequests,
     requestObjects,
     dpop,
@@ -47,10 +49,30 @@ export function exampleEnvironment(auth: AuthOptions): Record<string, string> {
     ...rest
   } = auth
   const { absoluteDuration, idleDuration, persistent, ...restOfSession } = session
+  const { cert, key, ca, ...restOfCertificate } = clientCertificate ?? {}
   const unsupported = [
     ...Object.keys(rest),
     ...Object.keys(restOfSession).map((key) => `session.${key}`),
+    ...Object.keys(restOfCertificate).map((key) => `clientCertificate.${key}`),
   ]
+  // the certificate and key go in files (OIDC_CLIENT_CERT, OIDC_CLIENT_CERT_KEY); the CA the
+  // servers' certificates chain to is Node's NODE_EXTRA_CA_CERTS (examples/README.md)
+  const files: Record<string, string> = {}
+  if (clientCertificate) {
+    const dir = mkdtempSync(join(tmpdir(), 'codeflow-next-start-'))
+    const write = (
+      name: string,
+      text: string | Uint8Array | ReadonlyArray<string | Uint8Array>,
+    ) => {
+      const path = join(dir, name)
+      const parts = Array.isArray(text) ? text : [text]
+      writeFileSync(path, parts.map((part) => Buffer.from(part).toString('utf8')).join('\n'))
+      return path
+    }
+    files.OIDC_CLIENT_CERT = write('client.pem', cert as string)
+    files.OIDC_CLIENT_CERT_KEY = write('client-key.pem', key as string)
+    if (ca !== undefined) files.NODE_EXTRA_CA_CERTS = write('ca.pem', ca)
+  }
   const issuerUrl = new URL(String(issuer))
   // the example allows an http issuer exactly on loopback (examples/README.md)
   const insecure = issuerUrl.protocol === 'http:' && LOOPBACK.has(issuerUrl.hostname)
@@ -80,6 +102,7 @@ export function exampleEnvironment(auth: AuthOptions): Record<string, string> {
     OIDC_ISSUER: String(issuer),
     OIDC_CLIENT_ID: clientId,
     SESSION_SECRET: typeof secret === 'string' ? secret : JSON.stringify(secret),
+    ...files,
   }
   for (const [name, value] of Object.entries(optional)) {
     if (value !== undefined) env[name] = String(value)

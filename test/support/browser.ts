@@ -4,6 +4,7 @@
  * ignored (RFC 6265), and redirects followed by hand.
  */
 import { request as httpRequest } from 'node:http'
+import { request as httpsRequest } from 'node:https'
 
 /** One stored cookie. */
 export interface StoredCookie {
@@ -58,6 +59,12 @@ export class Browser {
   readonly cookies: StoredCookie[] = []
   /** headers sent with every request (e.g. a browser's Accept) */
   defaultHeaders: Record<string, string> = {}
+  /** the CA certificates (PEM) an https server's certificate must chain to (Node's by default) */
+  readonly ca: string | undefined
+
+  constructor(options: { ca?: string } = {}) {
+    this.ca = options.ca
+  }
 
   /** Stores the cookies of a response, as a browser would. */
   store(url: URL, setCookies: readonly string[]): void {
@@ -142,9 +149,14 @@ export class Browser {
     }
     if (options.body !== undefined)
       headers['content-length'] = String(Buffer.byteLength(options.body))
+    const https = url.protocol === 'https:'
+    const send = https ? httpsRequest : httpRequest
     return new Promise((resolve, reject) => {
-      const req = httpRequest(
+      const req = send(
         {
+          ...(https
+            ? { ca: this.ca, ...(url.hostname === 'localhost' ? { servername: 'localhost' } : {}) }
+            : {}),
           // "localhost" is served on 127.0.0.1 in the tests: connect there, keep the Host header
           host: url.hostname === 'localhost' ? '127.0.0.1' : url.hostname,
           port: url.port,

@@ -80,8 +80,12 @@ export interface StackOptions {
       | 'redirectUris'
       | 'requestObjectSigningAlg'
       | 'dpopBoundAccessTokens'
+      | 'tlsClientAuthSubjectDn'
+      | 'certificateBoundAccessTokens'
     >
   >
+  /** the CA certificate (PEM) the stack's browsers trust, for a provider on https */
+  browserCa?: string
   /** keep sessions in this Redis (the examples' REDIS_URL) */
   redisUrl?: string
   /**
@@ -156,7 +160,7 @@ async function startStackOnce(harness: Harness, options: StackOptions = {}): Pro
       return first.options
     },
     instances,
-    browser: () => new Browser(),
+    browser: () => new Browser(options.browserCa === undefined ? {} : { ca: options.browserCa }),
     async close() {
       for (const instance of instances) await instance.stop()
       await provider.close()

@@ -28,7 +28,12 @@ export async function loadExampleConfig(
 ): Promise<ExampleConfig> {
   const { devProvider: dev, redis, ...settings } = readExampleSettings(source, options)
   const devProvider = dev
-    ? await startDevProvider({ port: dev.port, clients: [dev.client], require: dev.require })
+    ? await startDevProvider({
+        port: dev.port,
+        clients: [dev.client],
+        require: dev.require,
+        ...(dev.tls ? { tls: dev.tls } : {}),
+      })
     : undefined
   return {
     ...settings,

@@ -3,8 +3,16 @@
  * and without importing the dev provider: a Next.js app reads it in every module instance (proxy,
  * pages, route handlers) and must compute the same issuer in each.
  */
-import type { AuthOptions } from '@codeflow/core'
-import type { DevClient, DevProviderRequirements } from '@codeflow/dev-provider'
+import { X509Certificate } from 'node:crypto'
+import { readFileSync } from 'node:fs'
+import type { AuthOptions, ClientCertificateOptions } from '@codeflow/core'
+import type { DevClient, DevProviderRequirements, DevProviderTls } from '@codeflow/dev-provider'
+import {
+  DEV_CA_CERT,
+  DEV_CLIENT_CERTIFICATE,
+  DEV_SELF_SIGNED_CERTIFICATE,
+  DEV_SERVER_CERTIFICATE,
+} from './dev-certificates.js'
 import { type RedisConnection, redisConnection } from './redis.js'
 
 /** The development secret used when SESSION_SECRET is unset (refused in production). */
@@ -51,6 +59,8 @@ export interface ExampleSettings {
         readonly port: number
         readonly client: DevClient
         readonly require: DevProviderRequirements
+        /** mutual TLS, for OIDC_CLIENT_AUTH=tls_client_auth or self_signed_tls_client_auth */
+        readonly tls?: DevProviderTls
       }
     | undefined
   /**
@@ -165,10 +175,49 @@ function jsonObject(
   return value as Record<string, unknown>
 }
 
+/** A PEM file named by `name`, read now. */
+function pemFile(name: string, path: string): string {
+  try {
+    return readFileSync(path, 'utf8')
+  } catch (error) {
+    const code = (error as { code?: string }).code ?? String(error)
+    throw new EnvironmentError(`${name} names ${path}, which cannot be read (${code})`)
+  }
+}
+
+/** OIDC_CLIENT_CERT and OIDC_CLIENT_CERT_KEY: the client certificate and key, from their files. */
+function certificateFiles(source: NodeJS.ProcessEnv): ClientCertificateOptions | undefined {
+  const cert = env('OIDC_CLIENT_CERT', source)
+  const key = env('OIDC_CLIENT_CERT_KEY', source)
+  if (cert === undefined && key === undefined) return undefined
+  if (cert === undefined || key === undefined) {
+    throw new EnvironmentError('OIDC_CLIENT_CERT and OIDC_CLIENT_CERT_KEY must be set together')
+  }
+  return { cert: pemFile('OIDC_CLIENT_CERT', cert), key: pemFile('OIDC_CLIENT_CERT_KEY', key) }
+}
+
+/**
+ * How the embedded provider registers a client certificate: its subject (RFC 4514) for
+ * tls_client_auth, the certificate itself (a JWK with `x5c`) for self_signed_tls_client_auth.
+ */
+function certificateRegistration(pem: string | Uint8Array): {
+  subject: string
+  jwk: Record<string, unknown>
+} {
+  const certificate = new X509Certificate(typeof pem === 'string' ? pem : Buffer.from(pem))
+  return {
+    subject: certificate.subject.split('\n').filter(Boolean).reverse().join(','),
+    jwk: {
+      ...certificate.publicKey.export({ format: 'jwk' }),
+      x5c: [certificate.raw.toString('base64')],
+    },
+  }
+}
+
 /**
  * Reads the example's settings from `source` (default `process.env`): PORT, APP_BASE_URL,
  * OIDC_ISSUER, OIDC_CLIENT_ID, OIDC_CLIENT_SECRET, OIDC_CLIENT_AUTH, OIDC_CLIENT_PRIVATE_KEY,
- * OIDC_SCOPE, OIDC_ID_TOKEN_SIGNING_ALG,
+ * OIDC_CLIENT_CERT, OIDC_CLIENT_CERT_KEY, OIDC_SCOPE, OIDC_ID_TOKEN_SIGNING_ALG,
  * SESSION_SECRET, SESSION_ABSOLUTE_DURATION, SESSION_IDLE_DURATION, SESSION_PERSISTENT,
  * REDIS_URL, SESSION_STORE (`redis`, the default with REDIS_URL, or `cookie`), DEV_PROVIDER_PORT.
  * Without OIDC_ISSUER the issuer is the embedded dev provider's, `http://127.0.0.1:<its port>`.
@@ -206,14 +255,33 @@ export function readExampleSettings(
   const par = flag('OIDC_PAR', source)
   const jar = flag('OIDC_JAR', source)
   const dpop = flag('OIDC_DPOP', source)
+  let clientCertificate = certificateFiles(source)
+  const tlsAuth = clientAuth === 'tls_client_auth' || clientAuth === 'self_signed_tls_client_auth'
+  let tls: DevProviderTls | undefined
   if (!issuer) {
     const devPort = Number(env('DEV_PROVIDER_PORT', source) ?? options.devProviderPort ?? 0)
     if (!Number.isInteger(devPort) || devPort < 0 || devPort > 65535) {
       throw new EnvironmentError('DEV_PROVIDER_PORT must be a port number')
     }
     if (clientAuth === 'private_key_jwt' || jar) clientPrivateKey ??= DEV_CLIENT_KEY
+    if (tlsAuth || clientCertificate) {
+      // mutual TLS at the provider's endpoint aliases, on a listener of its own: the browser
+      // keeps seeing http, the app presents the dev client certificate (or OIDC_CLIENT_CERT)
+      clientCertificate ??=
+        clientAuth === 'self_signed_tls_client_auth'
+          ? DEV_SELF_SIGNED_CERTIFICATE
+          : DEV_CLIENT_CERTIFICATE
+      clientCertificate = { ...clientCertificate, ca: DEV_CA_CERT }
+      tls = { ...DEV_SERVER_CERTIFICATE, clientCa: DEV_CA_CERT, endpointAliases: true }
+    }
+    const registered = clientCertificate && certificateRegistration(clientCertificate.cert)
+    const jwks = [
+      ...(clientPrivateKey ? [publicJwk(clientPrivateKey)] : []),
+      ...(registered ? [registered.jwk] : []),
+    ]
     devProvider = {
       port: devPort,
+      ...(tls ? { tls } : {}),
       // OIDC_PAR=true and OIDC_JAR=true make the embedded provider require them as well
       require: { pushedAuthorizationRequests: par ?? false, requestObjects: jar ?? false },
       client: {
@@ -222,7 +290,11 @@ export function readExampleSettings(
         ...(clientAuth ? { tokenEndpointAuthMethod: clientAuth } : {}),
         // OIDC_DPOP=true: the embedded provider issues this client DPoP-bound tokens only
         ...(dpop ? { dpopBoundAccessTokens: true } : {}),
-        ...(clientPrivateKey ? { jwks: { keys: [publicJwk(clientPrivateKey)] } } : {}),
+        ...(jwks.length > 0 ? { jwks: { keys: jwks } } : {}),
+        // with a certificate, the embedded provider binds the tokens to it (RFC 8705 §3)
+        ...(registered
+          ? { tlsClientAuthSubjectDn: registered.subject, certificateBoundAccessTokens: true }
+          : {}),
         redirectUris: [`${baseUrl}/callback`],
         postLogoutRedirectUris: [`${baseUrl}/`],
         backchannelLogoutUri: `${baseUrl}/backchannel-logout`,
@@ -231,7 +303,8 @@ export function readExampleSettings(
     }
     issuer = `http://127.0.0.1:${devPort}`
     clientId ??= DEV_CLIENT.clientId
-    clientSecret ??= DEV_CLIENT.clientSecret
+    // a TLS method authenticates with the certificate alone
+    if (!tlsAuth) clientSecret ??= DEV_CLIENT.clientSecret
     scope ??= 'openid profile email offline_access'
   }
   if (!clientId) throw new EnvironmentError('OIDC_CLIENT_ID must be set with OIDC_ISSUER')
@@ -276,6 +349,7 @@ export function readExampleSettings(
       ...(idTokenSigningAlg ? { idTokenSigningAlg } : {}),
       ...(clientAuth ? { clientAuth } : {}),
       ...(clientPrivateKey ? { clientPrivateKey } : {}),
+      ...(clientCertificate ? { clientCertificate } : {}),
       ...(par === undefined ? {} : { pushedAuthorizationRequests: par }),
       ...(jar === undefined ? {} : { requestObjects: jar }),
       ...(dpop === undefined ? {} : { dpop }),

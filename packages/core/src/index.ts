@@ -33,10 +33,13 @@ export type { AuthLogEvent, AuthLogger } from './logger.js'
 export type {
   AuthOptions,
   BeforeSessionSaved,
+  ClientAuth,
   RoutePaths,
   SessionOptions,
   SessionToSave,
 } from './options.js'
+export type { ClientCertificateOptions } from './protocol/client-certificate.js'
+export type { PrivateJwk } from './protocol/client-key.js'
 export type { AnonymousAuth, RequestAuth, SignedInAuth } from './request-auth.js'
 export { destroySession } from './session/end.js'
 export { type GuardOptions, requireSession, type UnauthenticatedMode } from './session/guard.js'

@@ -5,6 +5,12 @@
 import { ConfigurationError } from './errors.js'
 import { type AuthLogger, consoleLogger } from './logger.js'
 import {
+  type ClientCertificate,
+  ClientCertificateError,
+  type ClientCertificateOptions,
+  clientCertificate,
+} from './protocol/client-certificate.js'
+import {
   type ClientKey,
   ClientKeyError,
   clientKey,
@@ -100,9 +106,13 @@ export interface AuthOptions {
    * how the client authenticates at the token and revocation endpoints: `client_secret_basic`
    * (HTTP Basic), `client_secret_post` (in the form body; for providers that do not form-decode
    * Basic credentials), `client_secret_jwt` (an assertion signed with the secret, HS256),
-   * `private_key_jwt` (an assertion signed with `clientPrivateKey`, RFC 7523) or `none` (a public
-   * client); default: `private_key_jwt` with a `clientPrivateKey` and no `clientSecret` (when
-   * the provider offers it, or lists nothing), else `none` without a secret, else
+   * `private_key_jwt` (an assertion signed with `clientPrivateKey`, RFC 7523),
+   * `tls_client_auth` (the `clientCertificate`, issued by a CA the provider trusts, RFC 8705
+   * §2.1), `self_signed_tls_client_auth` (a self-signed `clientCertificate` the provider holds,
+   * §2.2) or `none` (a public client); default: `private_key_jwt` with a `clientPrivateKey` and
+   * no `clientSecret` (when the provider offers it, or lists nothing), else, with a
+   * `clientCertificate` and neither, the TLS method that fits it (self-signed or not) when the
+   * provider offers it (or lists nothing), else `none` without a secret, else
    * `client_secret_basic` when the provider's
    * `token_endpoint_auth_methods_supported` lists it (or lists nothing), else the first of
    * `client_secret_post` and `client_secret_jwt` it lists
@@ -120,6 +130,15 @@ export interface AuthOptions {
    * objects' headers; default the JWK's own `kid` (a PEM key or a `CryptoKey` has none)
    */
   clientPrivateKeyId?: string
+  /**
+   * the client's TLS certificate and key (PEM), for mutual TLS (RFC 8705): presented on every
+   * request to the provider (at its `mtls_endpoint_aliases` when it has them) and by `fetch` to
+   * APIs, so that `tls_client_auth` and `self_signed_tls_client_auth` authenticate with it and
+   * access tokens can be bound to it; `ca` adds CA certificates trusted for the servers'
+   * certificates. Checked at start-up: the certificate and key must belong together and be
+   * valid now. Node.js runtime only
+   */
+  clientCertificate?: ClientCertificateOptions
   /**
    * send the authorization request by Pushed Authorization Request (RFC 9126): its parameters go
    * to the provider's PAR endpoint, authenticated as the client, and the browser carries only
@@ -210,6 +229,8 @@ export type ClientAuth =
   | 'client_secret_post'
   | 'client_secret_jwt'
   | 'private_key_jwt'
+  | 'tls_client_auth'
+  | 'self_signed_tls_client_auth'
   | 'none'
 
 const CLIENT_AUTH: readonly ClientAuth[] = [
@@ -217,8 +238,13 @@ const CLIENT_AUTH: readonly ClientAuth[] = [
   'client_secret_post',
   'client_secret_jwt',
   'private_key_jwt',
+  'tls_client_auth',
+  'self_signed_tls_client_auth',
   'none',
 ]
+
+/** The methods that authenticate with the client certificate (RFC 8705 §2). */
+export const TLS_METHODS: readonly ClientAuth[] = ['tls_client_auth', 'self_signed_tls_client_auth']
 
 /** The methods that authenticate with the client secret. */
 const SECRET_METHODS: readonly ClientAuth[] = [
@@ -239,6 +265,8 @@ export interface Settings {
   readonly clientAuth: ClientAuth | undefined
   /** the client's private key (`clientPrivateKey`), checked and imported */
   readonly clientKey: ClientKey | undefined
+  /** the client's TLS certificate (`clientCertificate`), checked, with its `fetch` */
+  readonly clientCertificate: ClientCertificate | undefined
   /** `pushedAuthorizationRequests`; `undefined`: as the provider's metadata requires */
   readonly pushedAuthorizationRequests: boolean | undefined
   /** `requestObjects`; `undefined`: as the provider's metadata requires */
@@ -468,10 +496,37 @@ export function resolveOptions(options: AuthOptions): Settings {
       throw error
     }
   }
-  if (clientAuth === 'none' && options.clientSecret !== undefined) {
+  let certificate: ClientCertificate | undefined
+  if (options.clientCertificate !== undefined) {
+    try {
+      certificate = clientCertificate(
+        options.clientCertificate,
+        typeof options.clock === 'function' ? options.clock() : Date.now(),
+      )
+    } catch (error) {
+      if (error instanceof ClientCertificateError) fail(error.option, error.message)
+      throw error
+    }
+  }
+  if (
+    (clientAuth === 'none' || (clientAuth !== undefined && TLS_METHODS.includes(clientAuth))) &&
+    options.clientSecret !== undefined
+  ) {
     fail(
       'clientSecret',
-      'is not sent with clientAuth "none": remove it, or choose a method that uses it (client_secret_basic, client_secret_post, client_secret_jwt)',
+      `is not sent with clientAuth "${clientAuth}": remove it, or choose a method that uses it (client_secret_basic, client_secret_post, client_secret_jwt)`,
+    )
+  }
+  if (clientAuth !== undefined && TLS_METHODS.includes(clientAuth) && certificate === undefined) {
+    fail(
+      'clientCertificate',
+      `is required with clientAuth "${clientAuth}": give the client's certificate and key (PEM)`,
+    )
+  }
+  if (clientAuth === 'self_signed_tls_client_auth' && certificate && !certificate.selfSigned) {
+    fail(
+      'clientCertificate.cert',
+      'is issued by a CA, not self-signed: use clientAuth "tls_client_auth" for it, or give the self-signed certificate the provider holds',
     )
   }
   if (
@@ -593,6 +648,7 @@ export function resolveOptions(options: AuthOptions): Settings {
     clientSecret: options.clientSecret,
     clientAuth,
     clientKey: key,
+    clientCertificate: certificate,
     pushedAuthorizationRequests: options.pushedAuthorizationRequests,
     requestObjects: options.requestObjects,
     dpop: options.dpop ?? false,

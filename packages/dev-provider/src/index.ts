@@ -1,7 +1,9 @@
-import { randomBytes } from 'node:crypto'
+import { randomBytes, type X509Certificate } from 'node:crypto'
 import type { EventEmitter } from 'node:events'
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import { createServer as createHttpsServer } from 'node:https'
 import type { AddressInfo } from 'node:net'
+import type { TLSSocket } from 'node:tls'
 import { format, stripVTControlCharacters } from 'node:util'
 import {
   CompactSign,
@@ -28,6 +30,13 @@ import { createMemoryAdapter } from './memory-adapter.js'
 import { logoutSource, postLogoutSuccessSource, renderError } from './pages.js'
 
 export type { ExtraClaims } from './accounts.js'
+export {
+  type CertificateOptions,
+  createCertificateAuthority,
+  createSelfSignedCertificate,
+  type DevCertificate,
+  type DevCertificateAuthority,
+} from './certificates.js'
 export type { Provider }
 
 /** A client (relying party) registered with the dev provider at start. */
@@ -38,16 +47,32 @@ export interface DevClient {
   /**
    * How the client must authenticate at the token, revocation and PAR endpoints: default
    * `client_secret_basic` with a secret, `none` without; `client_secret_post` and
-   * `client_secret_jwt` need `clientSecret`, `private_key_jwt` needs `jwks`.
+   * `client_secret_jwt` need `clientSecret`, `private_key_jwt` needs `jwks`;
+   * `tls_client_auth` (a certificate from `tls.clientCa` with the subject
+   * `tlsClientAuthSubjectDn`) and `self_signed_tls_client_auth` (a certificate in `jwks`'s `x5c`)
+   * need `tls` (RFC 8705).
    */
   tokenEndpointAuthMethod?:
     | 'client_secret_basic'
     | 'client_secret_post'
     | 'client_secret_jwt'
     | 'private_key_jwt'
+    | 'tls_client_auth'
+    | 'self_signed_tls_client_auth'
     | 'none'
-  /** The client's public keys (a JWK Set), for `private_key_jwt` and signed request objects. */
+  /**
+   * The client's public keys (a JWK Set), for `private_key_jwt`, signed request objects, and the
+   * certificates (`x5c`) of `self_signed_tls_client_auth`.
+   */
   jwks?: { keys: Array<Record<string, unknown>> }
+  /** The subject (RFC 4514) of the client's certificate, for `tls_client_auth`. */
+  tlsClientAuthSubjectDn?: string
+  /**
+   * Only certificate-bound access and refresh tokens for this client
+   * (`tls_client_certificate_bound_access_tokens`, RFC 8705 §3): a token request without a
+   * client certificate is refused. Needs `tls`.
+   */
+  certificateBoundAccessTokens?: boolean
   /** The one algorithm its request objects may be signed with (`request_object_signing_alg`). */
   requestObjectSigningAlg?: string
   /** Only DPoP-bound access tokens for this client (`dpop_bound_access_tokens`, RFC 9449). */
@@ -77,8 +102,31 @@ export interface DevProviderRequirements {
   requestObjects?: boolean
 }
 
+/** Mutual TLS (RFC 8705): the provider's https listener, and which client certificates it trusts. */
+export interface DevProviderTls {
+  /** the server's certificate (PEM), for 127.0.0.1 (`createCertificateAuthority().issue`) */
+  cert: string
+  /** its private key (PEM) */
+  key: string
+  /** the CA certificates (PEM) whose client certificates `tls_client_auth` accepts */
+  clientCa?: string | string[]
+  /**
+   * `false` (the default): the whole provider is on https, the issuer `https://127.0.0.1:PORT`.
+   * `true`: the provider stays on http (browsers see no certificate warning), and a second,
+   * https listener serves the token, PAR, userinfo, revocation and introspection endpoints,
+   * published as `mtls_endpoint_aliases` (RFC 8705 §5).
+   */
+  endpointAliases?: boolean
+}
+
 /** Options of `startDevProvider`; all optional. */
 export interface DevProviderOptions {
+  /**
+   * Mutual TLS (RFC 8705): https with client certificates requested (never required: a browser
+   * has none), `tls_client_auth`, `self_signed_tls_client_auth` and certificate-bound tokens.
+   * Off by default.
+   */
+  tls?: DevProviderTls
   /** What every authorization request must be; nothing by default (PAR and JAR are accepted). */
   require?: DevProviderRequirements
   /**
@@ -113,9 +161,14 @@ export type DevProviderEndpoint =
 
 /** A running dev provider. */
 export interface DevProvider {
-  /** `http://127.0.0.1:PORT`, no trailing slash: the `iss` of every token it signs. */
+  /**
+   * `http://127.0.0.1:PORT` (`https://` with `tls`, unless its endpoints are aliased), no
+   * trailing slash: the `iss` of every token it signs.
+   */
   readonly issuer: string
   readonly port: number
+  /** With `tls.endpointAliases`: the https origin of the mutual-TLS endpoint aliases. */
+  readonly mtlsOrigin: string | undefined
   /** The oidc-provider instance, for anything this wrapper does not cover. */
   readonly provider: Provider
   /** Stops listening and closes every socket, idle keep-alive ones included. */
@@ -178,6 +231,12 @@ function clientMetadata(client: DevClient): ClientMetadata {
     ...(client.dpopBoundAccessTokens === undefined
       ? {}
       : { dpop_bound_access_tokens: client.dpopBoundAccessTokens }),
+    ...(client.tlsClientAuthSubjectDn === undefined
+      ? {}
+      : { tls_client_auth_subject_dn: client.tlsClientAuthSubjectDn }),
+    ...(client.certificateBoundAccessTokens === undefined
+      ? {}
+      : { tls_client_certificate_bound_access_tokens: client.certificateBoundAccessTokens }),
     ...(client.requestObjectSigningAlg === undefined
       ? {}
       : {
@@ -257,6 +316,77 @@ async function signingKey(): Promise<JWK> {
   return { ...jwk, kid: await calculateJwkThumbprint(jwk) }
 }
 
+/** The client certificate of the request's TLS connection, if it has one. */
+function peerCertificate(ctx: KoaContextWithOIDC): X509Certificate | undefined {
+  const socket = ctx.req.socket as Partial<TLSSocket>
+  return socket.getPeerX509Certificate?.()
+}
+
+/** A certificate's subject as an RFC 4514 string, most specific first, spaces squeezed. */
+function subjectString(lines: string): string {
+  return lines
+    .split('\n')
+    .filter(Boolean)
+    .reverse()
+    .map((rdn) => rdn.replace(/\s*=\s*/, '=').trim())
+    .join(',')
+}
+
+function normalizedDn(dn: string): string {
+  return dn
+    .split(',')
+    .map((rdn) => {
+      const eq = rdn.indexOf('=')
+      return `${rdn.slice(0, eq).trim().toUpperCase()}=${rdn.slice(eq + 1).trim()}`
+    })
+    .join(',')
+}
+
+/** Whether the request's certificate has the subject (or alternative name) the client registered. */
+function certificateSubjectMatches(
+  ctx: KoaContextWithOIDC,
+  property: string,
+  expected: string,
+): boolean {
+  const certificate = peerCertificate(ctx)
+  if (!certificate) return false
+  if (property === 'tls_client_auth_subject_dn') {
+    return normalizedDn(subjectString(certificate.subject)) === normalizedDn(expected)
+  }
+  const prefix = {
+    tls_client_auth_san_dns: 'DNS:',
+    tls_client_auth_san_ip: 'IP Address:',
+    tls_client_auth_san_email: 'email:',
+    tls_client_auth_san_uri: 'URI:',
+  }[property]
+  if (prefix === undefined) return false
+  return (certificate.subjectAltName ?? '')
+    .split(', ')
+    .some((name) => name === `${prefix}${expected}`)
+}
+
+/**
+ * Adds `mtls_endpoint_aliases` (RFC 8705 §5) to the metadata: the endpoints a client with a
+ * certificate calls, on the https listener.
+ */
+function publishAliases(origin: string) {
+  return async (ctx: KoaContextWithOIDC, next: () => Promise<unknown>): Promise<void> => {
+    await next()
+    if (ctx.path !== '/.well-known/openid-configuration' || ctx.status !== 200) return
+    const body = ctx.body as Record<string, unknown>
+    ctx.body = {
+      ...body,
+      mtls_endpoint_aliases: {
+        token_endpoint: `${origin}${ROUTES.token}`,
+        pushed_authorization_request_endpoint: `${origin}${ROUTES.pushed_authorization_request}`,
+        userinfo_endpoint: `${origin}${ROUTES.userinfo}`,
+        revocation_endpoint: `${origin}${ROUTES.revocation}`,
+        introspection_endpoint: `${origin}/token/introspection`,
+      },
+    }
+  }
+}
+
 /** `object` without its members whose value is `undefined`. */
 function defined(object: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(object).filter(([, value]) => value !== undefined))
@@ -265,8 +395,22 @@ function defined(object: Record<string, unknown>): Record<string, unknown> {
 function listen(
   port: number,
   handler: (req: IncomingMessage, res: ServerResponse) => void,
-): Promise<ReturnType<typeof createServer>> {
-  const server = createServer(handler)
+  tls?: DevProviderTls,
+): Promise<Server> {
+  // client certificates are asked for, never required: the handshake of a browser (which has
+  // none) succeeds, and oidc-provider decides per request (features.mTLS below)
+  const server: Server = tls
+    ? createHttpsServer(
+        {
+          cert: tls.cert,
+          key: tls.key,
+          ...(tls.clientCa === undefined ? {} : { ca: tls.clientCa }),
+          requestCert: true,
+          rejectUnauthorized: false,
+        },
+        handler,
+      )
+    : createServer(handler)
   return new Promise((resolve, reject) => {
     server.once('error', reject)
     server.listen(port, '127.0.0.1', () => {
@@ -315,7 +459,7 @@ export async function startDevProvider(options: DevProviderOptions = {}): Promis
 
   const requestCounts = new Map<DevProviderEndpoint, number>()
   let handle: ((req: IncomingMessage, res: ServerResponse) => void) | undefined
-  const server = await listen(options.port ?? 0, (req, res) => {
+  const handler = (req: IncomingMessage, res: ServerResponse) => {
     const endpoint = ENDPOINT_BY_PATH.get(new URL(req.url ?? '/', 'http://127.0.0.1').pathname)
     if (endpoint) requestCounts.set(endpoint, (requestCounts.get(endpoint) ?? 0) + 1)
     if (handle) {
@@ -323,25 +467,48 @@ export async function startDevProvider(options: DevProviderOptions = {}): Promis
     } else {
       res.writeHead(503).end()
     }
-  })
-
+  }
+  const tls = options.tls
+  const aliased = tls?.endpointAliases === true
+  const servers: Server[] = []
   let closing: Promise<void> | undefined
   const close = (): Promise<void> => {
-    closing ??= new Promise<void>((resolve, reject) => {
-      server.close((error) => (error ? reject(error) : resolve()))
-      server.closeAllConnections()
-    })
+    closing ??= Promise.all(
+      servers.map(
+        (server) =>
+          new Promise<void>((resolve, reject) => {
+            server.close((error) => (error ? reject(error) : resolve()))
+            server.closeAllConnections()
+          }),
+      ),
+    ).then(() => undefined)
     return closing
   }
+  const server = await listen(options.port ?? 0, handler, aliased ? undefined : tls)
+  servers.push(server)
 
   try {
     // The issuer is known only once the port is: the provider is built after listening.
     const { port } = server.address() as AddressInfo
-    const issuer = `http://127.0.0.1:${port}`
+    const issuer = `${tls && !aliased ? 'https' : 'http'}://127.0.0.1:${port}`
+    let mtlsOrigin: string | undefined
+    if (tls && aliased) {
+      const mtls = await listen(0, handler, tls)
+      servers.push(mtls)
+      mtlsOrigin = `https://127.0.0.1:${(mtls.address() as AddressInfo).port}`
+    }
     const configuration: Configuration = {
       adapter: createMemoryAdapter(),
       clients: (options.clients ?? []).map(clientMetadata),
       claims: claimsConfiguration(extraNames),
+      clientAuthMethods: [
+        'client_secret_basic',
+        'client_secret_jwt',
+        'client_secret_post',
+        'private_key_jwt',
+        'none',
+        ...(tls ? (['tls_client_auth', 'self_signed_tls_client_auth'] as const) : []),
+      ],
       // Scope claims (email, profile, the extra claims) go into the ID token too.
       conformIdTokenClaims: false,
       clientBasedCORS: (_ctx, origin, client) =>
@@ -365,8 +532,19 @@ export async function startDevProvider(options: DevProviderOptions = {}): Promis
           requireSignedRequestObject: options.require?.requestObjects ?? false,
         },
         dPoP: { enabled: options.dpop ?? true },
-        // for resource servers in tests: a token's binding (cnf.jkt) and activity
+        // for resource servers in tests: a token's binding (cnf.jkt, cnf.x5t#S256) and activity
         introspection: { enabled: true },
+        mTLS: tls
+          ? {
+              enabled: true,
+              certificateBoundAccessTokens: true,
+              tlsClientAuth: true,
+              selfSignedTlsClientAuth: true,
+              getCertificate: peerCertificate,
+              certificateAuthorized: (ctx) => (ctx.req.socket as TLSSocket).authorized === true,
+              certificateSubjectMatches,
+            }
+          : { enabled: false },
       },
       fetch: loopbackFetch,
       findAccount: createFindAccount(options.claims, extraNames),
@@ -390,6 +568,7 @@ export async function startDevProvider(options: DevProviderOptions = {}): Promis
     const provider = withConsoleWarningsTo(log, () => new Provider(issuer, configuration))
     reportEvents(provider, log)
     provider.use(requestConsentForOfflineAccess)
+    if (mtlsOrigin) provider.use(publishAliases(mtlsOrigin))
 
     // oidc-provider checks static clients on first use; check them now, so that a bad
     // redirect URI fails here rather than in the middle of a test's login.
@@ -407,6 +586,7 @@ export async function startDevProvider(options: DevProviderOptions = {}): Promis
     return {
       issuer,
       port,
+      mtlsOrigin,
       provider,
       close,
       counts: (endpoint) => requestCounts.get(endpoint) ?? 0,

@@ -46,6 +46,7 @@ export class ProviderKeys {
   readonly #url: URL
   readonly #timeout: number
   readonly #clock: () => number
+  readonly #transport: typeof fetch
   #current: Fetched | undefined
   #pending: Promise<Fetched> | undefined
   /** when the set was last refetched for a key it did not have (epoch ms) */
@@ -55,12 +56,15 @@ export class ProviderKeys {
 
   /**
    * `url` is the provider's jwks_uri; `timeout` the milliseconds a fetch may take; `clock` the
-   * app's (epoch ms), which the intervals are measured by.
+   * app's (epoch ms), which the intervals are measured by; `transport` the `fetch` of the
+   * client certificate, when there is one (a private CA's server certificate is trusted there).
    */
-  constructor(url: URL, timeout: number, clock: () => number) {
+  constructor(url: URL, timeout: number, clock: () => number, transport?: typeof fetch) {
     this.#url = url
     this.#timeout = timeout
     this.#clock = clock
+    // looked up at each call: a framework may replace the global fetch after this is made
+    this.#transport = transport ?? ((input, init) => fetch(input, init))
   }
 
   /** What jose's verify functions take: the key for a token's header. */
@@ -110,7 +114,7 @@ export class ProviderKeys {
   }
 
   async #download(): Promise<Fetched> {
-    const response = await fetch(this.#url, {
+    const response = await this.#transport(this.#url, {
       headers: { accept: 'application/json, application/jwk-set+json' },
       redirect: 'manual',
       signal: AbortSignal.timeout(this.#timeout),

@@ -17,7 +17,8 @@ import {
   UserinfoError,
 } from '../errors.js'
 import { report } from '../logger.js'
-import type { ClientAuth, Settings } from '../options.js'
+import { type ClientAuth, type Settings, TLS_METHODS } from '../options.js'
+import type { ClientCertificate } from './client-certificate.js'
 import { type ClientKey, signingKey } from './client-key.js'
 import { DPoPHandles, type DPoPKey } from './dpop.js'
 import { ProviderKeys, verifySignature } from './keys.js'
@@ -104,7 +105,9 @@ export async function loginSecrets(): Promise<CallbackChecks & { codeChallenge: 
 
 /**
  * The client authentication when not configured: private_key_jwt with a client key and no secret
- * (where the provider offers it, or lists nothing); PKCE alone without a secret; otherwise
+ * (where the provider offers it, or lists nothing); with a client certificate and neither, the
+ * TLS method that fits it (self-signed or CA-issued), where offered (or nothing is listed), else
+ * the other TLS method where offered; PKCE alone without a secret; otherwise
  * client_secret_basic where the provider offers it (the default of RFC 8414 when it says
  * nothing), else client_secret_post, else client_secret_jwt where it offers those.
  */
@@ -112,6 +115,7 @@ function pickClientAuth(
   offered: readonly string[] | undefined,
   secret: string | undefined,
   key: ClientKey | undefined,
+  certificate: ClientCertificate | undefined,
 ): ClientAuth {
   // a key beside a secret may be there for request objects only: the secret decides then
   if (
@@ -120,6 +124,14 @@ function pickClientAuth(
     (offered === undefined || offered.includes('private_key_jwt'))
   ) {
     return 'private_key_jwt'
+  }
+  // a certificate beside a secret or key may be there for bound tokens only
+  if (certificate !== undefined && secret === undefined && key === undefined) {
+    const [fits, other] = certificate.selfSigned
+      ? (['self_signed_tls_client_auth', 'tls_client_auth'] as const)
+      : (['tls_client_auth', 'self_signed_tls_client_auth'] as const)
+    if (offered === undefined || offered.includes(fits)) return fits
+    if (offered.includes(other)) return other
   }
   if (secret === undefined) return 'none'
   if (offered === undefined || offered.includes('client_secret_basic')) return 'client_secret_basic'
@@ -152,6 +164,11 @@ function clientAuthentication(
       return client.ClientSecretPost(secret as string)
     case 'client_secret_basic':
       return client.ClientSecretBasic(secret as string)
+    case 'tls_client_auth':
+    case 'self_signed_tls_client_auth':
+      // the certificate, presented by the connection (settings.clientCertificate.fetch),
+      // authenticates; the body names the client
+      return client.TlsClientAuth()
     default:
       return client.None()
   }
@@ -169,7 +186,12 @@ function keySet(uri: string | undefined, settings: Settings): ProviderKeys | str
   if (url.protocol !== 'https:' && !(url.protocol === 'http:' && settings.allowInsecureRequests)) {
     return "the identity provider's jwks_uri is not https"
   }
-  return new ProviderKeys(url, settings.httpTimeout, settings.clock)
+  return new ProviderKeys(
+    url,
+    settings.httpTimeout,
+    settings.clock,
+    settings.clientCertificate?.fetch,
+  )
 }
 
 function pickAlg(offered: readonly string[] | undefined): string {
@@ -181,6 +203,7 @@ function pickAlg(offered: readonly string[] | undefined): string {
 async function discover(settings: Settings): Promise<Provider> {
   const timeout = settings.httpTimeout / 1000
   const execute = settings.allowInsecureRequests ? [client.allowInsecureRequests] : []
+  const certificate = settings.clientCertificate
   const discovered = await client.discovery(
     settings.issuer,
     settings.clientId,
@@ -189,6 +212,7 @@ async function discover(settings: Settings): Promise<Provider> {
     {
       execute,
       timeout,
+      ...(certificate ? { [client.customFetch]: certificate.fetch as client.CustomFetch } : {}),
     },
   )
   const server = discovered.serverMetadata()
@@ -196,7 +220,8 @@ async function discover(settings: Settings): Promise<Provider> {
   const secret = settings.clientSecret
   const key = settings.clientKey
   const clientAuth =
-    settings.clientAuth ?? pickClientAuth(server.token_endpoint_auth_methods_supported, secret, key)
+    settings.clientAuth ??
+    pickClientAuth(server.token_endpoint_auth_methods_supported, secret, key, certificate)
   const config = new client.Configuration(
     server,
     settings.clientId,
@@ -205,6 +230,8 @@ async function discover(settings: Settings): Promise<Provider> {
       [client.clockTolerance]: settings.clockTolerance,
       token_endpoint_auth_method: clientAuth,
       ...(secret === undefined ? {} : { client_secret: secret }),
+      // RFC 8705 §5: a client with a certificate calls the provider's mTLS endpoint aliases
+      ...(certificate ? { use_mtls_endpoint_aliases: true } : {}),
     },
     clientAuthentication(
       clientAuth,
@@ -214,6 +241,7 @@ async function discover(settings: Settings): Promise<Provider> {
     ),
   )
   if (settings.allowInsecureRequests) client.allowInsecureRequests(config)
+  if (certificate) config[client.customFetch] = certificate.fetch as client.CustomFetch
   config.timeout = timeout
   const wrong = 'sign-in is not possible: the identity provider is not configured correctly'
   const par =
@@ -374,7 +402,7 @@ function discoveryError(settings: Settings, error: unknown): DiscoveryError {
     if (typeof code === 'string' && /CERT|SELF_SIGNED|UNABLE_TO_VERIFY/.test(code)) {
       return new DiscoveryError(unavailable, {
         cause: error,
-        hint: `discovery at ${url} failed: the provider's TLS certificate is not trusted (${code}): for a private CA, set NODE_EXTRA_CA_CERTS`,
+        hint: `discovery at ${url} failed: the provider's TLS certificate is not trusted (${code}): for a private CA, set ${settings.clientCertificate ? '"clientCertificate.ca" or ' : ''}NODE_EXTRA_CA_CERTS`,
       })
     }
     if (typeof code === 'string' && code in NETWORK_FAULTS) {
@@ -570,7 +598,7 @@ function tokenEndpointError(provider: Provider, error: unknown, refresh: boolean
     const status = error.error === 'invalid_grant' ? (refresh ? 401 : 400) : 502
     const hint =
       error.error === 'invalid_client'
-        ? `the provider rejected the client credentials (invalid_client) at ${grant}: check "clientId", ${provider.clientAuth === 'private_key_jwt' ? '"clientPrivateKey" (the provider must hold its public half, under its kid)' : '"clientSecret"'} and "clientAuth" (${provider.clientAuth} now)`
+        ? `the provider rejected the client credentials (invalid_client) at ${grant}: check "clientId", ${credentialsHint(provider.clientAuth)} and "clientAuth" (${provider.clientAuth} now)`
         : `the token endpoint refused ${grant} with ${error.status} ${quoted(error.error)}`
     return failure(`the identity provider refused the token request: ${error.error}`, status, {
       cause: error,
@@ -588,6 +616,20 @@ function tokenEndpointError(provider: Provider, error: unknown, refresh: boolean
     // no answer, or a 5xx: the grant may not have been processed; anything else was answered
     retryable: answered === undefined || answered >= 500,
   })
+}
+
+/** Which option holds the credentials of a client authentication method, and what must be true of it. */
+function credentialsHint(method: ClientAuth): string {
+  if (method === 'private_key_jwt') {
+    return '"clientPrivateKey" (the provider must hold its public half, under its kid)'
+  }
+  if (method === 'tls_client_auth') {
+    return '"clientCertificate" (the provider must trust its CA and have its subject registered)'
+  }
+  if (TLS_METHODS.includes(method)) {
+    return '"clientCertificate" (the provider must hold this self-signed certificate)'
+  }
+  return '"clientSecret"'
 }
 
 /**

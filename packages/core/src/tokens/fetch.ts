@@ -39,7 +39,8 @@ const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]'])
  * The resource server's own answers (4xx, 5xx) are returned as they are; one that cannot be
  * reached is a `ResourceError` (502, or 504 after `timeout`). The token goes over https only
  * (http to a loopback address too, for development); with DPoP, redirects are not followed
- * (a proof is for one URL).
+ * (a proof is for one URL), nor with a client certificate (`clientCertificate`, presented on
+ * https).
  */
 export async function fetchWithToken(
   auth: Auth,
@@ -60,6 +61,9 @@ export async function fetchWithToken(
       `fetch: the session's token goes over https only, not to ${url.protocol}//${url.host} (RFC 6750 §5.3)`,
     )
   }
+  // with a client certificate, it is presented (a certificate-bound token is refused without it,
+  // RFC 8705 §3), and redirects are not followed
+  const transport = appOf(auth).settings.clientCertificate?.fetch ?? fetch
   const send = async (forceRefresh: boolean, nonceRetry = false): Promise<Response> => {
     const token = await getAccessToken(auth, ctx, { ...tokenOptions, forceRefresh })
     const headers = new Headers(base.headers)
@@ -70,7 +74,7 @@ export async function fetchWithToken(
     const signal = AbortSignal.any([base.signal, AbortSignal.timeout(timeout)])
     let response: Response
     try {
-      response = await fetch(
+      response = await transport(
         new Request(base.clone(), {
           headers,
           signal,
