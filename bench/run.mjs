@@ -253,7 +253,7 @@ async function main() {
   const started = Date.now()
   const names = ['express', 'express-redis', 'koa', 'next', 'express-fapi', 'express-dpop']
   const ports = Object.fromEntries(await Promise.all(names.map(async (n) => [n, await freePort()])))
-  // the FAPI-grade login's client: private_key_jwt with an ES256 key
+  // the FAPI-grade login's client: private_key_jwt with an ES256 key, PAR, DPoP-bound tokens
   const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' })
   const clientKey = { ...privateKey.export({ format: 'jwk' }), kid: 'bench', alg: 'ES256' }
   const { d: _d, ...clientPublicKey } = clientKey
@@ -264,7 +264,7 @@ async function main() {
     ...(n === 'express-fapi'
       ? { tokenEndpointAuthMethod: 'private_key_jwt', jwks: { keys: [clientPublicKey] } }
       : {}),
-    ...(n === 'express-dpop' ? { dpopBoundAccessTokens: true } : {}),
+    ...(n === 'express-dpop' || n === 'express-fapi' ? { dpopBoundAccessTokens: true } : {}),
   }))
   const provider = await startDevProvider({ clients, claims: EXTRA_CLAIMS })
   cleanups.push(() => provider.close())
@@ -503,7 +503,7 @@ async function main() {
       koa: cpuPerRequest['koa codeflow'] - cpuPerRequest['koa bare'],
     },
     login: { flows, appCpuMsPerFlow: loginCpuMs, flowsPerSecond: plainLogin.flowsPerSecond },
-    loginPrivateKeyJwtPar: {
+    loginFapi: {
       flows,
       appCpuMsPerFlow: fapiLogin.cpuMs,
       flowsPerSecond: fapiLogin.flowsPerSecond,
@@ -624,7 +624,7 @@ codeflow's own CPU per request (codeflow minus bare, medians): Express ${r.cpuOv
 | --- | ---: | --- |
 | full login: app CPU per flow | ${r.login.appCpuMsPerFlow.toFixed(2)} ms | ≤ 5 ms |
 | full login: flows/s (sequential, provider included) | ${r.login.flowsPerSecond.toFixed(1)} | |
-| full login with private_key_jwt (ES256) and PAR: app CPU per flow | ${r.loginPrivateKeyJwtPar.appCpuMsPerFlow.toFixed(2)} ms | beside the plain login's |
+| full login with private_key_jwt (ES256), PAR and DPoP: app CPU per flow | ${r.loginFapi.appCpuMsPerFlow.toFixed(2)} ms | beside the plain login's |
 | cold read (unseal of a never-seen ${r.coldPath.cookieBytes}-byte cookie), in-process | ${r.coldPath.usPerColdRead.toFixed(0)} µs | |
 | warm read (cache hit), in-process | ${r.coldPath.usPerWarmRead.toFixed(1)} µs | |
 | heap after ${r.memory.sessions} distinct sessions (before: ${r.memory.heapBeforeMiB.toFixed(0)} MiB) | ${r.memory.heapAfterMiB.toFixed(0)} MiB | bounded |

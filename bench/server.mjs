@@ -76,7 +76,7 @@ async function expressApp() {
     return app
   }
   const { auth, requireAuth } = await import('@codeflow/express')
-  // express-fapi: the login with private_key_jwt and a pushed authorization request
+  // express-fapi: the login with private_key_jwt, a pushed authorization request and DPoP
   const fapi =
     scenario === 'express-fapi'
       ? {
@@ -84,6 +84,7 @@ async function expressApp() {
           clientAuth: 'private_key_jwt',
           clientPrivateKey: JSON.parse(process.env.BENCH_CLIENT_KEY),
           pushedAuthorizationRequests: true,
+          dpop: true,
         }
       : {}
   const extra =

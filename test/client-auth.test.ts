@@ -9,7 +9,8 @@ import { generateKeyPairSync } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { harnesses } from './harness/index.js'
 import { authorize, signIn, startLogin } from './support/flow.js'
-import { type Stack, startStack } from './support/stack.js'
+import { captureLogs } from './support/logs.js'
+import { type Instance, type Stack, startStack } from './support/stack.js'
 
 /** A private JWK of the given type, with a kid, and its public half. */
 function keyPair(type: 'rsa' | 'ec' | 'ed25519', alg: string) {
@@ -147,6 +148,43 @@ describe.each(harnesses)('JWT client authentication ($name)', (harness) => {
       expect(response.status).toBe(502)
       expect(response.setCookies.some((c) => /^codeflow=[^;]/.test(c))).toBe(false)
       expect((await browser.request(`${stack.baseUrl}/api/me`)).status).toBe(401)
+    })
+  })
+
+  describe('a key whose algorithm the provider does not list', () => {
+    let stack: Stack
+    // oidc-provider's default token_endpoint_auth_signing_alg_values_supported has no ES384
+    const key = (() => {
+      const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-384' })
+      const jwk = { ...privateKey.export({ format: 'jwk' }), kid: 'client-es384' }
+      const { d: _d, ...publicJwk } = jwk
+      return { privateJwk: jwk, publicJwk }
+    })()
+    beforeAll(async () => {
+      stack = await startStack(harness, {
+        providerClient: {
+          tokenEndpointAuthMethod: 'private_key_jwt',
+          jwks: { keys: [key.publicJwk] },
+        },
+        auth: {
+          clientAuth: 'private_key_jwt',
+          clientSecret: undefined,
+          clientPrivateKey: key.privateJwk,
+        },
+      })
+    })
+    afterAll(() => stack?.close())
+
+    it('refuses the login before the provider sees it (502), naming the metadata and the option', async () => {
+      const logs = captureLogs(stack.instances[0] as Instance)
+      const tokens = stack.provider.counts('authorization')
+      const response = await stack.browser().navigate(`${stack.baseUrl}/login`)
+      logs.stop()
+      expect(response.status).toBe(502)
+      expect(stack.provider.counts('authorization')).toBe(tokens)
+      expect(logs.lines().join('\n')).toMatch(
+        /token_endpoint_auth_signing_alg_values_supported\), but "clientPrivateKey" signs with ES384/,
+      )
     })
   })
 })

@@ -6,6 +6,7 @@
  * like `fetch`'s (a `TypeError` with the network error as `cause`, the signal's reason on abort).
  */
 import { once } from 'node:events'
+import { createServer as createHttpServer } from 'node:http'
 import { createServer, type Server } from 'node:https'
 import type { AddressInfo } from 'node:net'
 import type { TLSSocket } from 'node:tls'
@@ -103,6 +104,43 @@ describe('the client certificate fetch', () => {
       .fetch(`${origin}/hang`, { signal: AbortSignal.timeout(200) })
       .catch((e: unknown) => e)
     expect((error as Error).name).toBe('TimeoutError')
+  })
+
+  it('fails with the signal’s reason when aborted while its body is read', async () => {
+    const controller = new AbortController()
+    const body = new ReadableStream<Uint8Array>({
+      pull(stream) {
+        controller.abort(new Error('stopped by the app'))
+        stream.enqueue(new TextEncoder().encode('part'))
+        stream.close()
+      },
+    })
+    const error = await transport()
+      .fetch(`${origin}/echo`, {
+        method: 'POST',
+        body,
+        signal: controller.signal,
+        duplex: 'half',
+      } as RequestInit)
+      .catch((e: unknown) => e)
+    expect((error as Error).message).toBe('stopped by the app')
+  })
+
+  it('does not follow a redirect on http either (a loopback provider in development)', async () => {
+    const http = createHttpServer((_req, res) => {
+      res.writeHead(302, { location: 'http://127.0.0.1:1/elsewhere' }).end()
+    })
+    http.listen(0, '127.0.0.1')
+    await once(http, 'listening')
+    try {
+      const response = await transport().fetch(
+        `http://127.0.0.1:${(http.address() as AddressInfo).port}/`,
+      )
+      expect(response.status).toBe(302)
+    } finally {
+      http.closeAllConnections()
+      http.close()
+    }
   })
 
   it('fails as fetch does when the server cannot be reached or is not trusted', async () => {

@@ -355,6 +355,32 @@ describe('createAuth validation', () => {
       expect(error.message).toContain('is an RSA key, but its "alg" is ES256')
     })
 
+    it('refuses an RSA key under 2048 bits, as a JWK and as a CryptoKey, and a SHA-1 CryptoKey', async () => {
+      const small = generateKeyPairSync('rsa', { modulusLength: 1024 })
+      const error = configurationError({ ...jwt, clientPrivateKey: jwk(small.privateKey) })
+      expect(error.option).toBe('clientPrivateKey')
+      expect(error.message).toContain('is a 1024-bit RSA key: RFC 7518 §3.3 asks for 2048 bits')
+      const cryptoKey = (rsaBits: number, hash: string) =>
+        crypto.subtle.generateKey(
+          {
+            name: 'RSASSA-PKCS1-v1_5',
+            modulusLength: rsaBits,
+            publicExponent: new Uint8Array([1, 0, 1]),
+            hash,
+          },
+          false,
+          ['sign', 'verify'],
+        ) as Promise<CryptoKeyPair>
+      const small2 = await cryptoKey(1024, 'SHA-256')
+      expect(configurationError({ ...jwt, clientPrivateKey: small2.privateKey }).message).toContain(
+        'is a 1024-bit RSA key',
+      )
+      const sha1 = await cryptoKey(2048, 'SHA-1')
+      expect(configurationError({ ...jwt, clientPrivateKey: sha1.privateKey }).message).toContain(
+        'is an RSA CryptoKey for SHA-1: sign with SHA-256, SHA-384 or SHA-512',
+      )
+    })
+
     it('refuses an EC P-256 key with alg ES384', () => {
       expectRejected(
         { ...jwt, clientPrivateKey: { ...jwk(ec.privateKey), alg: 'ES384' } },

@@ -33,7 +33,7 @@ export interface DevCertificate {
 export interface CertificateOptions {
   /**
    * The subject, RFC 4514 style, most specific first: `CN=app,O=codeflow`. Attribute types CN,
-   * O, OU, L, ST, C; values without `,`, `+`, `"`, `\`, `<`, `>`, `;` or `=`.
+   * O, OU, L, ST, C (two letters); values without `,`, `+`, `"`, `\`, `<`, `>`, `;`, `=` or `#`.
    */
   subject: string
   /** host names and IP addresses (subjectAltName); a server certificate needs its host's */
@@ -114,7 +114,7 @@ function parseName(dn: string): Array<[string, string]> {
     const eq = part.indexOf('=')
     const type = part.slice(0, eq).trim().toUpperCase()
     const value = part.slice(eq + 1).trim()
-    if (eq <= 0 || !(type in ATTRIBUTE_TYPES) || !value || /[,+"\\<>;=]/.test(value)) {
+    if (eq <= 0 || !(type in ATTRIBUTE_TYPES) || !value || /[,+"\\<>;=#]/.test(value)) {
       throw new TypeError(
         `certificate subject ${JSON.stringify(dn)}: "${part.trim()}" is not TYPE=value with TYPE one of ${Object.keys(ATTRIBUTE_TYPES).join(', ')}`,
       )
@@ -127,7 +127,13 @@ function parseName(dn: string): Array<[string, string]> {
 function name(rdns: Array<[string, string]>): Buffer {
   return sequence(
     ...rdns.map(([type, value]) =>
-      set(sequence(oid(ATTRIBUTE_TYPES[type] as string), tlv(0x0c, Buffer.from(value, 'utf8')))),
+      set(
+        sequence(
+          oid(ATTRIBUTE_TYPES[type] as string),
+          // RFC 5280: a country is a PrintableString; the others UTF8String
+          tlv(type === 'C' ? 0x13 : 0x0c, Buffer.from(value, 'utf8')),
+        ),
+      ),
     ),
   )
 }
@@ -146,7 +152,7 @@ function extension(id: string, value: Buffer, critical = false): Buffer {
 function generalNames(hosts: readonly string[]): Buffer {
   return sequence(
     ...hosts.map((host) => {
-      const family = isIP(host)
+      const family = isIP(host.replace(/^\[(.*)\]$/, '$1'))
       if (family === 4) return tlv(0x87, Buffer.from(host.split('.').map(Number)))
       if (family === 6) throw new TypeError(`certificate hosts: IPv6 (${host}) is not supported`)
       return tlv(0x82, Buffer.from(host, 'ascii'))
@@ -156,7 +162,8 @@ function generalNames(hosts: readonly string[]): Buffer {
 
 /** The key identifier of RFC 5280 §4.2.1.2 (1): SHA-1 of the public key's bits. */
 function keyIdentifier(spki: Buffer): Buffer {
-  // SubjectPublicKeyInfo of P-256: the BIT STRING is the last 66 bytes (tag, length, 0, point)
+  // SubjectPublicKeyInfo of P-256 ends with its BIT STRING (tag, length, 0 unused bits, then the
+  // 65-byte uncompressed point): the point is the key's bits
   return createHash('sha1')
     .update(spki.subarray(spki.length - 65))
     .digest()

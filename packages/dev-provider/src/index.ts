@@ -470,6 +470,20 @@ export async function startDevProvider(options: DevProviderOptions = {}): Promis
   }
   const tls = options.tls
   const aliased = tls?.endpointAliases === true
+  for (const client of options.clients ?? []) {
+    const method = client.tokenEndpointAuthMethod
+    const tlsMethod = method === 'tls_client_auth' || method === 'self_signed_tls_client_auth'
+    if ((tlsMethod || client.certificateBoundAccessTokens) && !tls) {
+      throw new TypeError(`client "${client.clientId}": mutual TLS needs the "tls" option`)
+    }
+    // without its own CA, the listener would trust Node's: any public certificate with the
+    // registered subject would do
+    if (method === 'tls_client_auth' && tls?.clientCa === undefined) {
+      throw new TypeError(
+        `client "${client.clientId}": tls_client_auth needs "tls.clientCa", the CA that issues its certificate`,
+      )
+    }
+  }
   const servers: Server[] = []
   let closing: Promise<void> | undefined
   const close = (): Promise<void> => {

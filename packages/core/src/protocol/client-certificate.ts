@@ -105,10 +105,31 @@ function certificates(
   })
 }
 
-/** The system's CA certificates, those of NODE_EXTRA_CA_CERTS included where Node says them. */
+/**
+ * The CA certificates Node trusts by default: its bundled ones and NODE_EXTRA_CA_CERTS (and the
+ * system's, with --use-system-ca), which an explicit `ca` would otherwise replace. Node before
+ * 22.15 cannot list them: its bundled ones and the NODE_EXTRA_CA_CERTS file, read here.
+ */
 function defaultCas(tls: typeof NodeTls): readonly string[] {
   const listed = (tls as { getCACertificates?: (type: string) => string[] }).getCACertificates
-  return listed ? listed('default') : tls.rootCertificates
+  if (listed) return listed('default')
+  const process = (
+    globalThis as {
+      process?: {
+        env?: Record<string, string | undefined>
+        getBuiltinModule?: (id: string) => unknown
+      }
+    }
+  ).process
+  const extra = process?.env?.NODE_EXTRA_CA_CERTS
+  if (!extra) return tls.rootCertificates
+  try {
+    const fs = process?.getBuiltinModule?.('node:fs') as typeof import('node:fs') | undefined
+    return [...tls.rootCertificates, fs?.readFileSync(extra, 'utf8') ?? '']
+  } catch {
+    // Node itself only warns about an unreadable NODE_EXTRA_CA_CERTS
+    return tls.rootCertificates
+  }
 }
 
 /**
@@ -194,7 +215,10 @@ export function clientCertificate(options: unknown, now: number): ClientCertific
     cert: typeof cert === 'string' ? cert : Buffer.from(cert),
     key: privateKey.export({ type: 'pkcs8', format: 'pem' }),
     ...(trusted ? { ca: trusted } : {}),
+    // as Node's global agent: connections are reused, an idle one is closed after 5 s (before a
+    // load balancer drops it silently and a token request hangs on it)
     keepAlive: true,
+    timeout: 5_000,
   })
   return {
     fetch: certificateFetch(node, agent),
@@ -207,15 +231,16 @@ export function clientCertificate(options: unknown, now: number): ClientCertific
   }
 }
 
-/** Statuses whose response has no body (Fetch: a "null body status"). */
-const NULL_BODY = new Set([101, 103, 204, 205, 304])
+/** Statuses whose response has no body (Fetch's "null body status"; 1xx never reach here). */
+const NULL_BODY = new Set([204, 205, 304])
 
 function certificateFetch(node: NodeModules, agent: NodeHttps.Agent): typeof fetch {
   return async (input, init) => {
     const request = new Request(input, init)
     const url = new URL(request.url)
-    // http is for development against a loopback provider (allowInsecureRequests): no TLS there
-    if (url.protocol !== 'https:') return fetch(request)
+    // http is for development against a loopback provider (allowInsecureRequests): no TLS
+    // there, and no redirect followed either
+    if (url.protocol !== 'https:') return fetch(new Request(request, { redirect: 'manual' }))
     const { signal } = request
     signal.throwIfAborted()
     const body = request.body ? Buffer.from(await request.arrayBuffer()) : undefined
@@ -225,16 +250,21 @@ function certificateFetch(node: NodeModules, agent: NodeHttps.Agent): typeof fet
     })
     if (body) headers['content-length'] = String(body.length)
     return new Promise<Response>((resolve, reject) => {
+      // aborted while the body was read
+      if (signal.aborted) {
+        reject(signal.reason)
+        return
+      }
       const sent = node.https.request(url, { method: request.method, headers, agent }, (res) => {
         const status = res.statusCode ?? 0
-        const responseHeaders = new Headers()
-        for (let i = 0; i + 1 < res.rawHeaders.length; i += 2) {
-          responseHeaders.append(res.rawHeaders[i] as string, res.rawHeaders[i + 1] as string)
-        }
         const empty = NULL_BODY.has(status) || request.method === 'HEAD'
         if (empty) res.resume()
         res.once('close', () => signal.removeEventListener('abort', abort))
         try {
+          const responseHeaders = new Headers()
+          for (let i = 0; i + 1 < res.rawHeaders.length; i += 2) {
+            responseHeaders.append(res.rawHeaders[i] as string, res.rawHeaders[i + 1] as string)
+          }
           resolve(
             new Response(
               empty ? null : (node.stream.Readable.toWeb(res) as ReadableStream<Uint8Array>),

@@ -29,6 +29,9 @@ export async function signingKey(key: ClientKey): Promise<CryptoKey> {
 /** Why a key cannot be the client's: the text after the option's name. */
 export class ClientKeyError extends Error {}
 
+/** The smallest RSA modulus accepted for signing (RFC 7518 §3.3). */
+const MIN_RSA_BITS = 2048
+
 const RSA_ALGS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512']
 const EC_ALGS: Readonly<Record<string, string>> = {
   'P-256': 'ES256',
@@ -82,6 +85,19 @@ function algorithmOf(kty: string, curve: string | undefined, alg: string | undef
 function cryptoKeyAlgorithm(key: CryptoKey): { alg: string; curve?: string } {
   const algorithm = key.algorithm as KeyAlgorithm & { hash?: { name: string }; namedCurve?: string }
   const bits = algorithm.hash?.name.replace('SHA-', '')
+  if (algorithm.name === 'RSASSA-PKCS1-v1_5' || algorithm.name === 'RSA-PSS') {
+    if (bits !== '256' && bits !== '384' && bits !== '512') {
+      throw new ClientKeyError(
+        `is an RSA CryptoKey for ${algorithm.hash?.name ?? 'no hash'}: sign with SHA-256, SHA-384 or SHA-512`,
+      )
+    }
+    const { modulusLength } = algorithm as KeyAlgorithm & { modulusLength?: number }
+    if (modulusLength !== undefined && modulusLength < MIN_RSA_BITS) {
+      throw new ClientKeyError(
+        `is a ${modulusLength}-bit RSA key: RFC 7518 §3.3 asks for 2048 bits or more`,
+      )
+    }
+  }
   switch (algorithm.name) {
     case 'RSASSA-PKCS1-v1_5':
       return { alg: `RS${bits}` }
@@ -140,6 +156,13 @@ export function clientKey(value: unknown, kid?: string): ClientKey {
   const alg = algorithmOf(jwk.kty, jwk.crv, jwk.alg)
   if (typeof jwk.d !== 'string') {
     throw new ClientKeyError('is a public key: give the private JWK (with its "d" member)')
+  }
+  if (jwk.kty === 'RSA' && typeof jwk.n === 'string') {
+    // the modulus's bits, from its base64url length (leading zero bytes are not encoded)
+    const bits = Math.floor((jwk.n.replace(/=+$/, '').length * 6) / 8) * 8
+    if (bits < MIN_RSA_BITS) {
+      throw new ClientKeyError(`is a ${bits}-bit RSA key: RFC 7518 §3.3 asks for 2048 bits or more`)
+    }
   }
   const kidOf = kid ?? (typeof jwk.kid === 'string' ? jwk.kid : undefined)
   const algorithm = webCryptoAlgorithm(alg, jwk.crv)

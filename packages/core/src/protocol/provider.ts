@@ -111,7 +111,7 @@ export async function loginSecrets(): Promise<CallbackChecks & { codeChallenge: 
  * client_secret_basic where the provider offers it (the default of RFC 8414 when it says
  * nothing), else client_secret_post, else client_secret_jwt where it offers those.
  */
-function pickClientAuth(
+export function pickClientAuth(
   offered: readonly string[] | undefined,
   secret: string | undefined,
   key: ClientKey | undefined,
@@ -125,8 +125,9 @@ function pickClientAuth(
   ) {
     return 'private_key_jwt'
   }
-  // a certificate beside a secret or key may be there for bound tokens only
-  if (certificate !== undefined && secret === undefined && key === undefined) {
+  // a certificate beside a secret may be there for bound tokens only (beside a key the provider
+  // does not take for private_key_jwt, it authenticates)
+  if (certificate !== undefined && secret === undefined) {
     const [fits, other] = certificate.selfSigned
       ? (['self_signed_tls_client_auth', 'tls_client_auth'] as const)
       : (['tls_client_auth', 'self_signed_tls_client_auth'] as const)
@@ -136,23 +137,45 @@ function pickClientAuth(
   if (secret === undefined) return 'none'
   if (offered === undefined || offered.includes('client_secret_basic')) return 'client_secret_basic'
   if (offered.includes('client_secret_post')) return 'client_secret_post'
-  return offered.includes('client_secret_jwt') ? 'client_secret_jwt' : 'client_secret_basic'
+  if (offered.includes('client_secret_jwt')) return 'client_secret_jwt'
+  // the provider takes no secret: the key or the certificate beside it, where offered
+  if (key !== undefined && offered.includes('private_key_jwt')) return 'private_key_jwt'
+  const tls = TLS_METHODS.find((method) => certificate !== undefined && offered.includes(method))
+  return tls ?? 'client_secret_basic'
+}
+
+/**
+ * The name to sign with for a use whose algorithms the provider's metadata lists (`listed`,
+ * absent: the key's own): the key's `alg` when listed, the other name of an Ed25519 signature when
+ * only that one is (RFC 9864: EdDSA and Ed25519 name the same signature); else a
+ * `DiscoveryError` saying why the provider would refuse every request.
+ */
+function listedAlg(alg: string, listed: unknown, metadata: string, what: string): string {
+  if (!Array.isArray(listed) || listed.length === 0 || listed.includes(alg)) return alg
+  const other = alg === 'EdDSA' ? 'Ed25519' : alg === 'Ed25519' ? 'EdDSA' : undefined
+  if (other !== undefined && listed.includes(other)) return other
+  throw new DiscoveryError(
+    'sign-in is not possible: the identity provider is not configured correctly',
+    {
+      misconfigured: true,
+      hint: `the provider accepts ${what} signed with ${listed.join(', ')} (${metadata}), but "clientPrivateKey" signs with ${alg}: give the JWK an "alg" it lists (an RSA key can sign PS256 or RS256), or a key of a type it accepts`,
+    },
+  )
 }
 
 function clientAuthentication(
   method: ClientAuth,
   secret: string | undefined,
-  key: ClientKey | undefined,
-  cryptoKey: CryptoKey | undefined,
+  key: { key: CryptoKey; kid: string | undefined; alg: string } | undefined,
 ): client.ClientAuth {
   switch (method) {
     case 'private_key_jwt':
       // a fresh assertion per request (its own jti, exp a minute ahead), signed with the key's alg
       return client.PrivateKeyJwt(
-        { key: cryptoKey as CryptoKey, kid: key?.kid },
+        { key: key?.key as CryptoKey, kid: key?.kid },
         {
-          // the header names the algorithm as the key's registration does (EdDSA or Ed25519 for
-          // the same signature)
+          // the header names the algorithm as the key's registration, or the provider's
+          // metadata, does (EdDSA or Ed25519 for the same signature)
           [client.modifyAssertion]: (header) => {
             if (key) header.alg = key.alg
           },
@@ -236,8 +259,18 @@ async function discover(settings: Settings): Promise<Provider> {
     clientAuthentication(
       clientAuth,
       secret,
-      key,
-      key && clientAuth === 'private_key_jwt' ? await signingKey(key) : undefined,
+      key && clientAuth === 'private_key_jwt'
+        ? {
+            key: await signingKey(key),
+            kid: key.kid,
+            alg: listedAlg(
+              key.alg,
+              server.token_endpoint_auth_signing_alg_values_supported,
+              'token_endpoint_auth_signing_alg_values_supported',
+              'client assertions',
+            ),
+          }
+        : undefined,
     ),
   )
   if (settings.allowInsecureRequests) client.allowInsecureRequests(config)
@@ -274,7 +307,17 @@ async function discover(settings: Settings): Promise<Provider> {
     dpopRequired: settings.dpop,
     requestObjectKey:
       jar && key
-        ? { key: await signingKey(key), alg: key.alg, ...(key.kid ? { kid: key.kid } : {}) }
+        ? {
+            key: await signingKey(key),
+            // an algorithm the provider does not list would be refused at every login: said now
+            alg: listedAlg(
+              key.alg,
+              server.request_object_signing_alg_values_supported,
+              'request_object_signing_alg_values_supported',
+              'request objects',
+            ),
+            ...(key.kid ? { kid: key.kid } : {}),
+          }
         : undefined,
     signingAlg: alg,
     clockTolerance: settings.clockTolerance,
