@@ -178,11 +178,13 @@ describe.each(harnesses)('DPoP asked, Bearer answered ($name)', (harness) => {
   })
   afterAll(() => stack?.close())
 
-  it('refuses the login: 502, no session (the token would not be sender-constrained)', async () => {
+  it('refuses the login: 502, no session (the token would not be sender-constrained), and revokes its refresh token', async () => {
     const browser = stack.browser()
     const callback = await authorize(browser, await startLogin(browser, stack.baseUrl))
+    const revocations = stack.provider.counts('revocation')
     const response = await browser.navigate(callback, { 'sec-fetch-site': 'cross-site' })
     expect(response.status).toBe(502)
+    expect(stack.provider.counts('revocation')).toBe(revocations + 1)
     expect(response.setCookies.some((c) => /^codeflow=[^;]/.test(c))).toBe(false)
     expect((await browser.request(`${stack.baseUrl}/api/me`)).status).toBe(401)
   })

@@ -578,6 +578,11 @@ async function checkTokens(
   // (RFC 9449 §5)
   const expected = dpop ? 'DPoP' : 'Bearer'
   if (response.token_type.toLowerCase() !== expected.toLowerCase()) {
+    // the tokens are refused, so their refresh token would stay usable at the provider, unbound:
+    // revoked, as well as may be (the refusal stands whatever the revocation does)
+    if (response.refresh_token !== undefined) {
+      await revokeRefreshToken(provider, response.refresh_token).catch(() => false)
+    }
     throw new Error(
       `the token response has "token_type" ${JSON.stringify(response.token_type)}, not ${expected}`,
     )
