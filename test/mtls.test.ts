@@ -163,6 +163,56 @@ describe.each(harnesses)('mutual TLS ($name)', (harness) => {
     },
   )
 
+  describe('a pushed authorization request, authenticated with the certificate', () => {
+    let stack: Stack
+    beforeAll(async () => {
+      stack = await startStack(harness, {
+        publicClient: true,
+        browserCa: ca.cert,
+        apiUrl: `${api.url}/orders`,
+        provider: {
+          tls: { cert: serverCertificate.cert, key: serverCertificate.key, clientCa: ca.cert },
+          require: { pushedAuthorizationRequests: true },
+        },
+        providerClient: {
+          tokenEndpointAuthMethod: 'tls_client_auth',
+          tlsClientAuthSubjectDn: issued.subject,
+          certificateBoundAccessTokens: true,
+        },
+        auth: {
+          clientAuth: 'tls_client_auth',
+          clientCertificate: certificateOption(issued),
+          allowInsecureRequests: false,
+        },
+      })
+      api.introspection = {
+        endpoint: `${stack.provider.issuer}/token/introspection`,
+        clientId: CLIENT_ID,
+        ...certificateOption(issued),
+      }
+    })
+    afterAll(() => stack?.close())
+
+    it('pushes the request, signs in and calls the API with the bound token', async () => {
+      const browser = stack.browser()
+      const pushed = stack.provider.counts('par')
+      const start = await startLogin(browser, stack.baseUrl)
+      expect([...(start.location?.searchParams.keys() ?? [])].sort()).toEqual([
+        'client_id',
+        'request_uri',
+      ])
+      const callback = await authorize(browser, start)
+      expect((await browser.navigate(callback, { 'sec-fetch-site': 'cross-site' })).status).toBe(
+        302,
+      )
+      expect(stack.provider.counts('par')).toBe(pushed + 1)
+      expect((await browser.request(`${stack.baseUrl}/api/call`)).json()).toEqual({
+        status: 200,
+        body: { sub: 'alice', x5t: issued.thumbprint },
+      })
+    })
+  })
+
   describe('the provider on http, its mTLS endpoint aliases on https', () => {
     let stack: Stack
     beforeAll(async () => {

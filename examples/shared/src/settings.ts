@@ -258,6 +258,7 @@ export function readExampleSettings(
   let clientCertificate = certificateFiles(source)
   const tlsAuth = clientAuth === 'tls_client_auth' || clientAuth === 'self_signed_tls_client_auth'
   let tls: DevProviderTls | undefined
+  let authorizationParams: Record<string, string> | undefined
   if (!issuer) {
     const devPort = Number(env('DEV_PROVIDER_PORT', source) ?? options.devProviderPort ?? 0)
     if (!Number.isInteger(devPort) || devPort < 0 || devPort > 65535) {
@@ -306,6 +307,9 @@ export function readExampleSettings(
     // a TLS method authenticates with the certificate alone
     if (!tlsAuth) clientSecret ??= DEV_CLIENT.clientSecret
     scope ??= 'openid profile email offline_access'
+    // OIDC Core §11: offline_access needs prompt=consent. The embedded provider adds it to a
+    // plain authorization request itself, but cannot to a pushed one or a request object
+    if (par || jar) authorizationParams = { prompt: 'consent' }
   }
   if (!clientId) throw new EnvironmentError('OIDC_CLIENT_ID must be set with OIDC_ISSUER')
   let issuerUrl: URL
@@ -350,6 +354,7 @@ export function readExampleSettings(
       ...(clientAuth ? { clientAuth } : {}),
       ...(clientPrivateKey ? { clientPrivateKey } : {}),
       ...(clientCertificate ? { clientCertificate } : {}),
+      ...(authorizationParams ? { authorizationParams } : {}),
       ...(par === undefined ? {} : { pushedAuthorizationRequests: par }),
       ...(jar === undefined ? {} : { requestObjects: jar }),
       ...(dpop === undefined ? {} : { dpop }),
