@@ -24,13 +24,14 @@ describe.each(harnesses)('hardening ($name)', (harness) => {
   const cookieOf = (browser: Browser, name: RegExp) =>
     browser.cookies.find((c) => name.test(c.name))
 
-  it('sends exactly the configured parameters to the provider, whatever the login request carries (nextjs-auth0 CVE-2025-67716)', async () => {
+  it('sends exactly the configured parameters and the allowed login parameters to the provider, whatever the login request carries (nextjs-auth0 CVE-2025-67716)', async () => {
     const browser = stack.browser()
     const smuggled = new URLSearchParams({
       returnTo:
         '/reports?x=1&scope=openid%20admin&prompt=none&redirect_uri=https://evil.example/cb',
       scope: 'openid admin',
-      prompt: 'none',
+      // a login parameter /login passes (OIDC Core 3.1.2.1), and one inside returnTo, which not
+      prompt: 'login',
       redirect_uri: 'https://evil.example/cb',
       response_type: 'token',
       client_id: 'another-client',
@@ -45,12 +46,16 @@ describe.each(harnesses)('hardening ($name)', (harness) => {
       'client_id',
       'code_challenge',
       'code_challenge_method',
+      'login_hint',
       'nonce',
+      'prompt',
       'redirect_uri',
       'response_type',
       'scope',
       'state',
     ])
+    expect(params.get('prompt')).toBe('login')
+    expect(params.get('login_hint')).toBe('victim@example.com')
     expect(params.get('scope')).toBe('openid profile offline_access')
     expect(params.get('redirect_uri')).toBe(`${stack.baseUrl}/callback`)
     expect(params.get('client_id')).toBe(stack.provider.clientId)

@@ -5,7 +5,7 @@
 import { once } from 'node:events'
 import type { Server } from 'node:http'
 import type { AuthOptions } from '@codeflow/core'
-import { redisConnection } from '@codeflow/example-shared'
+import { type ExampleOptions, redisConnection } from '@codeflow/example-shared'
 import type { TestClock } from '../support/clock.js'
 
 /** What a harness is started with. */
@@ -32,6 +32,12 @@ export interface HarnessOptions {
   readonly clock?: TestClock
   /** the resource server the example's /api/call calls (the examples' API_URL) */
   readonly apiUrl?: string
+  /** the example's ADMIN_GROUP, STEP_UP_MAX_AGE and STEP_UP_ACR */
+  readonly example?: {
+    readonly adminGroup?: string
+    readonly stepUpMaxAge?: number
+    readonly stepUpAcr?: string
+  }
 }
 
 /** A running app. */
@@ -77,14 +83,17 @@ export function inProcessHarness(
   name: string,
   createApp: (
     auth: AuthOptions,
-    example: { apiUrl?: string },
+    example: ExampleOptions,
   ) => { listen(port: number, host: string): Server },
 ): Harness {
   return {
     name,
     async start(options) {
       const { auth, close } = inProcessOptions(options)
-      const server = createApp(auth, { apiUrl: options.apiUrl }).listen(options.port, '127.0.0.1')
+      const server = createApp(auth, { apiUrl: options.apiUrl, ...options.example }).listen(
+        options.port,
+        '127.0.0.1',
+      )
       await once(server, 'listening')
       return {
         async close() {

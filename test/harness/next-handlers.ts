@@ -11,7 +11,14 @@ import { once } from 'node:events'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import { homePage, profilePage } from '@codeflow/example-shared'
 import { createCodeflow, type RouteHandler } from '@codeflow/next'
-import { callRoute, meRoute, tokenRoute } from '../../examples/next/lib/routes.js'
+import {
+  adminRoute,
+  apiAdminRoute,
+  callRoute,
+  meRoute,
+  stepUpRoute,
+  tokenRoute,
+} from '../../examples/next/lib/routes.js'
 import { type Harness, inProcessOptions } from './harness.js'
 
 function html(body: string): Response {
@@ -81,7 +88,7 @@ async function throughProxy(
 export const nextHandlersHarness: Harness = {
   name: 'next-handlers',
   async start(options) {
-    const { apiUrl } = options
+    const { apiUrl, example = {} } = options
     const { auth, close } = inProcessOptions(options)
     // as examples/next/lib/codeflow.ts
     const codeflow = createCodeflow(auth, {
@@ -105,6 +112,9 @@ export const nextHandlersHarness: Harness = {
       '/api/me': meRoute(codeflow),
       '/api/token': tokenRoute(codeflow),
       '/api/call': callRoute(codeflow, () => apiUrl),
+      '/admin': adminRoute(codeflow, () => example),
+      '/api/admin': apiAdminRoute(codeflow, () => example),
+      '/step-up': stepUpRoute(codeflow, () => example),
     }
     const context = { params: Promise.resolve({}) }
     async function handle(request: Request): Promise<Response> {

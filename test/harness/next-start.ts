@@ -113,7 +113,7 @@ export function exampleEnvironment(auth: AuthOptions): Record<string, string> {
 /** The built Next.js example under `next start`, in its own process. */
 export const nextStartHarness: Harness = {
   name: 'next-start',
-  async start({ port, auth, redisUrl, redisSessions, clock, apiUrl }) {
+  async start({ port, auth, redisUrl, redisSessions, clock, apiUrl, example = {} }) {
     if (!existsSync(resolve(exampleDir, '.next/BUILD_ID'))) {
       throw new Error(
         'examples/next is not built: run `pnpm test` or `pnpm --dir examples/next build`',
@@ -131,6 +131,11 @@ export const nextStartHarness: Harness = {
           ...(redisUrl === undefined ? {} : { REDIS_URL: redisUrl }),
           ...(redisSessions === false ? { SESSION_STORE: 'cookie' } : {}),
           ...(apiUrl === undefined ? {} : { API_URL: apiUrl }),
+          ...(example.adminGroup === undefined ? {} : { ADMIN_GROUP: example.adminGroup }),
+          ...(example.stepUpMaxAge === undefined
+            ? {}
+            : { STEP_UP_MAX_AGE: String(example.stepUpMaxAge) }),
+          ...(example.stepUpAcr === undefined ? {} : { STEP_UP_ACR: example.stepUpAcr }),
           ...preload.env,
           PORT: String(port),
           NEXT_TELEMETRY_DISABLED: '1',

@@ -70,6 +70,8 @@ export interface StackOptions {
   publicClient?: boolean
   /** the resource server the example's /api/call calls (API_URL) */
   apiUrl?: string
+  /** the example's ADMIN_GROUP, STEP_UP_MAX_AGE and STEP_UP_ACR */
+  example?: HarnessOptions['example']
   /** how the provider requires the client to authenticate, and its keys (private_key_jwt) */
   providerClient?: Partial<
     Pick<
@@ -143,6 +145,7 @@ async function startStackOnce(harness: Harness, options: StackOptions = {}): Pro
         ...(options.redisSessions === undefined ? {} : { redisSessions: options.redisSessions }),
         ...(options.clock === undefined ? {} : { clock: options.clock }),
         ...(options.apiUrl === undefined ? {} : { apiUrl: options.apiUrl }),
+        ...(options.example === undefined ? {} : { example: options.example }),
       },
     )
   } catch (error) {
@@ -177,14 +180,15 @@ export async function startInstances(
   ports: readonly number[],
   redisUrl: string | undefined,
   auth: (baseUrl: string) => AuthOptions,
-  extra: Pick<HarnessOptions, 'redisSessions' | 'clock' | 'apiUrl'> = {},
+  extra: Pick<HarnessOptions, 'redisSessions' | 'clock' | 'apiUrl' | 'example'> = {},
 ): Promise<Instance[]> {
   const instances: Instance[] = []
-  const { clock, apiUrl, ...redisExtra } = extra
+  const { clock, apiUrl, example, ...redisExtra } = extra
   const shared = {
     ...(redisUrl ? { redisUrl, ...redisExtra } : {}),
     ...(clock === undefined ? {} : { clock }),
     ...(apiUrl === undefined ? {} : { apiUrl }),
+    ...(example === undefined ? {} : { example }),
   }
   try {
     for (const port of ports) {

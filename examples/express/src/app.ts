@@ -1,10 +1,14 @@
 import type { AuthOptions } from '@codeflow/core'
 import {
+  adminGuard,
+  adminPage,
   callApi,
   type ExampleOptions,
   homePage,
   internalErrorPage,
   profilePage,
+  stepUpGuard,
+  stepUpPage,
 } from '@codeflow/example-shared'
 import { auth, authErrorHandler, requireAuth } from '@codeflow/express'
 import express, { type ErrorRequestHandler, type Express } from 'express'
@@ -32,6 +36,36 @@ export function createApp(
         res.set('Cache-Control', 'no-store').type('html').send(profilePage(req.auth.user))
       },
       { unauthenticated: 'redirect' },
+    ),
+  )
+
+  app.get(
+    '/admin',
+    requireAuth(
+      (req, res) => {
+        res.set('Cache-Control', 'no-store').type('html').send(adminPage(req.auth.user))
+      },
+      { unauthenticated: 'redirect', ...adminGuard(example) },
+    ),
+  )
+
+  app.get(
+    '/api/admin',
+    requireAuth(
+      (req, res) => {
+        res.set('Cache-Control', 'no-store').json({ sub: req.auth.user.sub })
+      },
+      { unauthenticated: 'json', ...adminGuard(example) },
+    ),
+  )
+
+  app.get(
+    '/step-up',
+    requireAuth(
+      (req, res) => {
+        res.set('Cache-Control', 'no-store').type('html').send(stepUpPage(req.auth.session))
+      },
+      { unauthenticated: 'redirect', ...stepUpGuard(example) },
     ),
   )
 

@@ -1,10 +1,14 @@
 import type { AuthOptions } from '@codeflow/core'
 import {
+  adminGuard,
+  adminPage,
   callApi,
   type ExampleOptions,
   homePage,
   internalErrorPage,
   profilePage,
+  stepUpGuard,
+  stepUpPage,
 } from '@codeflow/example-shared'
 import { auth, authErrorHandler, requireAuth } from '@codeflow/koa'
 import Router from '@koa/router'
@@ -25,6 +29,35 @@ export function createApp(options: AuthOptions, example: ExampleOptions = {}): K
     ctx.type = 'html'
     ctx.body = profilePage(ctx.state.auth.user)
   })
+
+  router.get(
+    '/admin',
+    requireAuth({ unauthenticated: 'redirect', ...adminGuard(example) }),
+    (ctx) => {
+      ctx.set('Cache-Control', 'no-store')
+      ctx.type = 'html'
+      ctx.body = adminPage(ctx.state.auth.user)
+    },
+  )
+
+  router.get(
+    '/api/admin',
+    requireAuth({ unauthenticated: 'json', ...adminGuard(example) }),
+    (ctx) => {
+      ctx.set('Cache-Control', 'no-store')
+      ctx.body = { sub: ctx.state.auth.user.sub }
+    },
+  )
+
+  router.get(
+    '/step-up',
+    requireAuth({ unauthenticated: 'redirect', ...stepUpGuard(example) }),
+    (ctx) => {
+      ctx.set('Cache-Control', 'no-store')
+      ctx.type = 'html'
+      ctx.body = stepUpPage(ctx.state.auth.session)
+    },
+  )
 
   router.get('/api/me', requireAuth({ unauthenticated: 'json' }), (ctx) => {
     ctx.set('Cache-Control', 'no-store')

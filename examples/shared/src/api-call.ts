@@ -5,6 +5,8 @@
  * their error handlers answer.
  */
 
+import type { GuardOptions } from '@codeflow/core'
+
 /** What an example's `/api/call` answers. */
 export interface ApiCallAnswer {
   readonly status: number
@@ -15,6 +17,25 @@ export interface ApiCallAnswer {
 export interface ExampleOptions {
   /** API_URL: the resource server `/api/call` calls; unset, `/api/call` answers 404 */
   readonly apiUrl?: string | undefined
+  /** ADMIN_GROUP: what the `groups` claim must include for `/admin`; default `admin` */
+  readonly adminGroup?: string | undefined
+  /** STEP_UP_MAX_AGE: seconds `/step-up`'s authentication may be old; default 300 */
+  readonly stepUpMaxAge?: number | undefined
+  /** STEP_UP_ACR: the `acr` `/step-up` needs too; default none */
+  readonly stepUpAcr?: string | undefined
+}
+
+/** The guard of `/admin` and `/api/admin`: `groups` (an array or a string) must include the group. */
+export function adminGuard(example: ExampleOptions): GuardOptions {
+  return { claims: { groups: { includes: example.adminGroup ?? 'admin' } } }
+}
+
+/** The guard of `/step-up`: a recent authentication, of `STEP_UP_ACR` when it is set. */
+export function stepUpGuard(example: ExampleOptions): GuardOptions {
+  return {
+    maxAge: example.stepUpMaxAge ?? 300,
+    ...(example.stepUpAcr === undefined ? {} : { acr: example.stepUpAcr }),
+  }
 }
 
 /**

@@ -7,6 +7,9 @@ export interface ExampleConfig {
   readonly port: number
   /** API_URL: the resource server `/api/call` calls */
   readonly apiUrl: string | undefined
+  readonly adminGroup: string | undefined
+  readonly stepUpMaxAge: number | undefined
+  readonly stepUpAcr: string | undefined
   /** the address to listen on: HOST, else 127.0.0.1 for a loopback base URL, else every interface */
   readonly host: string | undefined
   readonly baseUrl: string
@@ -33,6 +36,9 @@ export async function loadExampleConfig(
         clients: [dev.client],
         require: dev.require,
         ...(dev.tls ? { tls: dev.tls } : {}),
+        claims: dev.claims,
+        claimNames: ['groups'],
+        ...(dev.acrValues ? { acrValues: dev.acrValues } : {}),
       })
     : undefined
   return {

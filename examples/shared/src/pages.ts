@@ -1,4 +1,4 @@
-import type { UserClaims } from '@codeflow/core'
+import type { Session, UserClaims } from '@codeflow/core'
 
 /** Text made safe for HTML element content and double-quoted attributes. */
 function escapeHtml(text: string): string {
@@ -37,6 +37,26 @@ export function profilePage(user: UserClaims): string {
     'Profile',
     `<p>Subject: <code id="sub">${escapeHtml(user.sub)}</code></p>
 <pre id="claims">${escapeHtml(JSON.stringify(user, null, 2))}</pre>${signOut}`,
+  )
+}
+
+/** The administrators' page (`/admin`): only a user whose `groups` include ADMIN_GROUP sees it. */
+export function adminPage(user: UserClaims): string {
+  return layout(
+    'Administration',
+    `<p id="admin">Signed in as <code>${escapeHtml(user.sub)}</code>, an administrator.</p>${signOut}`,
+  )
+}
+
+/** The step-up page (`/step-up`): seen only after a recent enough sign-in (and of STEP_UP_ACR). */
+export function stepUpPage(session: Session): string {
+  const when =
+    session.authTime === undefined ? 'unknown' : new Date(session.authTime * 1000).toISOString()
+  return layout(
+    'Recent sign-in',
+    `<p id="step-up">You signed in at <time id="auth-time">${escapeHtml(when)}</time>${
+      session.acr === undefined ? '' : `, with <code id="acr">${escapeHtml(session.acr)}</code>`
+    }.</p>${signOut}`,
   )
 }
 

@@ -23,11 +23,12 @@ export async function serveExample(
   try {
     const loaded = await loadExampleConfig()
     config = loaded
-    const server = createApp(loaded.auth, { apiUrl: loaded.apiUrl }).listen(
-      loaded.port,
-      loaded.host ?? '::',
-      () => console.log(banner(name, loaded)),
-    )
+    const server = createApp(loaded.auth, {
+      apiUrl: loaded.apiUrl,
+      adminGroup: loaded.adminGroup,
+      stepUpMaxAge: loaded.stepUpMaxAge,
+      stepUpAcr: loaded.stepUpAcr,
+    }).listen(loaded.port, loaded.host ?? '::', () => console.log(banner(name, loaded)))
     const stop = () => {
       server.close()
       server.closeAllConnections()

@@ -46,6 +46,12 @@ export interface ExampleSettings {
   readonly port: number
   /** API_URL: the resource server `/api/call` calls */
   readonly apiUrl: string | undefined
+  /** ADMIN_GROUP: what `groups` must include for `/admin` */
+  readonly adminGroup: string | undefined
+  /** STEP_UP_MAX_AGE: seconds `/step-up`'s authentication may be old */
+  readonly stepUpMaxAge: number | undefined
+  /** STEP_UP_ACR: the `acr` `/step-up` needs too */
+  readonly stepUpAcr: string | undefined
   /** the address to listen on: HOST, else 127.0.0.1 for a loopback base URL, else every interface */
   readonly host: string | undefined
   readonly baseUrl: string
@@ -61,6 +67,10 @@ export interface ExampleSettings {
         readonly require: DevProviderRequirements
         /** mutual TLS, for OIDC_CLIENT_AUTH=tls_client_auth or self_signed_tls_client_auth */
         readonly tls?: DevProviderTls
+        /** the `groups` of each account: ADMIN_GROUP for a login id that starts with "admin" */
+        readonly claims: (accountId: string) => Record<string, unknown>
+        /** STEP_UP_ACR, which the embedded provider then offers (`acr_values_supported`) */
+        readonly acrValues?: string[]
       }
     | undefined
   /**
@@ -252,6 +262,12 @@ export function readExampleSettings(
   const apiUrl = env('API_URL', source)
   if (apiUrl !== undefined && !URL.canParse(apiUrl))
     throw new EnvironmentError('API_URL must be a URL')
+  const adminGroup = env('ADMIN_GROUP', source)
+  const stepUpMaxAge = wholeNumber('STEP_UP_MAX_AGE', source, 0)
+  const stepUpAcr = env('STEP_UP_ACR', source)
+  if (stepUpAcr !== undefined && !/^[\x21\x23-\x5b\x5d-\x7e]{1,256}$/.test(stepUpAcr)) {
+    throw new EnvironmentError('STEP_UP_ACR must be one acr value (no spaces or quotes)')
+  }
   const par = flag('OIDC_PAR', source)
   const jar = flag('OIDC_JAR', source)
   const dpop = flag('OIDC_DPOP', source)
@@ -280,9 +296,15 @@ export function readExampleSettings(
       ...(clientPrivateKey ? [publicJwk(clientPrivateKey)] : []),
       ...(registered ? [registered.jwk] : []),
     ]
+    const group = adminGroup ?? 'admin'
     devProvider = {
       port: devPort,
       ...(tls ? { tls } : {}),
+      // sign in as "admin" (or any id starting with it) to see /admin
+      claims: (accountId: string) => ({
+        groups: accountId.startsWith('admin') ? [group, 'users'] : ['users'],
+      }),
+      ...(stepUpAcr ? { acrValues: [stepUpAcr] } : {}),
       // OIDC_PAR=true and OIDC_JAR=true make the embedded provider require them as well
       require: { pushedAuthorizationRequests: par ?? false, requestObjects: jar ?? false },
       client: {
@@ -344,6 +366,9 @@ export function readExampleSettings(
   return {
     port,
     apiUrl,
+    adminGroup,
+    stepUpMaxAge,
+    stepUpAcr,
     host,
     baseUrl,
     devProvider,

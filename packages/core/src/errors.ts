@@ -184,6 +184,38 @@ export class UnauthenticatedError extends AuthError {
   }
 }
 
+/** A login request whose parameters cannot be sent to the provider (400). */
+export class LoginRequestError extends AuthError {
+  constructor(message: string) {
+    super(message, 'invalid_login_request', 400)
+  }
+}
+
+/**
+ * The session's authentication is not what the route asks (too old, another `acr`): a new login
+ * with `max_age`/`acr_values` is needed (401, RFC 9470's `insufficient_user_authentication`); or
+ * the login made for it did not satisfy them.
+ */
+export class StepUpError extends AuthError {
+  /** the login URL that asks for the authentication the route needs */
+  readonly loginUrl: string
+  /** the `max_age` asked, seconds */
+  readonly maxAge: number | undefined
+  /** the `acr` values asked */
+  readonly acrValues: readonly string[] | undefined
+  constructor(
+    message: string,
+    loginUrl: string,
+    asked: { maxAge?: number | undefined; acrValues?: readonly string[] | undefined },
+    code = 'insufficient_user_authentication',
+  ) {
+    super(message, code, 401)
+    this.loginUrl = loginUrl
+    this.maxAge = asked.maxAge
+    this.acrValues = asked.acrValues
+  }
+}
+
 /** The request is authenticated but not allowed, or is a cross-site state change (403). */
 export class ForbiddenError extends AuthError {
   constructor(message: string, code = 'forbidden') {

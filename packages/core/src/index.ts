@@ -13,6 +13,7 @@ export {
   ConfigurationError,
   DiscoveryError,
   ForbiddenError,
+  LoginRequestError,
   LogoutTokenError,
   MethodNotAllowedError,
   MissingTransactionError,
@@ -22,6 +23,7 @@ export {
   SessionStoreError,
   SessionTooLargeError,
   StateMismatchError,
+  StepUpError,
   TokenExchangeError,
   TokenRefreshError,
   UnauthenticatedError,
@@ -52,7 +54,13 @@ export {
   type RevocationStore,
 } from './session/revocation.js'
 export { createMemoryStore, type MemoryStoreOptions, type SessionStore } from './session/store.js'
-export type { ExtraToken, Session, SessionData, UserClaims } from './session/types.js'
+export type {
+  CustomClaims,
+  ExtraToken,
+  Session,
+  SessionData,
+  UserClaims,
+} from './session/types.js'
 export { type AccessToken, type AccessTokenOptions, getAccessToken } from './tokens/access-token.js'
 export { fetchWithToken, type TokenFetchOptions } from './tokens/fetch.js'
 export { getUserinfo } from './tokens/userinfo.js'

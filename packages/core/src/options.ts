@@ -323,7 +323,8 @@ export interface Settings {
   readonly development: boolean
 }
 
-const RESERVED_PARAMS = new Set([
+/** The authorization request parameters codeflow sets itself: never the app's. */
+export const RESERVED_PARAMS: ReadonlySet<string> = new Set([
   'response_type',
   'client_id',
   'redirect_uri',

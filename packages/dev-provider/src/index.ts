@@ -17,6 +17,7 @@ import Provider, {
   type ClientMetadata,
   type Configuration,
   type errors,
+  interactionPolicy,
   type JWK,
   type KoaContextWithOIDC,
 } from 'oidc-provider'
@@ -146,6 +147,17 @@ export interface DevProviderOptions {
   ttl?: DevProviderTtl
   /** Receives oidc-provider's warnings and every error it reports; silent by default. */
   logger?: (line: string) => void
+  /**
+   * The authentication context classes it offers (`acr_values_supported`); none by default, and
+   * then no ID token carries `acr`.
+   */
+  acrValues?: string[]
+  /**
+   * The `acr` of a login, from the account and the `acr_values` the request asked for; default
+   * the first value asked that `acrValues` lists (a provider that can do any of them), else
+   * none. Return another to test a relying party that checks it.
+   */
+  acr?: (login: { accountId: string; requested: readonly string[] }) => string | undefined
 }
 
 /** An endpoint whose requests `counts` reports. */
@@ -175,6 +187,12 @@ export interface DevProvider {
   close(): Promise<void>
   /** How many requests an endpoint has received since start, e.g. `counts('token')`. */
   counts(endpoint: DevProviderEndpoint): number
+  /**
+   * Makes every login session at the provider `seconds` older, so the next ID token of such a
+   * session has an old `auth_time` and a request with a smaller `max_age` makes the user sign in
+   * again (tests of step-up). Never use it outside tests.
+   */
+  ageSessions(seconds: number): void
   /**
    * Signs a back-channel logout token with the provider's own signing key, for tests that need
    * tokens the provider would not send (an old `iat`, a missing `events`, a foreign `aud`, …).
@@ -247,6 +265,8 @@ function clientMetadata(client: DevClient): ClientMetadata {
     post_logout_redirect_uris: client.postLogoutRedirectUris ?? [],
     response_types: ['code'],
     grant_types: ['authorization_code', 'refresh_token'],
+    // every ID token says when the user signed in (OIDC Registration 2: require_auth_time)
+    require_auth_time: true,
     ...(client.backchannelLogoutUri === undefined
       ? {}
       : { backchannel_logout_uri: client.backchannelLogoutUri }),
@@ -314,6 +334,59 @@ async function signingKey(): Promise<JWK> {
   const { privateKey } = await generateKeyPair('RS256', { extractable: true })
   const jwk = { ...(await exportJWK(privateKey)), alg: 'RS256', use: 'sig' }
   return { ...jwk, kid: await calculateJwkThumbprint(jwk) }
+}
+
+/**
+ * The default interaction policy, and a login asked for again when the request's `acr_values`
+ * do not include the session's `acr`: a step-up makes the user sign in again, as a provider
+ * would ask for a second factor.
+ */
+function acrPolicy() {
+  const policy = interactionPolicy.base()
+  policy.get('login')?.checks.add(
+    new interactionPolicy.Check(
+      'acr_not_satisfied',
+      "the requested acr is not the session's",
+      (ctx) => {
+        const requested = ctx.oidc.params?.acr_values
+        // once per request: a login just made stands, whatever its acr (the relying party judges)
+        const justLoggedIn = (ctx.oidc.result as { login?: unknown } | undefined)?.login
+        if (typeof requested !== 'string' || requested === '' || justLoggedIn) {
+          return interactionPolicy.Check.NO_NEED_TO_PROMPT
+        }
+        const acr = ctx.oidc.session?.acr
+        return acr !== undefined && requested.split(' ').includes(acr)
+          ? interactionPolicy.Check.NO_NEED_TO_PROMPT
+          : interactionPolicy.Check.REQUEST_PROMPT
+      },
+    ),
+  )
+  return policy
+}
+
+/**
+ * Gives each login an `acr` (the devInteractions login sets none): `choose`'s, else the first
+ * requested value the provider offers.
+ */
+function withAcr(
+  provider: Provider,
+  offered: readonly string[],
+  choose: DevProviderOptions['acr'],
+): void {
+  const finished = provider.interactionFinished.bind(provider)
+  provider.interactionFinished = async (req, res, result, options) => {
+    const login = (result as { login?: { accountId: string; acr?: string } }).login
+    if (login) {
+      const { params } = await provider.interactionDetails(req, res)
+      const requested =
+        typeof params.acr_values === 'string' ? params.acr_values.split(' ').filter(Boolean) : []
+      const acr = choose
+        ? choose({ accountId: login.accountId, requested })
+        : requested.find((value) => offered.includes(value))
+      if (acr !== undefined) login.acr = acr
+    }
+    return finished(req, res, result, options)
+  }
 }
 
 /** The client certificate of the request's TLS connection, if it has one. */
@@ -511,8 +584,12 @@ export async function startDevProvider(options: DevProviderOptions = {}): Promis
       servers.push(mtls)
       mtlsOrigin = `https://127.0.0.1:${(mtls.address() as AddressInfo).port}`
     }
+    const adapter = createMemoryAdapter()
     const configuration: Configuration = {
-      adapter: createMemoryAdapter(),
+      adapter,
+      ...(options.acrValues?.length
+        ? { acrValues: options.acrValues, interactions: { policy: acrPolicy() } }
+        : {}),
       clients: (options.clients ?? []).map(clientMetadata),
       claims: claimsConfiguration(extraNames),
       clientAuthMethods: [
@@ -582,6 +659,7 @@ export async function startDevProvider(options: DevProviderOptions = {}): Promis
     const provider = withConsoleWarningsTo(log, () => new Provider(issuer, configuration))
     reportEvents(provider, log)
     provider.use(requestConsentForOfflineAccess)
+    if (options.acrValues?.length) withAcr(provider, options.acrValues, options.acr)
     if (mtlsOrigin) provider.use(publishAliases(mtlsOrigin))
 
     // oidc-provider checks static clients on first use; check them now, so that a bad
@@ -604,6 +682,7 @@ export async function startDevProvider(options: DevProviderOptions = {}): Promis
       provider,
       close,
       counts: (endpoint) => requestCounts.get(endpoint) ?? 0,
+      ageSessions: (seconds) => adapter.ageSessions(seconds),
       async signLogoutToken(claims = {}, header = {}) {
         const now = Math.floor(Date.now() / 1000)
         const payload = defined({

@@ -17,7 +17,10 @@ const SWEEP_INTERVAL_MS = 60_000
  * fail with `invalid_grant`. This one keeps everything until it expires, and sweeps expired
  * entries out now and then so a long run does not grow without bound.
  */
-export function createMemoryAdapter(): AdapterFactory {
+export function createMemoryAdapter(): AdapterFactory & {
+  /** Makes every login session `seconds` older: its `auth_time` moves back (tests of max_age). */
+  ageSessions(seconds: number): void
+} {
   const entries = new Map<string, Entry>()
   /** Session uid → storage key, for `findByUid`. */
   const sessionKeysByUid = new Map<string, string>()
@@ -57,7 +60,7 @@ export function createMemoryAdapter(): AdapterFactory {
     }
   }
 
-  return (model: string): Adapter => {
+  const factory = (model: string): Adapter => {
     const keyFor = (id: string) => `${model}:${id}`
     return {
       async upsert(id, payload, expiresIn) {
@@ -102,4 +105,14 @@ export function createMemoryAdapter(): AdapterFactory {
       },
     }
   }
+  return Object.assign(factory, {
+    ageSessions(seconds: number): void {
+      for (const [key, entry] of entries) {
+        const { loginTs } = entry.payload as { loginTs?: unknown }
+        if (key.startsWith('Session:') && typeof loginTs === 'number') {
+          entry.payload = { ...entry.payload, loginTs: loginTs - seconds }
+        }
+      }
+    },
+  })
 }

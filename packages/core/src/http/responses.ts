@@ -3,7 +3,7 @@
  * headers and an optional body. Adapters copy it onto their response as it is.
  */
 
-import { AuthError, ProviderError, UnauthenticatedError } from '../errors.js'
+import { AuthError, ProviderError, StepUpError, UnauthenticatedError } from '../errors.js'
 import type { HttpContext } from './context.js'
 
 /** A response for the adapter to send. Cookies were already set through the context. */
@@ -118,12 +118,20 @@ export function errorResponse(
   if (error instanceof UnauthenticatedError) {
     headers['WWW-Authenticate'] = `Cookie realm="codeflow", login_url="${error.loginUrl}"`
   }
+  if (error instanceof StepUpError) {
+    // RFC 9470 §3: what the authentication lacks, for a client that can ask for it
+    headers['WWW-Authenticate'] =
+      `Cookie realm="codeflow", error="${error.code}", error_description="${error.message}"` +
+      (error.maxAge === undefined ? '' : `, max_age="${error.maxAge}"`) +
+      (error.acrValues === undefined ? '' : `, acr_values="${error.acrValues.join(' ')}"`) +
+      `, login_url="${error.loginUrl}"`
+  }
   const format = options.format ?? 'auto'
   if (format === 'json' || (format === 'auto' && !isNavigation(ctx))) {
     return json(status, { error: code, error_description: message }, headers)
   }
   const retry =
-    error instanceof UnauthenticatedError
+    error instanceof UnauthenticatedError || error instanceof StepUpError
       ? `<p><a href="${escapeHtml(error.loginUrl)}">Sign in</a></p>`
       : `<p><a href="${escapeHtml(home)}">Back to the start page</a></p>`
   const hint =

@@ -472,10 +472,11 @@ export async function authorizationUrl(
   provider: Provider,
   settings: Settings,
   secrets: CallbackChecks & { codeChallenge: string; dpopKey?: DPoPKey | undefined },
+  extra: Readonly<Record<string, string>> = settings.authorizationParams,
 ): Promise<string> {
   const dpop = await dpopOption(provider, secrets.dpopKey)
   const params: Record<string, string> = {
-    ...settings.authorizationParams,
+    ...extra,
     response_type: 'code',
     redirect_uri: settings.callbackUrl,
     scope: settings.scope,

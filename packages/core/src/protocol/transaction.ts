@@ -21,6 +21,12 @@ export interface Transaction {
   readonly iat: number
   /** the DPoP key the login's tokens are bound to (`dpop`), kept by the session it makes */
   readonly dpopKey?: DPoPKey | undefined
+  /** a silent login (`prompt=none`): a login the provider cannot do silently lands anonymous */
+  readonly silent?: true | undefined
+  /** the `max_age` asked: the ID token's `auth_time` must be at most this old */
+  readonly maxAge?: number | undefined
+  /** the `acr` values one of which the ID token's `acr` must be (a step-up) */
+  readonly acr?: readonly string[] | undefined
 }
 
 /** openid-client's random values are base64url: anything else cannot be one of our states. */

@@ -1,13 +1,15 @@
-import { type Auth, appOf } from '../auth.js'
+import { type App, type Auth, appOf } from '../auth.js'
 import { epoch } from '../clock.js'
-import { CallbackError } from '../errors.js'
+import { CallbackError, ProviderError, StepUpError } from '../errors.js'
 import type { HttpContext } from '../http/context.js'
 import { type AuthResponse, redirect } from '../http/responses.js'
+import { currentPath } from '../http/return-to.js'
 import { userClaims } from '../protocol/claims.js'
-import { exchangeCode, fetchUserinfo } from '../protocol/provider.js'
-import { takeTransaction } from '../protocol/transaction.js'
+import { exchangeCode, fetchUserinfo, type TokenSet } from '../protocol/provider.js'
+import { type Transaction, takeTransaction } from '../protocol/transaction.js'
 import { randomId } from '../random.js'
 import { replaceSession } from '../session/end.js'
+import { loginUrlOf } from '../session/guard.js'
 import type { SessionData, UserClaims } from '../session/types.js'
 import { type Route, type RouteHandler, serve } from './route.js'
 
@@ -39,10 +41,28 @@ const callback: RouteHandler = async (app, ctx) => {
   }
   const provider = await app.provider.get()
   const transaction = await takeTransaction(app, ctx, params.get('state'))
-  const tokens = await exchangeCode(provider, settings, params, transaction)
+  let tokens: TokenSet
+  try {
+    tokens = await exchangeCode(provider, settings, params, transaction)
+  } catch (error) {
+    // a silent login the provider cannot do without the user: back, still anonymous (OIDC Core
+    // 3.1.2.6), rather than an error page
+    if (transaction.silent && error instanceof ProviderError && SILENT.has(error.error)) {
+      app.report({
+        level: 'debug',
+        code: 'silent_login_declined',
+        message: `a silent login (prompt=none) was answered ${error.error}: the browser goes back anonymous`,
+      })
+      return redirect(transaction.returnTo)
+    }
+    throw error
+  }
   const claims = tokens.claims
   if (!tokens.idToken || !claims) throw new CallbackError('no ID token')
   const now = epoch(settings)
+  const authTime = typeof claims.auth_time === 'number' ? claims.auth_time : undefined
+  const acr = typeof claims.acr === 'string' ? claims.acr : undefined
+  checkAuthentication(app, transaction, authTime, acr, now)
   let session: SessionData = {
     id: randomId(),
     iss: claims.iss,
@@ -55,6 +75,8 @@ const callback: RouteHandler = async (app, ctx) => {
     refreshToken: tokens.refreshToken,
     scope: tokens.scope,
     ...(transaction.dpopKey ? { dpopKey: transaction.dpopKey } : {}),
+    ...(authTime === undefined ? {} : { authTime }),
+    ...(acr === undefined ? {} : { acr }),
     createdAt: now,
     updatedAt: now,
   }
@@ -79,6 +101,56 @@ const callback: RouteHandler = async (app, ctx) => {
   }
   await replaceSession(app, ctx, session)
   return redirect(transaction.returnTo)
+}
+
+/** What a provider answers a `prompt=none` login it cannot complete silently (OIDC Core 3.1.2.6). */
+const SILENT = new Set([
+  'login_required',
+  'consent_required',
+  'interaction_required',
+  'account_selection_required',
+])
+
+/**
+ * The authentication the login asked for (OIDC Core 3.1.3.7 steps 12 and 13 with `max_age`, and
+ * the `acr` a step-up requires): else the login fails with 401 and no session.
+ */
+function checkAuthentication(
+  app: App,
+  transaction: Transaction,
+  authTime: number | undefined,
+  acr: string | undefined,
+  now: number,
+): void {
+  const { maxAge, acr: required } = transaction
+  const asked = { maxAge, acrValues: required }
+  const again = loginUrlOf(app, currentPath(new URL(transaction.returnTo)))
+  if (maxAge !== undefined) {
+    if (authTime === undefined) {
+      throw new StepUpError(
+        'the identity provider did not say when you signed in (auth_time), which this page needs',
+        again,
+        asked,
+        'step_up_failed',
+      )
+    }
+    if (now - authTime > maxAge + app.settings.clockTolerance) {
+      throw new StepUpError(
+        'the sign-in is not recent enough for this page: sign in again',
+        again,
+        asked,
+        'step_up_failed',
+      )
+    }
+  }
+  if (required !== undefined && (acr === undefined || !required.includes(acr))) {
+    throw new StepUpError(
+      'the sign-in did not use the authentication this page needs',
+      again,
+      asked,
+      'step_up_failed',
+    )
+  }
 }
 
 /** The callback route (the redirect_uri): GET. */

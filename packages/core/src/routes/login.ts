@@ -1,8 +1,10 @@
 import { type App, type Auth, appOf } from '../auth.js'
 import { epoch } from '../clock.js'
+import { LoginRequestError } from '../errors.js'
 import type { HttpContext } from '../http/context.js'
 import { type AuthResponse, redirect } from '../http/responses.js'
 import { safeReturnTo } from '../http/return-to.js'
+import { RESERVED_PARAMS } from '../options.js'
 import { newDPoPKey } from '../protocol/dpop.js'
 import { authorizationUrl, loginSecrets } from '../protocol/provider.js'
 import { startTransaction } from '../protocol/transaction.js'
@@ -12,23 +14,161 @@ import { type Route, type RouteHandler, serve } from './route.js'
 export interface LoginOptions {
   /** where to go after login; checked to be same-origin; default the `returnTo` query parameter */
   returnTo?: string
+  /**
+   * authorization request parameters for this login (e.g. `{ prompt: 'login', login_hint }`),
+   * over the `authorizationParams` option and the query's; the protocol's own are refused
+   */
+  authorizationParams?: Readonly<Record<string, string>>
+  /**
+   * seconds: the authentication must be at most this old (sent as `max_age`; the new ID token's
+   * `auth_time` must be present and recent enough, else the login fails with 401)
+   */
+  maxAge?: number
+  /**
+   * the authentication context classes one of which the new ID token's `acr` must be (sent as
+   * `acr_values`; another `acr` fails the login with 401)
+   */
+  acr?: string | readonly string[]
+}
+
+/** The parameters `/login` passes from its query to the provider (OIDC Core 3.1.2.1); no other. */
+const PASSED = ['prompt', 'login_hint', 'max_age', 'acr_values', 'ui_locales'] as const
+const PROMPTS = new Set(['none', 'login', 'consent', 'select_account'])
+/** A space-separated value's tokens: printable ASCII without quotes or backslashes. */
+const TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]{1,256}$/
+const LOCALE = /^[A-Za-z]{1,8}(-[A-Za-z0-9]{1,8})*$/
+
+/** Whether `text` has a control character (C0 or DEL): not text a provider should be sent. */
+function hasControl(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i)
+    if (code < 0x20 || code === 0x7f) return true
+  }
+  return false
+}
+
+function tokens(name: string, value: string, valid: RegExp): string[] {
+  const list = value.split(' ').filter(Boolean)
+  if (list.length === 0 || list.length > 16 || !list.every((token) => valid.test(token))) {
+    throw new LoginRequestError(`the "${name}" parameter is not a list of valid values`)
+  }
+  return list
+}
+
+/** `max_age` as a whole number of seconds, or a `LoginRequestError`. */
+function seconds(name: string, value: string): number {
+  if (!/^\d{1,9}$/.test(value)) {
+    throw new LoginRequestError(`the "${name}" parameter must be a whole number of seconds`)
+  }
+  return Number(value)
+}
+
+/** The login parameters of `/login`'s query, each checked (400 when one is wrong). */
+function queryParameters(query: URLSearchParams): Record<string, string> {
+  const passed: Record<string, string> = {}
+  for (const name of PASSED) {
+    const values = query.getAll(name)
+    if (values.length === 0) continue
+    if (values.length > 1) throw new LoginRequestError(`the "${name}" parameter is repeated`)
+    const value = values[0] as string
+    switch (name) {
+      case 'prompt': {
+        const prompts = tokens(name, value, TOKEN)
+        if (!prompts.every((prompt) => PROMPTS.has(prompt))) {
+          throw new LoginRequestError(
+            'the "prompt" parameter must be none, login, consent or select_account',
+          )
+        }
+        if (prompts.includes('none') && prompts.length > 1) {
+          throw new LoginRequestError('"prompt=none" cannot be combined with another prompt')
+        }
+        passed.prompt = prompts.join(' ')
+        break
+      }
+      case 'max_age':
+        passed.max_age = String(seconds(name, value))
+        break
+      case 'login_hint':
+        if (value.length === 0 || value.length > 512 || hasControl(value)) {
+          throw new LoginRequestError('the "login_hint" parameter is empty, too long or not text')
+        }
+        passed.login_hint = value
+        break
+      case 'acr_values':
+        passed.acr_values = tokens(name, value, TOKEN).join(' ')
+        break
+      case 'ui_locales':
+        passed.ui_locales = tokens(name, value, LOCALE).join(' ')
+        break
+    }
+  }
+  return passed
+}
+
+/** The `acr` values of `LoginOptions.acr`, checked. */
+function acrList(acr: string | readonly string[]): string[] {
+  const list = typeof acr === 'string' ? [acr] : [...acr]
+  if (list.length === 0 || !list.every((value) => typeof value === 'string' && TOKEN.test(value))) {
+    throw new TypeError('login: "acr" must be one or more acr values (no spaces or quotes)')
+  }
+  return list
+}
+
+/**
+ * The authorization request parameters of one login: the `authorizationParams` option, the
+ * query's login parameters, then the app's own for this login (`options`), with what the
+ * callback must check (`silent` for `prompt=none`, `maxAge`, the required `acr`).
+ */
+function loginParameters(
+  app: App,
+  ctx: HttpContext,
+  options: LoginOptions,
+): { params: Record<string, string>; maxAge?: number; acr?: string[] } {
+  const params: Record<string, string> = {
+    ...app.settings.authorizationParams,
+    ...queryParameters(ctx.url.searchParams),
+  }
+  for (const [name, value] of Object.entries(options.authorizationParams ?? {})) {
+    if (RESERVED_PARAMS.has(name)) {
+      throw new TypeError(`login: "authorizationParams.${name}" is set by codeflow itself`)
+    }
+    if (typeof value !== 'string') {
+      throw new TypeError(`login: "authorizationParams.${name}" must be a string`)
+    }
+    params[name] = value
+  }
+  if (options.maxAge !== undefined) {
+    if (!Number.isInteger(options.maxAge) || options.maxAge < 0) {
+      throw new TypeError('login: "maxAge" must be a whole number of seconds')
+    }
+    params.max_age = String(options.maxAge)
+  }
+  const acr = options.acr === undefined ? undefined : acrList(options.acr)
+  if (acr) params.acr_values = acr.join(' ')
+  const maxAge = params.max_age === undefined ? undefined : seconds('max_age', params.max_age)
+  return {
+    params,
+    ...(maxAge === undefined ? {} : { maxAge }),
+    ...(acr ? { acr } : {}),
+  }
 }
 
 /**
  * Starts a login: fresh PKCE verifier (S256), state and nonce, sealed in a transaction cookie of
  * their own, then a redirect to the provider's authorization endpoint.
  */
-const login: RouteHandler<LoginOptions> = async (app, ctx, options = {}) => {
+export const login: RouteHandler<LoginOptions> = async (app, ctx, options = {}) => {
   const { settings } = app
   const requested = options.returnTo ?? ctx.url.searchParams.get('returnTo')
   const returnTo = safeReturnTo(requested, settings.baseUrl) ?? settings.homeUrl
+  const { params, maxAge, acr } = loginParameters(app, ctx, options)
   warnOfAnotherHost(app, ctx)
   const provider = await app.provider.get()
   const secrets = await loginSecrets()
   // the session's own DPoP key, made now: the code and the tokens are bound to it
   const dpopKey = settings.dpop ? await newDPoPKey() : undefined
   // first the URL (a pushed request may fail: then no transaction cookie is left behind)
-  const url = await authorizationUrl(provider, settings, { ...secrets, dpopKey })
+  const url = await authorizationUrl(provider, settings, { ...secrets, dpopKey }, params)
   await startTransaction(app, ctx, {
     state: secrets.state,
     nonce: secrets.nonce,
@@ -36,6 +176,9 @@ const login: RouteHandler<LoginOptions> = async (app, ctx, options = {}) => {
     returnTo,
     iat: epoch(settings),
     ...(dpopKey ? { dpopKey } : {}),
+    ...(params.prompt === 'none' ? { silent: true } : {}),
+    ...(maxAge === undefined ? {} : { maxAge }),
+    ...(acr ? { acr } : {}),
   })
   return redirect(url)
 }

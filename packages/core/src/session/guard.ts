@@ -1,12 +1,14 @@
 /** Guards: the session a route needs, or what to answer instead. */
 import { type App, type Auth, appOf } from '../auth.js'
-import { UnauthenticatedError } from '../errors.js'
+import { epoch } from '../clock.js'
+import { AuthError, ForbiddenError, StepUpError, UnauthenticatedError } from '../errors.js'
 import type { HttpContext } from '../http/context.js'
 import { type AuthResponse, errorResponse, isNavigation, redirect } from '../http/responses.js'
 import { currentPath } from '../http/return-to.js'
 import { chain, type MaybePromise } from '../maybe.js'
+import { login } from '../routes/login.js'
 import { readSession } from './read.js'
-import type { Session } from './types.js'
+import type { Session, UserClaims } from './types.js'
 
 /**
  * How a guard answers an anonymous request: `redirect` to login (pages), `json` 401 (APIs), or
@@ -14,10 +16,41 @@ import type { Session } from './types.js'
  */
 export type UnauthenticatedMode = 'auto' | 'redirect' | 'json'
 
+/**
+ * What one claim must be: a string, number or boolean it must equal; or `{ includes }`: an array
+ * claim must contain the value, a string claim must be it or have it among its space-separated
+ * words (as `scope` does; never a substring: `superadmin` does not include `admin`).
+ */
+export type ClaimMatcher = string | number | boolean | { readonly includes: string | number }
+
+/**
+ * Who may pass a guard, by the user's claims: a predicate, or matchers by claim name (all must
+ * match; a missing claim, or one of another type, does not).
+ */
+export type ClaimsRule =
+  | ((user: UserClaims) => boolean)
+  | { readonly [claim: string]: ClaimMatcher }
+
 /** Options of a guard. */
 export interface GuardOptions {
   /** how to answer an anonymous request; default `auto` */
   unauthenticated?: UnauthenticatedMode
+  /**
+   * who may pass, by the user's claims; a signed-in user who does not match gets 403 (an HTML
+   * page or JSON, never a login redirect: signing in again would not change the claims)
+   */
+  claims?: ClaimsRule
+  /**
+   * seconds: the user's authentication (the ID token's `auth_time`) must be at most this old;
+   * an older one, or none, is sent to sign in again with `max_age` (a page navigation), or gets
+   * 401 `insufficient_user_authentication` (an API call)
+   */
+  maxAge?: number
+  /**
+   * the session's `acr` must be one of these; another is sent to sign in again with `acr_values`
+   * (a page navigation), or gets 401 `insufficient_user_authentication` (an API call)
+   */
+  acr?: string | readonly string[]
 }
 
 /** The outcome of a guard: the session, or the response to send instead. */
@@ -45,23 +78,124 @@ export async function requireSession(auth: Auth, ctx: HttpContext): Promise<Sess
   return session
 }
 
+/** Whether `value` is what `matcher` asks. */
+function matches(value: unknown, matcher: ClaimMatcher): boolean {
+  if (typeof matcher !== 'object' || matcher === null) return value === matcher
+  const wanted = matcher.includes
+  if (Array.isArray(value)) return value.includes(wanted)
+  if (typeof value === 'string' && typeof wanted === 'string') {
+    return value.split(' ').includes(wanted)
+  }
+  return false
+}
+
+/** Whether `user` passes `rule`; a malformed rule is the app's mistake (a `TypeError`). */
+function allowed(rule: ClaimsRule, user: UserClaims): boolean {
+  if (typeof rule === 'function') return rule(user) === true
+  if (rule === null || typeof rule !== 'object') {
+    throw new TypeError('requireAuth: "claims" must be a function or an object of matchers')
+  }
+  return Object.entries(rule).every(([name, matcher]) => {
+    const kind = typeof matcher
+    const valid =
+      kind === 'string' ||
+      kind === 'number' ||
+      kind === 'boolean' ||
+      (kind === 'object' &&
+        matcher !== null &&
+        ['string', 'number'].includes(typeof (matcher as { includes?: unknown }).includes))
+    if (!valid) {
+      throw new TypeError(
+        `requireAuth: "claims.${name}" must be a value to equal or { includes: value }`,
+      )
+    }
+    return Object.hasOwn(user, name) && matches((user as Record<string, unknown>)[name], matcher)
+  })
+}
+
+/** The `acr` values of a guard, or `undefined`. */
+function acrValues(acr: string | readonly string[] | undefined): readonly string[] | undefined {
+  if (acr === undefined) return undefined
+  return typeof acr === 'string' ? [acr] : acr
+}
+
+/** What the session's authentication lacks for `options` (`undefined`: nothing). */
+function stepUpNeeded(app: App, session: Session, options: GuardOptions): string | undefined {
+  const { maxAge } = options
+  if (maxAge !== undefined) {
+    if (!Number.isInteger(maxAge) || maxAge < 0) {
+      throw new TypeError('requireAuth: "maxAge" must be a whole number of seconds')
+    }
+    if (session.authTime === undefined) return 'the time of your sign-in is not known'
+    // with the provider's clock skew, as the callback checks it: a login just made passes
+    const { clockTolerance } = app.settings
+    if (epoch(app.settings) - session.authTime > maxAge + clockTolerance) {
+      return 'your sign-in is too old'
+    }
+  }
+  const acr = acrValues(options.acr)
+  if (acr !== undefined && (session.acr === undefined || !acr.includes(session.acr))) {
+    return 'your sign-in did not use the authentication this page needs'
+  }
+  return undefined
+}
+
 /**
- * The session when there is one; otherwise a 302 to login with a returnTo for a page navigation,
- * or a 401 JSON error with `WWW-Authenticate` for an API call (see `GuardOptions`). At once when
- * the session read needs no I/O.
+ * The session when there is one and it passes `options`; otherwise: anonymous, a 302 to login
+ * with a returnTo for a page navigation, or a 401 JSON error with `WWW-Authenticate` for an API
+ * call (see `GuardOptions`); claims that do not match, 403; an authentication too old or of
+ * another `acr`, a new login asking for it (navigation) or 401 `insufficient_user_authentication`.
+ * At once when the session read needs no I/O and nothing is to be started.
  */
 export function guard(
   app: App,
   ctx: HttpContext,
   options: GuardOptions = {},
 ): MaybePromise<GuardResult> {
-  return chain(readSession(app, ctx), (session): GuardResult => {
-    if (session) return { session }
+  return chain(readSession(app, ctx), (session): MaybePromise<GuardResult> => {
     const mode = options.unauthenticated ?? 'auto'
-    const url = loginUrlFor(app, ctx)
-    if (mode === 'redirect' || (mode === 'auto' && isNavigation(ctx))) {
-      return { response: redirect(url) }
+    const navigation = mode === 'redirect' || (mode === 'auto' && isNavigation(ctx))
+    const format = navigation ? 'html' : 'json'
+    if (!session) {
+      const url = loginUrlFor(app, ctx)
+      if (navigation) return { response: redirect(url) }
+      return { response: errorResponse(ctx, new UnauthenticatedError(url), { format: 'json' }) }
     }
-    return { response: errorResponse(ctx, new UnauthenticatedError(url), { format: 'json' }) }
+    if (options.claims !== undefined && !allowed(options.claims, session.user)) {
+      const error = new ForbiddenError(
+        'you are signed in, but not allowed here',
+        'insufficient_claims',
+      )
+      return { response: errorResponse(ctx, error, { format, home: app.settings.homeUrl }) }
+    }
+    const lacking = stepUpNeeded(app, session, options)
+    if (lacking === undefined) return { session }
+    const { maxAge } = options
+    const acr = acrValues(options.acr)
+    if (navigation && ctx.method === 'GET') {
+      // a new login asking for the authentication the page needs, back to it afterwards
+      return login(app, ctx, {
+        returnTo: currentPath(ctx.url),
+        ...(maxAge === undefined ? {} : { maxAge }),
+        ...(acr === undefined ? {} : { acr }),
+      }).then(
+        (response) => ({ response }),
+        (error: unknown) => {
+          // a provider that cannot start the login (down, refusing a push): its page, as /login's
+          if (!(error instanceof AuthError)) throw error
+          app.report({
+            level: error.status >= 500 ? 'error' : 'warn',
+            code: error.code,
+            message: error.hint ?? error.message,
+            error,
+          })
+          const { homeUrl: home, development: details } = app.settings
+          return { response: errorResponse(ctx, error, { home, details }) }
+        },
+      )
+    }
+    const url = loginUrlFor(app, ctx)
+    const error = new StepUpError(lacking, url, { maxAge, acrValues: acr })
+    return { response: errorResponse(ctx, error, { format }) }
   })
 }

@@ -1,7 +1,18 @@
 /** What a session holds: the types every layer shares (this module imports nothing). */
 
+/**
+ * The claims an app expects of its users, declared once for every adapter by module
+ * augmentation: `declare module '@codeflow/core' { interface CustomClaims { groups?: string[] } }`.
+ * Empty by default. Declared claims are typed in `user` everywhere (guards, handlers); codeflow
+ * does not check their types, so a guard should (the claim matchers do).
+ */
+// biome-ignore lint/suspicious/noEmptyInterface: an interface apps augment
+export interface CustomClaims {}
+
 /** The claims about the signed-in user, from the ID token (protocol claims removed). */
-export type UserClaims = Readonly<Record<string, unknown>> & { readonly sub: string }
+export type UserClaims = Readonly<Record<string, unknown>> & {
+  readonly sub: string
+} & Readonly<CustomClaims>
 
 /** What is sealed into the session cookie (or the server-side store). */
 export interface SessionData {
@@ -32,6 +43,10 @@ export interface SessionData {
     | undefined
   /** tokens for other resources or scopes (`getAccessToken` with `resource`/`scope`), by target */
   readonly extraTokens?: Readonly<Record<string, ExtraToken>> | undefined
+  /** when the provider authenticated the user (the ID token's `auth_time`), epoch seconds */
+  readonly authTime?: number | undefined
+  /** the authentication context class of the login (the ID token's `acr`) */
+  readonly acr?: string | undefined
   /** when the user logged in, epoch seconds */
   readonly createdAt: number
   /** when the session was last written (its last recorded activity), epoch seconds */
