@@ -93,6 +93,45 @@ describe.each(harnesses)('sign-in variants ($name)', (harness) => {
     )
   })
 
+  describe('third-party initiated login (OIDC Core 4)', () => {
+    it('starts a login for the configured issuer, landing on target_link_uri, with login_hint', async () => {
+      const browser = stack.browser()
+      const query = new URLSearchParams({
+        iss: stack.provider.issuer,
+        target_link_uri: `${stack.baseUrl}/profile`,
+        login_hint: 'alice',
+      })
+      const start = await browser.navigate(`${stack.baseUrl}/login?${query}`, {
+        'sec-fetch-site': 'cross-site',
+      })
+      expect(start.status).toBe(302)
+      expect(start.location?.searchParams.get('login_hint')).toBe('alice')
+      const callback = await authorize(browser, start)
+      const back = await browser.navigate(callback, { 'sec-fetch-site': 'cross-site' })
+      expect(back.location?.href).toBe(`${stack.baseUrl}/profile`)
+    })
+
+    it.each([
+      ['another issuer', { iss: 'https://other.example', target_link_uri: '/profile' }],
+      ['a target on another origin', { iss: 'ISSUER', target_link_uri: 'https://evil.example/' }],
+      ['a repeated iss', { iss: 'ISSUER', repeat: 'yes' }],
+    ])('answers %s with 400 and starts nothing', async (_name, parameters) => {
+      const { repeat, ...rest } = parameters as Record<string, string>
+      const query = new URLSearchParams(
+        Object.fromEntries(
+          Object.entries(rest).map(([k, v]) => [k, v === 'ISSUER' ? stack.provider.issuer : v]),
+        ),
+      )
+      if (repeat) query.append('iss', stack.provider.issuer)
+      const response = await stack.browser().request(`${stack.baseUrl}/login?${query}`, {
+        headers: { accept: 'application/json' },
+      })
+      expect(response.status).toBe(400)
+      expect(response.json()).toMatchObject({ error: 'invalid_login_request' })
+      expect(response.setCookies.some((c) => c.startsWith('codeflow_tx.'))).toBe(false)
+    })
+  })
+
   describe('silent login (prompt=none)', () => {
     it('lands anonymous on the returnTo when the provider needs the user (login_required)', async () => {
       const browser = stack.browser()

@@ -186,8 +186,8 @@ export class UnauthenticatedError extends AuthError {
 
 /** A login request whose parameters cannot be sent to the provider (400). */
 export class LoginRequestError extends AuthError {
-  constructor(message: string) {
-    super(message, 'invalid_login_request', 400)
+  constructor(message: string, hint?: string) {
+    super(message, 'invalid_login_request', 400, hint === undefined ? undefined : { hint })
   }
 }
 

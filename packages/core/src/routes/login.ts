@@ -105,6 +105,24 @@ function queryParameters(query: URLSearchParams): Record<string, string> {
   return passed
 }
 
+/**
+ * A third-party initiated login's `target_link_uri` (OIDC Core 4), which must be on the app's
+ * origin (400 otherwise, not a silent landing elsewhere); `undefined` when it has none.
+ */
+function thirdPartyTarget(app: App, query: URLSearchParams): string | undefined {
+  for (const name of ['iss', 'target_link_uri']) {
+    if (query.getAll(name).length > 1) {
+      throw new LoginRequestError(`the "${name}" parameter is repeated`)
+    }
+  }
+  const target = query.get('target_link_uri')
+  if (target === null) return undefined
+  if (safeReturnTo(target, app.settings.baseUrl) === undefined) {
+    throw new LoginRequestError('the "target_link_uri" parameter is not a page of this app')
+  }
+  return target
+}
+
 /** The `acr` values of `LoginOptions.acr`, checked. */
 function acrList(acr: string | readonly string[]): string[] {
   const list = typeof acr === 'string' ? [acr] : [...acr]
@@ -159,11 +177,21 @@ function loginParameters(
  */
 export const login: RouteHandler<LoginOptions> = async (app, ctx, options = {}) => {
   const { settings } = app
-  const requested = options.returnTo ?? ctx.url.searchParams.get('returnTo')
+  const query = ctx.url.searchParams
+  const initiated = query.has('iss')
+  const target = initiated ? thirdPartyTarget(app, query) : undefined
+  const requested = options.returnTo ?? target ?? query.get('returnTo')
   const returnTo = safeReturnTo(requested, settings.baseUrl) ?? settings.homeUrl
   const { params, maxAge, acr } = loginParameters(app, ctx, options)
   warnOfAnotherHost(app, ctx)
   const provider = await app.provider.get()
+  // OIDC Core 4: a login a third party started names the issuer it is for
+  if (initiated && query.get('iss') !== provider.issuer) {
+    throw new LoginRequestError(
+      'the "iss" parameter is not the issuer this app signs in with',
+      `a third-party initiated login named iss ${JSON.stringify(query.get('iss'))}, but the provider's issuer is ${JSON.stringify(provider.issuer)}`,
+    )
+  }
   const secrets = await loginSecrets()
   // the session's own DPoP key, made now: the code and the tokens are bound to it
   const dpopKey = settings.dpop ? await newDPoPKey() : undefined
