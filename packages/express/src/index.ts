@@ -18,6 +18,10 @@ import {
   authorize,
   createNodeContext,
   handleError,
+  handleLogin,
+  handleLogout,
+  type LoginOptions,
+  type LogoutOptions,
   rejectionTo,
   requestAuth,
   step,
@@ -26,7 +30,7 @@ import {
 import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express'
 
 /** What `auth()` puts on the request: see the core's `RequestAuth`. */
-export type { RequestAuth, SignedInAuth }
+export type { LoginOptions, LogoutOptions, RequestAuth, SignedInAuth }
 
 /** A request behind `requireAuth(handler)`: its `auth` is signed in. */
 export type AuthenticatedRequest<Req extends Request = Request> = Req & { auth: SignedInAuth }
@@ -139,6 +143,29 @@ function run(
   } catch (error) {
     fail(error)
   }
+}
+
+/**
+ * Starts a login from the app's own handler, as `/login` does, with this login's options:
+ * `returnTo`, `authorizationParams` (`{ prompt: 'login' }`, `{ screen_hint: 'signup' }`, …),
+ * `maxAge` and `acr` (checked in the new ID token). Sends the redirect to the provider; rejects
+ * with codeflow's errors (pass them to `next`, for `authErrorHandler`).
+ * `app.get('/signup', (req, res, next) => login(req, res, { authorizationParams: { screen_hint: 'signup' } }).catch(next))`
+ */
+export async function login(req: Request, res: Response, options?: LoginOptions): Promise<void> {
+  const entry = attached(req)
+  if (!entry) throw new Error('login() needs auth() mounted before it')
+  send(res, await handleLogin(entry.auth, entry.ctx, options))
+}
+
+/**
+ * Logs out from the app's own handler, as `/logout` does (a GET from another site gets the
+ * confirmation page; a POST must come from the app's origin), landing on `returnTo`.
+ */
+export async function logout(req: Request, res: Response, options?: LogoutOptions): Promise<void> {
+  const entry = attached(req)
+  if (!entry) throw new Error('logout() needs auth() mounted before it')
+  send(res, await handleLogout(entry.auth, entry.ctx, options))
 }
 
 /**

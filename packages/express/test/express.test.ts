@@ -12,9 +12,9 @@ import type { AuthOptions } from '@codeflow/core'
 import express, { type ErrorRequestHandler } from 'express'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Harness } from '../../../test/harness/harness.js'
-import { signIn } from '../../../test/support/flow.js'
+import { authorize, signIn } from '../../../test/support/flow.js'
 import { type Stack, startStack } from '../../../test/support/stack.js'
-import { auth, authErrorHandler, requireAuth } from '../src/index.js'
+import { auth, authErrorHandler, login, logout, requireAuth } from '../src/index.js'
 
 // Express 4, as the `express4` alias of this package's devDependencies
 const express4 = createRequire(import.meta.url)('express4') as typeof express
@@ -116,6 +116,18 @@ function app(framework: typeof express, options: AuthOptions) {
       res.status(200).json({ status: answer.status, body: await answer.json() })
     }),
   )
+  app.get('/signup', (req, res, next) => {
+    login(req, res, {
+      returnTo: '/me',
+      authorizationParams: { prompt: 'login', screen_hint: 'signup' },
+    }).catch(next)
+  })
+  app.get('/bad-login', (req, res, next) => {
+    login(req, res, { authorizationParams: { state: 'mine' } }).catch(next)
+  })
+  app.post('/signout', (req, res, next) => {
+    logout(req, res, { returnTo: '/bye' }).catch(next)
+  })
   app.use(authErrorHandler())
   const lastResort: ErrorRequestHandler = (error, _req, res, _next) => {
     if (res.headersSent) {
@@ -178,6 +190,29 @@ describe.each([
     expect(response.status).toBe(302)
     expect(response.header('location')).toBe(
       `${stack.baseUrl}/login?returnTo=${encodeURIComponent('/page')}`,
+    )
+  })
+
+  it('starts a login from the app’s own handler with its options, landing on its returnTo', async () => {
+    const browser = stack.browser()
+    const start = await browser.navigate(`${stack.baseUrl}/signup`)
+    expect(start.status).toBe(302)
+    expect(start.location?.searchParams.get('prompt')).toBe('login')
+    expect(start.location?.searchParams.get('screen_hint')).toBe('signup')
+    const callback = await authorize(browser, start)
+    const back = await browser.navigate(callback, { 'sec-fetch-site': 'cross-site' })
+    expect(back.location?.href).toBe(`${stack.baseUrl}/me`)
+    // and logs out from its own POST handler
+    const out = await browser.postForm(`${stack.baseUrl}/signout`, {}, { origin: stack.baseUrl })
+    expect(out.status).toBe(303)
+    expect((await browser.request(`${stack.baseUrl}/me`)).status).toBe(401)
+  })
+
+  it('passes a login option codeflow refuses to the error handler', async () => {
+    const response = await stack.browser().request(`${stack.baseUrl}/bad-login`)
+    expect(response.status).toBe(500)
+    expect(response.json().caught).toContain(
+      '"authorizationParams.state" is set by codeflow itself',
     )
   })
 

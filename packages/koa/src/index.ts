@@ -18,6 +18,10 @@ import {
   authorize,
   createNodeContext,
   handleError,
+  handleLogin,
+  handleLogout,
+  type LoginOptions,
+  type LogoutOptions,
   requestAuth,
   step,
   toAuth,
@@ -27,7 +31,7 @@ import {
 import type { Context, DefaultState, Middleware, Next, ParameterizedContext } from 'koa'
 
 /** What `auth()` puts on the request: see the core's `RequestAuth`. */
-export type { RequestAuth, SignedInAuth }
+export type { LoginOptions, LogoutOptions, RequestAuth, SignedInAuth }
 
 /** The state behind `requireAuth`: its `auth` is signed in. */
 export type AuthenticatedState = DefaultState & { auth: SignedInAuth }
@@ -187,6 +191,28 @@ export function requireAuth(
     )
   }
   return guard as AuthGuard
+}
+
+/**
+ * Starts a login from the app's own middleware, as `/login` does, with this login's options:
+ * `returnTo`, `authorizationParams` (`{ prompt: 'login' }`, …), `maxAge` and `acr` (checked in
+ * the new ID token). Sets the redirect to the provider on `ctx`; throws codeflow's errors (for
+ * `authErrorHandler`). `router.get('/signup', (ctx) => login(ctx, { authorizationParams: { screen_hint: 'signup' } }))`
+ */
+export async function login(ctx: Context, options?: LoginOptions): Promise<void> {
+  const entry = attached(ctx)
+  if (!entry) throw new Error('login() needs auth() mounted before it')
+  send(ctx, await handleLogin(entry.auth, entry.ctx, options))
+}
+
+/**
+ * Logs out from the app's own middleware, as `/logout` does (a GET from another site gets the
+ * confirmation page; a POST must come from the app's origin), landing on `returnTo`.
+ */
+export async function logout(ctx: Context, options?: LogoutOptions): Promise<void> {
+  const entry = attached(ctx)
+  if (!entry) throw new Error('logout() needs auth() mounted before it')
+  send(ctx, await handleLogout(entry.auth, entry.ctx, options))
 }
 
 /**

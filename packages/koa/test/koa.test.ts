@@ -18,7 +18,14 @@ import { Browser } from '../../../test/support/browser.js'
 import { authorize, signIn, startLogin } from '../../../test/support/flow.js'
 import { providerSid } from '../../../test/support/provider-logout.js'
 import { CLIENT_ID, freePort, type Stack, startStack } from '../../../test/support/stack.js'
-import { auth, authErrorHandler, type RequestAuth, requireAuth } from '../src/index.js'
+import {
+  auth,
+  authErrorHandler,
+  login,
+  logout,
+  type RequestAuth,
+  requireAuth,
+} from '../src/index.js'
 
 /** Errors that reached Koa's default error handling, in order. */
 const unhandled: Error[] = []
@@ -49,6 +56,12 @@ const routes: Middleware = async (ctx) => {
     case '/context':
       // whether codeflow gave this request's context an onerror of its own
       ctx.body = { ownOnerror: Object.hasOwn(ctx, 'onerror') }
+      return
+    case '/signup':
+      await login(ctx, { returnTo: '/state', authorizationParams: { prompt: 'login' } })
+      return
+    case '/signout':
+      await logout(ctx, { returnTo: '/bye' })
       return
     case '/refresh-then-fail':
       await ctx.state.auth?.accessToken({ forceRefresh: true })
@@ -132,6 +145,20 @@ describe('@codeflow/koa without authErrorHandler', () => {
       hasIdToken: true,
       token: { type: 'bearer', hasToken: true },
     })
+  })
+
+  it('starts a login and logs out from the app’s own middleware, with their options', async () => {
+    const browser = stack.browser()
+    const start = await browser.navigate(`${stack.baseUrl}/signup`)
+    expect(start.status).toBe(302)
+    expect(start.location?.searchParams.get('prompt')).toBe('login')
+    const callback = await authorize(browser, start)
+    const back = await browser.navigate(callback, { 'sec-fetch-site': 'cross-site' })
+    expect(back.location?.href).toBe(`${stack.baseUrl}/state`)
+    expect((await browser.request(`${stack.baseUrl}/state`)).json().sub).toBe('alice')
+    const out = await browser.postForm(`${stack.baseUrl}/signout`, {}, { origin: stack.baseUrl })
+    expect(out.status).toBe(303)
+    expect((await browser.request(`${stack.baseUrl}/state`)).json().isAuthenticated).toBe(false)
   })
 
   it('requireAuth(handler): 401 JSON for an anonymous API call, the handler not called', async () => {

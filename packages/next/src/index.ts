@@ -29,7 +29,11 @@ import {
   forwardedCookieHeader,
   handleAuthRoute,
   handleError,
+  handleLogin,
+  handleLogout,
   homeUrl,
+  type LoginOptions,
+  type LogoutOptions,
   loginUrl,
   reportEvent,
   type SetCookie,
@@ -144,6 +148,18 @@ export interface Codeflow {
     init?: RequestInit,
     options?: TokenFetchOptions,
   ): Promise<Response>
+  /**
+   * In a Server Action or a Route Handler: starts a login, as `/login` does, with this login's
+   * options (`returnTo`, `authorizationParams`, `maxAge`, `acr`): sets the login's cookie and
+   * redirects to the provider (Next.js's `redirect()`, so it does not return). A Server Component
+   * cannot set cookies: there, link to `/login` instead (this throws a `TypeError` saying so).
+   */
+  login(options?: LoginOptions): Promise<never>
+  /**
+   * In a Server Action or a Route Handler: logs out, as `/logout` does, landing on `returnTo`;
+   * redirects (does not return). Next.js checks a Server Action's origin itself.
+   */
+  logout(options?: LogoutOptions): Promise<never>
   /** In a page, layout or Server Action: the session, or a redirect to login */
   requireAuth(options?: PageAuthOptions): Promise<Session>
   /** Wraps a route handler: anonymous requests get 401 JSON (see `GuardOptions`) */
@@ -385,6 +401,41 @@ export function createCodeflow(
     }
   }
 
+  /** Answers a route of codeflow's from a Server Action or Route Handler: its cookies, then a redirect. */
+  async function redirectThrough(
+    route: (config: Auth, ctx: HttpContext) => Promise<AuthResponse>,
+    what: 'login' | 'logout',
+  ): Promise<never> {
+    const [incoming, jar] = await Promise.all([headers(), cookies()])
+    const config = auth()
+    const ctx: HttpContext = {
+      url: new URL(homeUrl(config)),
+      // the login route is a GET; a logout is a POST, its Origin the Server Action's own (which
+      // Next.js checks too), else Sec-Fetch-Site
+      method: what === 'login' ? 'GET' : 'POST',
+      headers: new Headers(incoming),
+      readForm: async () => new URLSearchParams(),
+      setCookie({ name, value, options: attributes }) {
+        try {
+          jar.set(name, value, attributes)
+        } catch (cause) {
+          throw new TypeError(
+            `codeflow.${what}() sets a cookie, which a Server Component cannot: call it from a Server Action or a Route Handler, or link to the route`,
+            { cause },
+          )
+        }
+      },
+    }
+    const response = await route(config, ctx)
+    const location = response.headers.Location
+    const { redirect } = await import('next/navigation.js')
+    if (location === undefined) {
+      // a page of codeflow's own (the logout confirmation): only a route can answer it
+      throw new TypeError(`codeflow.${what}() was answered ${response.status} without a redirect`)
+    }
+    return redirect(location)
+  }
+
   async function requirePageAuth(options: PageAuthOptions = {}): Promise<Session> {
     const { config, ctx } = await requestContext()
     const session = await getSession(config, ctx)
@@ -446,6 +497,10 @@ export function createCodeflow(
       }
     },
     requireAuth: requireAuth as Codeflow['requireAuth'],
+    login: (loginOptions) =>
+      redirectThrough((config, ctx) => handleLogin(config, ctx, loginOptions), 'login'),
+    logout: (logoutOptions) =>
+      redirectThrough((config, ctx) => handleLogout(config, ctx, logoutOptions), 'logout'),
   }
 }
 
@@ -460,3 +515,4 @@ export type {
   UnauthenticatedMode,
   UserClaims,
 } from '@codeflow/core'
+export type { LoginOptions, LogoutOptions } from '@codeflow/core/adapter'

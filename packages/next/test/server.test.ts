@@ -397,3 +397,40 @@ describe('a configuration that is wrong at run time', () => {
     }
   })
 })
+
+describe('login and logout from a Server Action', () => {
+  it('starts a login with its options: the transaction cookie set, a redirect to the provider', async () => {
+    const codeflow = createCodeflow(options())
+    render('', true)
+    const redirected = await codeflow
+      .login({ returnTo: '/orders', authorizationParams: { prompt: 'login' }, maxAge: 60 })
+      .catch((error: { url?: string }) => error)
+    const url = new URL(String((redirected as { url?: string }).url))
+    expect(`${url.origin}${url.pathname}`).toBe(`${provider.issuer}/auth`)
+    expect(url.searchParams.get('prompt')).toBe('login')
+    expect(url.searchParams.get('max_age')).toBe('60')
+    expect(rendering.written.map((c) => c.name)).toEqual([
+      `codeflow_tx.${url.searchParams.get('state')}`,
+    ])
+  })
+
+  it('refuses to start a login in a Server Component, which cannot set its cookie', async () => {
+    const codeflow = createCodeflow(options())
+    render('', false)
+    await expect(codeflow.login()).rejects.toThrow(
+      'codeflow.login() sets a cookie, which a Server Component cannot',
+    )
+  })
+
+  it('logs out: the session cookie deleted, a redirect to the returnTo (no end_session_endpoint)', async () => {
+    const codeflow = createCodeflow(options())
+    rendering.headers = new Headers({ cookie: await session(3600), origin: APP })
+    rendering.writable = true
+    const redirected = await codeflow
+      .logout({ returnTo: '/bye' })
+      .catch((error: { url?: string }) => error)
+    expect((redirected as { url?: string }).url).toBe(`${APP}/bye`)
+    const deleted = rendering.written.find((c) => c.name === 'codeflow')
+    expect(deleted?.value).toBe('')
+  })
+})
