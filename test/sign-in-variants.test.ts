@@ -322,3 +322,58 @@ describe.each(harnesses)('step-up with acr ($name)', (harness) => {
     expect(answer.body).toContain('did not use the authentication this page needs')
   })
 })
+
+describe.each(harnesses)('attemptSilentLogin ($name)', (harness) => {
+  let stack: Stack
+  beforeAll(async () => {
+    stack = await startStack(harness, { auth: { attemptSilentLogin: true } })
+  })
+  afterAll(() => stack?.close())
+
+  it('tries prompt=none once at the first page, then lets the visitor be anonymous; never for an API call', async () => {
+    const browser = stack.browser()
+    // an API call is answered, not redirected
+    const api = await browser.request(`${stack.baseUrl}/api/me`)
+    expect(api.status).toBe(401)
+    const first = await browser.navigate(`${stack.baseUrl}/`)
+    expect(first.status).toBe(302)
+    expect(first.location?.origin).toBe(stack.provider.issuer)
+    expect(first.location?.searchParams.get('prompt')).toBe('none')
+    const atProvider = await browser.navigate(first.location as URL, {
+      'sec-fetch-site': 'cross-site',
+    })
+    expect(atProvider.location?.searchParams.get('error')).toBe('login_required')
+    const back = await browser.navigate(atProvider.location as URL, {
+      'sec-fetch-site': 'cross-site',
+    })
+    expect(back.location?.href).toBe(`${stack.baseUrl}/`)
+    // the attempt was made: the page now answers, anonymous, and keeps doing so
+    for (let i = 0; i < 2; i++) {
+      const page = await browser.navigate(`${stack.baseUrl}/`)
+      expect(page.status).toBe(200)
+      expect(page.body).toContain('You are not signed in')
+    }
+  })
+
+  it('brings a user signed in at the provider back signed in, without a page', async () => {
+    const browser = stack.browser()
+    await signIn(browser, stack.baseUrl)
+    // a new browser session at the app (its cookies gone), the provider's login kept
+    forgetApp(browser)
+    const first = await browser.navigate(`${stack.baseUrl}/`)
+    expect(first.location?.searchParams.get('prompt')).toBe('none')
+    const atProvider = await browser.navigate(first.location as URL, {
+      'sec-fetch-site': 'cross-site',
+    })
+    expect(atProvider.location?.searchParams.has('code')).toBe(true)
+    await browser.navigate(atProvider.location as URL, { 'sec-fetch-site': 'cross-site' })
+    expect((await browser.request(`${stack.baseUrl}/api/me`)).json().sub).toBe('alice')
+    expect((await browser.navigate(`${stack.baseUrl}/`)).status).toBe(200)
+  })
+
+  it('does not try for a prefetch', async () => {
+    const browser = stack.browser()
+    const prefetch = await browser.navigate(`${stack.baseUrl}/`, { 'sec-purpose': 'prefetch' })
+    expect(prefetch.status).toBe(200)
+  })
+})

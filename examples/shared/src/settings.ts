@@ -268,6 +268,7 @@ export function readExampleSettings(
   if (stepUpAcr !== undefined && !/^[\x21\x23-\x5b\x5d-\x7e]{1,256}$/.test(stepUpAcr)) {
     throw new EnvironmentError('STEP_UP_ACR must be one acr value (no spaces or quotes)')
   }
+  const silent = flag('ATTEMPT_SILENT_LOGIN', source)
   const par = flag('OIDC_PAR', source)
   const jar = flag('OIDC_JAR', source)
   const dpop = flag('OIDC_DPOP', source)
@@ -383,6 +384,7 @@ export function readExampleSettings(
       ...(par === undefined ? {} : { pushedAuthorizationRequests: par }),
       ...(jar === undefined ? {} : { requestObjects: jar }),
       ...(dpop === undefined ? {} : { dpop }),
+      ...(silent === undefined ? {} : { attemptSilentLogin: silent }),
       ...(httpTimeout === undefined ? {} : { httpTimeout }),
       ...(refreshMargin === undefined ? {} : { refreshMargin }),
       ...(fetchUserinfo === undefined ? {} : { fetchUserinfo: fetchUserinfo === 'true' }),

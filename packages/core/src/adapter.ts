@@ -13,6 +13,7 @@ import { type AuthResponse, errorResponse } from './http/responses.js'
 import { type AuthLogEvent, wasReported } from './logger.js'
 import { chain, type MaybePromise } from './maybe.js'
 import { type RequestAuth, requestAuth } from './request-auth.js'
+import { silentLoginFor } from './routes/login.js'
 import { routeRequest } from './routes/table.js'
 import { type GuardOptions, type GuardResult, guard, loginUrlOf } from './session/guard.js'
 import { readSession } from './session/read.js'
@@ -50,7 +51,7 @@ export {
 export { handleBackchannelLogout } from './routes/backchannel-logout.js'
 export { handleCallback } from './routes/callback.js'
 export { handleFrontchannelLogout } from './routes/frontchannel-logout.js'
-export { handleLogin, type LoginOptions } from './routes/login.js'
+export { handleLogin, type LoginOptions, startLogin } from './routes/login.js'
 export { handleLogout, type LogoutOptions } from './routes/logout.js'
 export { handleAuthRoute } from './routes/table.js'
 export type { GuardOptions, GuardResult, UnauthenticatedMode } from './session/guard.js'
@@ -73,7 +74,23 @@ export function authenticate(auth: Auth, ctx: HttpContext): MaybePromise<Authent
 }
 
 function withSession(app: App, auth: Auth, ctx: HttpContext): MaybePromise<Authenticated> {
-  return chain(readSession(app, ctx), (session) => ({ auth: requestAuth(auth, ctx, session) }))
+  return chain(readSession(app, ctx), (session): MaybePromise<Authenticated> => {
+    const silent = session ? undefined : silentLoginFor(app, ctx)
+    if (silent) return silent.then((response) => ({ response }))
+    return { auth: requestAuth(auth, ctx, session) }
+  })
+}
+
+/**
+ * With `attemptSilentLogin`: the response that starts this browser session's one silent login
+ * (a visitor without a session, at a GET page navigation), or `undefined`. For an adapter that
+ * does not call `authenticate` on every request (the Next.js proxy).
+ */
+export async function silentLogin(auth: Auth, ctx: HttpContext): Promise<AuthResponse | undefined> {
+  const app = appOf(auth)
+  if (!app.settings.attemptSilentLogin) return undefined
+  if (await readSession(app, ctx)) return undefined
+  return silentLoginFor(app, ctx)
 }
 
 /**

@@ -153,6 +153,13 @@ export interface AuthOptions {
    */
   requestObjects?: boolean
   /**
+   * try a silent login (`prompt=none`) once per browser session, at the first page navigation
+   * of a visitor without a session: a user already signed in at the provider comes back signed
+   * in, anyone else lands on the page anonymous. API calls and codeflow's routes are never
+   * redirected; default false
+   */
+  attemptSilentLogin?: boolean
+  /**
    * sender-constrained tokens by DPoP (RFC 9449): each session gets a key pair of its own, sealed
    * with it; the code exchange, the refresh, userinfo, PAR and `fetch` carry proofs with it, and
    * the provider must answer `token_type` DPoP; default false
@@ -305,6 +312,10 @@ export interface Settings {
   readonly transactionCookiePrefix: string
   /** the short-lived cookie that carries a logout's `state` and `returnTo` through the provider */
   readonly logoutCookieName: string
+  /** the cookie that remembers a silent login was tried in this browser session */
+  readonly silentCookieName: string
+  /** `attemptSilentLogin` */
+  readonly attemptSilentLogin: boolean
   readonly absoluteDuration: number
   readonly idleDuration: number | false
   readonly persistent: boolean
@@ -537,7 +548,12 @@ export function resolveOptions(options: AuthOptions): Settings {
   ) {
     fail('clientSecret', `is required with clientAuth "${clientAuth}"`)
   }
-  for (const name of ['pushedAuthorizationRequests', 'requestObjects', 'dpop'] as const) {
+  for (const name of [
+    'pushedAuthorizationRequests',
+    'requestObjects',
+    'dpop',
+    'attemptSilentLogin',
+  ] as const) {
     if (options[name] !== undefined && typeof options[name] !== 'boolean')
       fail(name, 'must be a boolean')
   }
@@ -710,6 +726,8 @@ export function resolveOptions(options: AuthOptions): Settings {
       'RevocationStore',
     ),
     logoutCookieName: `${prefix}${cookieName}_logout`,
+    silentCookieName: `${prefix}${cookieName}_silent`,
+    attemptSilentLogin: options.attemptSilentLogin ?? false,
     beforeSessionSaved: fn('beforeSessionSaved', options.beforeSessionSaved),
     refreshMargin: integer('refreshMargin', options.refreshMargin, 60, 0, 3600),
     fetchUserinfo: bool('fetchUserinfo', options.fetchUserinfo, false),

@@ -18,12 +18,12 @@ import {
   authorize,
   createNodeContext,
   handleError,
-  handleLogin,
   handleLogout,
   type LoginOptions,
   type LogoutOptions,
   rejectionTo,
   requestAuth,
+  startLogin,
   step,
   toAuth,
 } from '@codeflow/core/adapter'
@@ -155,7 +155,7 @@ function run(
 export async function login(req: Request, res: Response, options?: LoginOptions): Promise<void> {
   const entry = attached(req)
   if (!entry) throw new Error('login() needs auth() mounted before it')
-  send(res, await handleLogin(entry.auth, entry.ctx, options))
+  send(res, await startLogin(entry.auth, entry.ctx, options))
 }
 
 /**

@@ -18,11 +18,11 @@ import {
   authorize,
   createNodeContext,
   handleError,
-  handleLogin,
   handleLogout,
   type LoginOptions,
   type LogoutOptions,
   requestAuth,
+  startLogin,
   step,
   toAuth,
   writeCookieHeaders,
@@ -202,7 +202,7 @@ export function requireAuth(
 export async function login(ctx: Context, options?: LoginOptions): Promise<void> {
   const entry = attached(ctx)
   if (!entry) throw new Error('login() needs auth() mounted before it')
-  send(ctx, await handleLogin(entry.auth, entry.ctx, options))
+  send(ctx, await startLogin(entry.auth, entry.ctx, options))
 }
 
 /**

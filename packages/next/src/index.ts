@@ -29,7 +29,6 @@ import {
   forwardedCookieHeader,
   handleAuthRoute,
   handleError,
-  handleLogin,
   handleLogout,
   homeUrl,
   type LoginOptions,
@@ -37,6 +36,8 @@ import {
   loginUrl,
   reportEvent,
   type SetCookie,
+  silentLogin,
+  startLogin,
   toAuth,
   varyWithCookie,
   type WebContext,
@@ -352,6 +353,11 @@ export function createCodeflow(
     try {
       const routed = await handleAuthRoute(config, ctx)
       if (routed) return send(routed, ctx)
+      // attemptSilentLogin: a visitor's first page of the browser session tries prompt=none
+      // (before protect, as the other adapters' auth() does: a protected page may then need no
+      // login page)
+      const silent = await silentLogin(config, ctx)
+      if (silent) return send(silent, ctx)
       const unauthenticated = protection(ctx.url.pathname)
       if (unauthenticated !== undefined) {
         const result = await authorize(config, ctx, { unauthenticated })
@@ -498,7 +504,7 @@ export function createCodeflow(
     },
     requireAuth: requireAuth as Codeflow['requireAuth'],
     login: (loginOptions) =>
-      redirectThrough((config, ctx) => handleLogin(config, ctx, loginOptions), 'login'),
+      redirectThrough((config, ctx) => startLogin(config, ctx, loginOptions), 'login'),
     logout: (logoutOptions) =>
       redirectThrough((config, ctx) => handleLogout(config, ctx, logoutOptions), 'logout'),
   }

@@ -35,6 +35,7 @@ export class CookieJar {
   readonly #maxChunks: number
   readonly #transactionPrefix: string
   readonly #logout: string
+  readonly #silent: string
 
   constructor(settings: Settings) {
     this.#secure = settings.secure
@@ -42,6 +43,17 @@ export class CookieJar {
     this.#maxChunks = settings.maxCookieChunks
     this.#transactionPrefix = settings.transactionCookiePrefix
     this.#logout = settings.logoutCookieName
+    this.#silent = settings.silentCookieName
+  }
+
+  /** Whether this browser session has had its silent login attempt (`attemptSilentLogin`). */
+  silentTried(ctx: HttpContext): boolean {
+    return requestState(ctx).cookies.has(this.#silent)
+  }
+
+  /** Remembers the silent login attempt until the browser closes (a session cookie). */
+  writeSilentTried(ctx: HttpContext): void {
+    this.#write(ctx, [makeCookie(this.#silent, '1', this.#secure, undefined)])
   }
 
   /** The session cookie's value, its chunks joined; `undefined` when absent or incomplete. */

@@ -2,8 +2,8 @@ import { type App, type Auth, appOf } from '../auth.js'
 import { epoch } from '../clock.js'
 import { LoginRequestError } from '../errors.js'
 import type { HttpContext } from '../http/context.js'
-import { type AuthResponse, redirect } from '../http/responses.js'
-import { safeReturnTo } from '../http/return-to.js'
+import { type AuthResponse, isNavigation, redirect } from '../http/responses.js'
+import { currentPath, safeReturnTo } from '../http/return-to.js'
 import { RESERVED_PARAMS } from '../options.js'
 import { newDPoPKey } from '../protocol/dpop.js'
 import { authorizationUrl, loginSecrets } from '../protocol/provider.js'
@@ -139,12 +139,12 @@ function acrList(acr: string | readonly string[]): string[] {
  */
 function loginParameters(
   app: App,
-  ctx: HttpContext,
+  query: URLSearchParams | undefined,
   options: LoginOptions,
 ): { params: Record<string, string>; maxAge?: number; acr?: string[] } {
   const params: Record<string, string> = {
     ...app.settings.authorizationParams,
-    ...queryParameters(ctx.url.searchParams),
+    ...(query ? queryParameters(query) : {}),
   }
   for (const [name, value] of Object.entries(options.authorizationParams ?? {})) {
     if (RESERVED_PARAMS.has(name)) {
@@ -175,21 +175,40 @@ function loginParameters(
  * Starts a login: fresh PKCE verifier (S256), state and nonce, sealed in a transaction cookie of
  * their own, then a redirect to the provider's authorization endpoint.
  */
-export const login: RouteHandler<LoginOptions> = async (app, ctx, options = {}) => {
+export const login: RouteHandler<LoginOptions> = (app, ctx, options = {}) =>
+  beginLogin(app, ctx, options, ctx.url.searchParams)
+
+/**
+ * A login started by the app's code or a guard, not by a request to `/login`: the request's own
+ * query (another page's) is not read, only `options`.
+ */
+export function startLoginFor(
+  app: App,
+  ctx: HttpContext,
+  options: LoginOptions = {},
+): Promise<AuthResponse> {
+  return beginLogin(app, ctx, options, undefined)
+}
+
+async function beginLogin(
+  app: App,
+  ctx: HttpContext,
+  options: LoginOptions,
+  query: URLSearchParams | undefined,
+): Promise<AuthResponse> {
   const { settings } = app
-  const query = ctx.url.searchParams
-  const initiated = query.has('iss')
-  const target = initiated ? thirdPartyTarget(app, query) : undefined
-  const requested = options.returnTo ?? target ?? query.get('returnTo')
+  const initiated = query?.has('iss') === true
+  const target = query && initiated ? thirdPartyTarget(app, query) : undefined
+  const requested = options.returnTo ?? target ?? query?.get('returnTo')
   const returnTo = safeReturnTo(requested, settings.baseUrl) ?? settings.homeUrl
-  const { params, maxAge, acr } = loginParameters(app, ctx, options)
+  const { params, maxAge, acr } = loginParameters(app, query, options)
   warnOfAnotherHost(app, ctx)
   const provider = await app.provider.get()
   // OIDC Core 4: a login a third party started names the issuer it is for
-  if (initiated && query.get('iss') !== provider.issuer) {
+  if (initiated && query?.get('iss') !== provider.issuer) {
     throw new LoginRequestError(
       'the "iss" parameter is not the issuer this app signs in with',
-      `a third-party initiated login named iss ${JSON.stringify(query.get('iss'))}, but the provider's issuer is ${JSON.stringify(provider.issuer)}`,
+      `a third-party initiated login named iss ${JSON.stringify(query?.get('iss'))}, but the provider's issuer is ${JSON.stringify(provider.issuer)}`,
     )
   }
   const secrets = await loginSecrets()
@@ -231,8 +250,46 @@ function warnOfAnotherHost(app: App, ctx: HttpContext): void {
   })
 }
 
+/** Whether the browser sent the request without the user asking for it (a prefetch, a prerender). */
+function speculative(ctx: HttpContext): boolean {
+  const purpose = ctx.headers.get('sec-purpose') ?? ctx.headers.get('purpose') ?? ''
+  return /prefetch|prerender/i.test(purpose) || ctx.headers.has('next-router-prefetch')
+}
+
+/**
+ * With `attemptSilentLogin`, for a visitor without a session: the login with `prompt=none` that
+ * this browser session tries once, at its first GET page navigation, back to that page (a user
+ * signed in at the provider comes back signed in; anyone else lands anonymous, and the attempt is
+ * not made again until the browser closes). `undefined` when there is nothing to try: another
+ * request (an API call, a prefetch), or the attempt was made.
+ */
+export function silentLoginFor(app: App, ctx: HttpContext): Promise<AuthResponse> | undefined {
+  if (!app.settings.attemptSilentLogin || ctx.method !== 'GET' || !isNavigation(ctx)) {
+    return undefined
+  }
+  if (speculative(ctx) || app.cookies.silentTried(ctx)) return undefined
+  // remembered first: if the provider or the callback fails, the page is not redirected again
+  app.cookies.writeSilentTried(ctx)
+  return startLoginFor(app, ctx, {
+    returnTo: currentPath(ctx.url),
+    authorizationParams: { prompt: 'none' },
+  })
+}
+
 /** The login route: GET. */
 export const loginRoute: Route<LoginOptions> = { methods: ['GET'], handle: login }
+
+/**
+ * Starts a login from the app's own code (not the `/login` route: the request's query is not
+ * read): `options` alone say where to return and what to ask.
+ */
+export function startLogin(
+  auth: Auth,
+  ctx: HttpContext,
+  options?: LoginOptions,
+): Promise<AuthResponse> {
+  return startLoginFor(appOf(auth), ctx, options)
+}
 
 /** The login route, for an app that mounts it itself. */
 export function handleLogin(

@@ -6,7 +6,7 @@ import type { HttpContext } from '../http/context.js'
 import { type AuthResponse, errorResponse, isNavigation, redirect } from '../http/responses.js'
 import { currentPath } from '../http/return-to.js'
 import { chain, type MaybePromise } from '../maybe.js'
-import { login } from '../routes/login.js'
+import { startLoginFor } from '../routes/login.js'
 import { readSession } from './read.js'
 import type { Session, UserClaims } from './types.js'
 
@@ -174,7 +174,7 @@ export function guard(
     const acr = acrValues(options.acr)
     if (navigation && ctx.method === 'GET') {
       // a new login asking for the authentication the page needs, back to it afterwards
-      return login(app, ctx, {
+      return startLoginFor(app, ctx, {
         returnTo: currentPath(ctx.url),
         ...(maxAge === undefined ? {} : { maxAge }),
         ...(acr === undefined ? {} : { acr }),
