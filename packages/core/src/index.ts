@@ -36,6 +36,8 @@ export type {
   AuthOptions,
   BeforeSessionSaved,
   ClientAuth,
+  LogoutUrl,
+  LogoutUrlContext,
   RoutePaths,
   SessionOptions,
   SessionToSave,

@@ -29,6 +29,38 @@ export interface SessionToSave {
   readonly idToken: string | undefined
 }
 
+/** What `logoutUrl` is given to build a provider's logout URL. */
+export interface LogoutUrlContext {
+  /** the provider's issuer */
+  readonly issuer: string
+  /** its `end_session_endpoint`, when its metadata has one */
+  readonly endSessionEndpoint: string | undefined
+  /** the RP-Initiated Logout URL codeflow would send the browser to, when there is one */
+  readonly standardUrl: string | undefined
+  readonly clientId: string
+  /** the session's ID token (`id_token_hint`), unless `beforeSessionSaved` dropped it */
+  readonly idToken: string | undefined
+  /** where the provider is to send the browser back: `postLogoutRedirect`, absolute */
+  readonly postLogoutRedirectUri: string
+  /**
+   * the logout's `state`: a provider that sends it back with the browser lets a logout's
+   * `returnTo` come through; without it the browser lands on `postLogoutRedirect`
+   */
+  readonly state: string
+  /** the user's claims */
+  readonly user: UserClaims
+}
+
+/**
+ * Builds the URL a logout sends the browser to, for a provider whose logout is not RP-Initiated
+ * Logout (Amazon Cognito's `/logout?client_id=…&logout_uri=…`, one without an
+ * `end_session_endpoint`): an https URL (http on loopback with `allowInsecureRequests`), or
+ * `undefined` to end the local session only.
+ */
+export type LogoutUrl = (
+  context: LogoutUrlContext,
+) => string | URL | undefined | Promise<string | URL | undefined>
+
 /**
  * Called at every login before the session is sealed, to keep it small: return the claims to
  * keep, and the ID token or `undefined`. Tokens and timestamps are not the hook's to change.
@@ -213,6 +245,12 @@ export interface AuthOptions {
   maxTransactions?: number
   /** trims the session at login (claims filter, drop the ID token); see `BeforeSessionSaved` */
   beforeSessionSaved?: BeforeSessionSaved
+  /**
+   * builds the provider's logout URL, for a provider whose logout is not standard (see
+   * `LogoutUrl`); default the provider's `end_session_endpoint` with `id_token_hint`,
+   * `client_id`, `post_logout_redirect_uri` and `state`
+   */
+  logoutUrl?: LogoutUrl
   /** `getAccessToken` refreshes a token that expires within this many seconds; default 60 */
   refreshMargin?: number
   /**
@@ -323,6 +361,7 @@ export interface Settings {
   /** the app's own revocation store; `undefined`: the process's memory store of this app */
   readonly revocationStore: RevocationStore | undefined
   readonly beforeSessionSaved: BeforeSessionSaved | undefined
+  readonly logoutUrl: LogoutUrl | undefined
   readonly refreshMargin: number
   readonly fetchUserinfo: boolean
   readonly maxCookieChunks: number
@@ -729,6 +768,7 @@ export function resolveOptions(options: AuthOptions): Settings {
     silentCookieName: `${prefix}${cookieName}_silent`,
     attemptSilentLogin: options.attemptSilentLogin ?? false,
     beforeSessionSaved: fn('beforeSessionSaved', options.beforeSessionSaved),
+    logoutUrl: fn('logoutUrl', options.logoutUrl),
     refreshMargin: integer('refreshMargin', options.refreshMargin, 60, 0, 3600),
     fetchUserinfo: bool('fetchUserinfo', options.fetchUserinfo, false),
     maxCookieChunks: positiveInt(

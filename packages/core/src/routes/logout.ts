@@ -3,6 +3,7 @@ import { ForbiddenError } from '../errors.js'
 import type { HttpContext } from '../http/context.js'
 import { type AuthResponse, escapeHtml, htmlPage, redirect } from '../http/responses.js'
 import { safeReturnTo } from '../http/return-to.js'
+import type { LogoutUrl, LogoutUrlContext } from '../options.js'
 import { endSessionUrl, revokeRefreshToken } from '../protocol/provider.js'
 import { randomId } from '../random.js'
 import { seal, unseal } from '../seal/seal.js'
@@ -121,12 +122,24 @@ async function providerLogout(
         }),
       )
     }
-    const url = endSessionUrl(provider, {
+    const standard = endSessionUrl(provider, {
       ...(session.idToken === undefined ? {} : { id_token_hint: session.idToken }),
       client_id: settings.clientId,
       post_logout_redirect_uri: settings.postLogoutRedirectUrl,
       state,
     })
+    const url = settings.logoutUrl
+      ? await customLogoutUrl(app, {
+          issuer: provider.issuer,
+          endSessionEndpoint: provider.config.serverMetadata().end_session_endpoint,
+          standardUrl: standard,
+          clientId: settings.clientId,
+          idToken: session.idToken,
+          postLogoutRedirectUri: settings.postLogoutRedirectUrl,
+          state,
+          user: session.user,
+        })
+      : standard
     return url === undefined ? undefined : { url, state }
   } catch (error) {
     app.report({
@@ -137,6 +150,47 @@ async function providerLogout(
     })
     return undefined
   }
+}
+
+/**
+ * What the app's `logoutUrl` builds: its URL when it is one the browser may be sent to (https, or
+ * http on loopback with `allowInsecureRequests`); otherwise reported, and `undefined` (the local
+ * session only was ended).
+ */
+async function customLogoutUrl(app: App, context: LogoutUrlContext): Promise<string | undefined> {
+  let built: string | URL | undefined
+  try {
+    built = await (app.settings.logoutUrl as LogoutUrl)(context)
+  } catch (error) {
+    app.report({
+      level: 'error',
+      code: 'logout_url_failed',
+      message: '"logoutUrl" threw: the local session was ended only',
+      error,
+    })
+    return undefined
+  }
+  if (built === undefined) return undefined
+  let url: URL | undefined
+  try {
+    url = new URL(String(built))
+  } catch {
+    url = undefined
+  }
+  const loopback = url !== undefined && ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname)
+  const allowed =
+    url !== undefined &&
+    (url.protocol === 'https:' ||
+      (url.protocol === 'http:' && loopback && app.settings.allowInsecureRequests))
+  if (!allowed || url === undefined) {
+    app.report({
+      level: 'error',
+      code: 'logout_url_refused',
+      message: `"logoutUrl" returned ${JSON.stringify(String(built).slice(0, 120))}, which is not an https URL: the local session was ended only`,
+    })
+    return undefined
+  }
+  return url.href
 }
 
 /** The logout route: GET (a confirmation page when cross-site) and POST. */
