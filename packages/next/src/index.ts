@@ -46,15 +46,20 @@ import {
 import { cookies, headers } from 'next/headers.js'
 import { NextResponse } from 'next/server.js'
 
-/** A path the proxy protects with its own answer to anonymous requests. */
-export interface ProtectedPath {
+/**
+ * A path the proxy protects with its own answer to anonymous requests, and optionally the claims
+ * and the sign-in it needs (`GuardOptions`: 403 for claims that do not match, a step-up login for
+ * an old or weaker sign-in).
+ */
+export interface ProtectedPath extends Omit<GuardOptions, 'unauthenticated'> {
   /** a string matches that path and every path below it; a RegExp is tested against the path */
   readonly path: string | RegExp
   /**
    * how the proxy answers an anonymous request to it: `redirect` for pages (whatever the request's
-   * Accept header), `json` for APIs, `auto` to tell them apart per request
+   * Accept header), `json` for APIs, `auto` to tell them apart per request; default the
+   * `unauthenticated` option's
    */
-  readonly unauthenticated: UnauthenticatedMode
+  readonly unauthenticated?: UnauthenticatedMode
 }
 
 /** What the Next.js adapter adds to the core's options. */
@@ -210,19 +215,30 @@ function reportDeferred(config: Auth, error?: unknown): void {
   })
 }
 
+/** `object` without its members whose value is `undefined`. */
+function defined<T extends object>(object: T): Partial<T> {
+  return Object.fromEntries(
+    Object.entries(object).filter(([, value]) => value !== undefined),
+  ) as Partial<T>
+}
+
 /**
- * The mode a protected path's anonymous requests get, or `undefined` for a path not protected;
+ * The guard of a protected path (its mode for anonymous requests, its claims and sign-in rules),
+ * or `undefined` for a path not protected;
  * validated now, so that a bad `protect` fails at start-up.
  */
 function matcher(
   entries: ReadonlyArray<string | RegExp | ProtectedPath>,
   fallback: UnauthenticatedMode,
-): (path: string) => UnauthenticatedMode | undefined {
+): (path: string) => GuardOptions | undefined {
   const rules = entries.map((entry) => {
-    const { path, unauthenticated } =
-      typeof entry === 'string' || entry instanceof RegExp
-        ? { path: entry, unauthenticated: fallback }
-        : entry
+    const {
+      path,
+      unauthenticated = fallback,
+      ...rest
+    } = typeof entry === 'string' || entry instanceof RegExp
+      ? ({ path: entry } as ProtectedPath)
+      : entry
     if (typeof path === 'string' ? !path.startsWith('/') : !(path instanceof RegExp)) {
       throw new ConfigurationError('protect', 'must hold paths starting with "/" or RegExps')
     }
@@ -232,7 +248,8 @@ function matcher(
         'must pin "unauthenticated" to auto, redirect or json',
       )
     }
-    return { path, unauthenticated }
+    const { claims, maxAge, acr } = rest
+    return { path, options: { unauthenticated, ...defined({ claims, maxAge, acr }) } }
   })
   return (path) => {
     for (const rule of rules) {
@@ -241,7 +258,7 @@ function matcher(
         typeof pattern === 'string'
           ? path === pattern || path.startsWith(pattern.endsWith('/') ? pattern : `${pattern}/`)
           : new RegExp(pattern.source, pattern.flags).test(path)
-      if (matches) return rule.unauthenticated
+      if (matches) return rule.options
     }
     return undefined
   }
@@ -358,9 +375,9 @@ export function createCodeflow(
       // login page)
       const silent = await silentLogin(config, ctx)
       if (silent) return send(silent, ctx)
-      const unauthenticated = protection(ctx.url.pathname)
-      if (unauthenticated !== undefined) {
-        const result = await authorize(config, ctx, { unauthenticated })
+      const guarded = protection(ctx.url.pathname)
+      if (guarded !== undefined) {
+        const result = await authorize(config, ctx, guarded)
         if (result.response) return send(result.response, ctx)
       }
       await updateSession(config, ctx)

@@ -185,6 +185,30 @@ describe('proxy', () => {
     expect(signedIn.headers.get('x-middleware-next')).toBe('1')
   })
 
+  it('guards a protected path by claims (403, never a login) and by the age of the sign-in (a step-up login)', async () => {
+    const codeflow = createCodeflow(options(), {
+      protect: [
+        { path: '/admin', claims: { groups: { includes: 'admin' } } },
+        { path: '/payments', unauthenticated: 'redirect', maxAge: 300 },
+      ],
+    })
+    const cookie = await session(3600)
+    const navigate = { 'sec-fetch-mode': 'navigate', cookie }
+    const admin = await codeflow.proxy(get('/admin', navigate))
+    expect(admin.status).toBe(403)
+    expect(admin.headers.get('content-type')).toMatch(/^text\/html/)
+    // the test session has no auth_time: too old for any maxAge
+    const payments = await codeflow.proxy(get('/payments', navigate))
+    expect(payments.status).toBe(302)
+    const to = new URL(String(payments.headers.get('location')))
+    expect(`${to.origin}${to.pathname}`).toBe(`${provider.issuer}/auth`)
+    expect(to.searchParams.get('max_age')).toBe('300')
+    expect(payments.headers.getSetCookie().some((c) => c.startsWith('codeflow_tx.'))).toBe(true)
+    // anonymous: the path's own mode
+    const anonymous = await codeflow.proxy(get('/payments', { accept: 'application/json' }))
+    expect(anonymous.status).toBe(302)
+  })
+
   it('refuses a protect pattern that is not a path', () => {
     expect(() => createCodeflow(options(), { protect: ['profile'] })).toThrow(ConfigurationError)
   })
