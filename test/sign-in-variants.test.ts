@@ -311,6 +311,17 @@ describe.each(harnesses)('step-up with acr ($name)', (harness) => {
     expect(page.body).toContain(`<code id="acr">${MFA}</code>`)
   })
 
+  it('enforces the acr_values of /login’s query too (what a step-up’s login_url carries)', async () => {
+    const browser = wrong.browser()
+    const start = await browser.navigate(
+      `${wrong.baseUrl}/login?acr_values=${encodeURIComponent(MFA)}&returnTo=%2Fstep-up`,
+    )
+    expect(start.location?.searchParams.get('acr_values')).toBe(MFA)
+    const callback = await authorize(browser, start)
+    const answer = await browser.navigate(callback, { 'sec-fetch-site': 'cross-site' })
+    expect(answer.status).toBe(401)
+  })
+
   it('refuses a sign-in with another acr: 401, and no loop', async () => {
     const browser = wrong.browser()
     await signIn(browser, wrong.baseUrl)
@@ -371,9 +382,25 @@ describe.each(harnesses)('attemptSilentLogin ($name)', (harness) => {
     expect((await browser.navigate(`${stack.baseUrl}/`)).status).toBe(200)
   })
 
-  it('does not try for a prefetch', async () => {
+  it('does not try for a prefetch or a frame, and tries at the next real page', async () => {
     const browser = stack.browser()
     const prefetch = await browser.navigate(`${stack.baseUrl}/`, { 'sec-purpose': 'prefetch' })
     expect(prefetch.status).toBe(200)
+    const frame = await browser.navigate(`${stack.baseUrl}/`, { 'sec-fetch-dest': 'iframe' })
+    expect(frame.status).toBe(200)
+    const page = await browser.navigate(`${stack.baseUrl}/`, { 'sec-fetch-dest': 'document' })
+    expect(page.status).toBe(302)
+    expect(page.location?.searchParams.get('prompt')).toBe('none')
+  })
+
+  it('does not sign a user who signed out back in silently', async () => {
+    const browser = stack.browser()
+    await signIn(browser, stack.baseUrl)
+    // the app's logout; the provider's own logout page is not visited: its login stays
+    const out = await browser.postForm(`${stack.baseUrl}/logout`, {}, { origin: stack.baseUrl })
+    expect(out.status).toBe(303)
+    const page = await browser.navigate(`${stack.baseUrl}/`)
+    expect(page.status).toBe(200)
+    expect(page.body).toContain('You are not signed in')
   })
 })

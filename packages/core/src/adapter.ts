@@ -75,9 +75,32 @@ export function authenticate(auth: Auth, ctx: HttpContext): MaybePromise<Authent
 
 function withSession(app: App, auth: Auth, ctx: HttpContext): MaybePromise<Authenticated> {
   return chain(readSession(app, ctx), (session): MaybePromise<Authenticated> => {
-    const silent = session ? undefined : silentLoginFor(app, ctx)
-    if (silent) return silent.then((response) => ({ response }))
+    const silent = session ? undefined : quietly(app, silentLoginFor(app, ctx))
+    if (silent) {
+      return silent.then((response) =>
+        response ? { response } : { auth: requestAuth(auth, ctx, undefined) },
+      )
+    }
     return { auth: requestAuth(auth, ctx, session) }
+  })
+}
+
+/**
+ * A silent login that cannot start (the provider down, a push refused) is reported, and the
+ * visitor goes on anonymous: a public page must not fail for a login nobody asked for.
+ */
+function quietly(
+  app: App,
+  attempt: Promise<AuthResponse> | undefined,
+): Promise<AuthResponse | undefined> | undefined {
+  return attempt?.catch((error: unknown) => {
+    app.report({
+      level: 'warn',
+      code: 'silent_login_failed',
+      message: `the silent login could not start (${error instanceof AuthError ? (error.hint ?? error.message) : String(error)}): the visitor goes on anonymous`,
+      error,
+    })
+    return undefined
   })
 }
 
@@ -90,7 +113,7 @@ export async function silentLogin(auth: Auth, ctx: HttpContext): Promise<AuthRes
   const app = appOf(auth)
   if (!app.settings.attemptSilentLogin) return undefined
   if (await readSession(app, ctx)) return undefined
-  return silentLoginFor(app, ctx)
+  return quietly(app, silentLoginFor(app, ctx))
 }
 
 /**

@@ -647,6 +647,9 @@ export function resolveOptions(options: AuthOptions): Settings {
       fail(`authorizationParams.${key}`, 'is set by codeflow itself and cannot be overridden')
     }
     if (typeof value !== 'string') fail(`authorizationParams.${key}`, 'must be a string')
+    if (key === 'max_age' && !/^\d{1,9}$/.test(value)) {
+      fail('authorizationParams.max_age', 'must be a whole number of seconds')
+    }
     authorizationParams[key] = value
   }
 

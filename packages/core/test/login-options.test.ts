@@ -1,7 +1,7 @@
 /**
- * `LoginOptions` from app code (`handleLogin(auth, ctx, options)`, which the adapters' login
- * helpers use): per-login parameters over the option's and the query's, `maxAge` and `acr` sent
- * as `max_age` and `acr_values`, and codeflow's own parameters refused.
+ * `LoginOptions` (`handleLogin(auth, ctx, options)`): per-login parameters over the option's,
+ * which are over the query's (the query cannot override the app's configured policy), `maxAge`
+ * and `acr` sent as `max_age` and `acr_values`, and codeflow's own parameters refused.
  */
 import { type DevProvider, startDevProvider } from '@codeflow/dev-provider'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -31,14 +31,15 @@ describe('LoginOptions', () => {
   const login = (query: string, options?: Parameters<typeof handleLogin>[2]) =>
     handleLogin(auth, createWebContext(new Request(`${APP}/login${query}`)), options)
 
-  it('layers the option, the query and the app’s own parameters, in that order', async () => {
-    const response = await login('?prompt=login&login_hint=bob', {
+  it('layers the query, the option (which the query cannot override) and the app’s own parameters, in that order', async () => {
+    const response = await login('?prompt=login&login_hint=bob&ui_locales=de', {
       authorizationParams: { login_hint: 'alice', audience: 'https://api.example' },
       maxAge: 60,
       acr: ['urn:a', 'urn:b'],
     })
     const sent = new URL(String(response.headers.Location)).searchParams
-    expect(sent.get('prompt')).toBe('login')
+    // the configured prompt and ui_locales are the app's policy
+    expect(sent.get('prompt')).toBe('consent')
     expect(sent.get('ui_locales')).toBe('fr')
     expect(sent.get('login_hint')).toBe('alice')
     expect(sent.get('audience')).toBe('https://api.example')

@@ -89,6 +89,21 @@ export interface ErrorResponseOptions {
   details?: boolean
 }
 
+/**
+ * Text as the inside of an HTTP quoted-string: quotes and backslashes escaped, controls dropped,
+ * characters beyond Latin-1 replaced.
+ */
+function quotedString(text: string): string {
+  let out = ''
+  for (const c of text) {
+    const code = c.charCodeAt(0)
+    if (code < 0x20 || code === 0x7f) continue
+    // a header value is Latin-1: anything beyond would make the response fail
+    out += code > 0xff ? '?' : c === '"' || c === '\\' ? `\\${c}` : c
+  }
+  return out
+}
+
 /** The title of an error page. */
 function title(error: unknown, status: number): string {
   if (error instanceof ProviderError && error.error === 'access_denied') return 'Sign-in cancelled'
@@ -121,10 +136,12 @@ export function errorResponse(
   if (error instanceof StepUpError) {
     // RFC 9470 §3: what the authentication lacks, for a client that can ask for it
     headers['WWW-Authenticate'] =
-      `Cookie realm="codeflow", error="${error.code}", error_description="${error.message}"` +
+      `Cookie realm="codeflow", error="${quotedString(error.code)}", error_description="${quotedString(error.message)}"` +
       (error.maxAge === undefined ? '' : `, max_age="${error.maxAge}"`) +
-      (error.acrValues === undefined ? '' : `, acr_values="${error.acrValues.join(' ')}"`) +
-      `, login_url="${error.loginUrl}"`
+      (error.acrValues === undefined
+        ? ''
+        : `, acr_values="${quotedString(error.acrValues.join(' '))}"`) +
+      `, login_url="${quotedString(error.loginUrl)}"`
   }
   const format = options.format ?? 'auto'
   if (format === 'json' || (format === 'auto' && !isNavigation(ctx))) {

@@ -47,9 +47,11 @@ const callback: RouteHandler = async (app, ctx) => {
   } catch (error) {
     // a silent login the provider cannot do without the user: back, still anonymous (OIDC Core
     // 3.1.2.6), rather than an error page
-    if (transaction.silent && error instanceof ProviderError && SILENT.has(error.error)) {
+    if (transaction.silent && error instanceof ProviderError) {
       app.report({
-        level: 'debug',
+        // what OIDC Core 3.1.2.6 says a silent login may be answered is routine; anything else
+        // (prompt=none not supported, access_denied) is worth a look
+        level: SILENT.has(error.error) ? 'debug' : 'warn',
         code: 'silent_login_declined',
         message: `a silent login (prompt=none) was answered ${error.error}: the browser goes back anonymous`,
       })
@@ -100,6 +102,8 @@ const callback: RouteHandler = async (app, ctx) => {
     session = { ...session, user: kept.user, idToken: kept.idToken }
   }
   await replaceSession(app, ctx, session)
+  // a browser that signed in needs no silent attempt (nor one after it signs out, until it closes)
+  if (settings.attemptSilentLogin) app.cookies.writeSilentTried(ctx)
   return redirect(transaction.returnTo)
 }
 

@@ -142,10 +142,10 @@ function loginParameters(
   query: URLSearchParams | undefined,
   options: LoginOptions,
 ): { params: Record<string, string>; maxAge?: number; acr?: string[] } {
-  const params: Record<string, string> = {
-    ...app.settings.authorizationParams,
-    ...(query ? queryParameters(query) : {}),
-  }
+  const fromQuery = query ? queryParameters(query) : {}
+  // the app's configured parameters are its policy: a login request cannot override them (a
+  // configured max_age cannot be raised from the query, nor prompt=login turned into none)
+  const params: Record<string, string> = { ...fromQuery, ...app.settings.authorizationParams }
   for (const [name, value] of Object.entries(options.authorizationParams ?? {})) {
     if (RESERVED_PARAMS.has(name)) {
       throw new TypeError(`login: "authorizationParams.${name}" is set by codeflow itself`)
@@ -161,9 +161,19 @@ function loginParameters(
     }
     params.max_age = String(options.maxAge)
   }
-  const acr = options.acr === undefined ? undefined : acrList(options.acr)
+  // the acr asked for in code, or in /login's query (what a step-up's login_url carries), must be
+  // the new ID token's; a configured acr_values stays a preference
+  const acr =
+    options.acr !== undefined
+      ? acrList(options.acr)
+      : fromQuery.acr_values !== undefined && params.acr_values === fromQuery.acr_values
+        ? fromQuery.acr_values.split(' ')
+        : undefined
   if (acr) params.acr_values = acr.join(' ')
-  const maxAge = params.max_age === undefined ? undefined : seconds('max_age', params.max_age)
+  if (params.max_age !== undefined && !/^\d{1,9}$/.test(params.max_age)) {
+    throw new TypeError('login: "authorizationParams.max_age" must be a whole number of seconds')
+  }
+  const maxAge = params.max_age === undefined ? undefined : Number(params.max_age)
   return {
     params,
     ...(maxAge === undefined ? {} : { maxAge }),
@@ -251,7 +261,7 @@ function warnOfAnotherHost(app: App, ctx: HttpContext): void {
 }
 
 /** Whether the browser sent the request without the user asking for it (a prefetch, a prerender). */
-function speculative(ctx: HttpContext): boolean {
+export function speculative(ctx: HttpContext): boolean {
   const purpose = ctx.headers.get('sec-purpose') ?? ctx.headers.get('purpose') ?? ''
   return /prefetch|prerender/i.test(purpose) || ctx.headers.has('next-router-prefetch')
 }
@@ -267,7 +277,10 @@ export function silentLoginFor(app: App, ctx: HttpContext): Promise<AuthResponse
   if (!app.settings.attemptSilentLogin || ctx.method !== 'GET' || !isNavigation(ctx)) {
     return undefined
   }
-  if (speculative(ctx) || app.cookies.silentTried(ctx)) return undefined
+  // a top-level page only: a frame (cross-site, it never gets the Lax cookie) would try each time
+  const dest = ctx.headers.get('sec-fetch-dest')
+  if ((dest !== null && dest !== 'document') || speculative(ctx)) return undefined
+  if (app.cookies.silentTried(ctx)) return undefined
   // remembered first: if the provider or the callback fails, the page is not redirected again
   app.cookies.writeSilentTried(ctx)
   return startLoginFor(app, ctx, {

@@ -81,6 +81,8 @@ const logout: RouteHandler<LogoutOptions> = async (app, ctx, options = {}) => {
   const landing = returnTo ?? settings.postLogoutRedirectUrl
   const session = await readSession(app, ctx)
   await endSession(app, ctx, 'signed-out')
+  // a user who signed out is not signed in again silently (until the browser closes)
+  if (settings.attemptSilentLogin) app.cookies.writeSilentTried(ctx)
   const status = isPost ? 303 : 302
   if (!session) return redirect(landing, status)
   const target = await providerLogout(app, session)
@@ -186,7 +188,8 @@ async function customLogoutUrl(app: App, context: LogoutUrlContext): Promise<str
     app.report({
       level: 'error',
       code: 'logout_url_refused',
-      message: `"logoutUrl" returned ${JSON.stringify(String(built).slice(0, 120))}, which is not an https URL: the local session was ended only`,
+      // the scheme and host only: its query may hold the ID token
+      message: `"logoutUrl" returned ${url ? `a ${url.protocol} URL for ${url.host || 'no host'}` : 'something that is not a URL'}, not an https URL: the local session was ended only`,
     })
     return undefined
   }

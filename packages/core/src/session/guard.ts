@@ -6,7 +6,7 @@ import type { HttpContext } from '../http/context.js'
 import { type AuthResponse, errorResponse, isNavigation, redirect } from '../http/responses.js'
 import { currentPath } from '../http/return-to.js'
 import { chain, type MaybePromise } from '../maybe.js'
-import { startLoginFor } from '../routes/login.js'
+import { speculative, startLoginFor } from '../routes/login.js'
 import { readSession } from './read.js'
 import type { Session, UserClaims } from './types.js'
 
@@ -92,8 +92,10 @@ function matches(value: unknown, matcher: ClaimMatcher): boolean {
 /** Whether `user` passes `rule`; a malformed rule is the app's mistake (a `TypeError`). */
 function allowed(rule: ClaimsRule, user: UserClaims): boolean {
   if (typeof rule === 'function') return rule(user) === true
-  if (rule === null || typeof rule !== 'object') {
-    throw new TypeError('requireAuth: "claims" must be a function or an object of matchers')
+  if (rule === null || typeof rule !== 'object' || Object.keys(rule).length === 0) {
+    throw new TypeError(
+      'requireAuth: "claims" must be a function or an object of one or more matchers',
+    )
   }
   return Object.entries(rule).every(([name, matcher]) => {
     const kind = typeof matcher
@@ -103,7 +105,9 @@ function allowed(rule: ClaimsRule, user: UserClaims): boolean {
       kind === 'boolean' ||
       (kind === 'object' &&
         matcher !== null &&
-        ['string', 'number'].includes(typeof (matcher as { includes?: unknown }).includes))
+        (typeof (matcher as { includes?: unknown }).includes === 'number' ||
+          (typeof (matcher as { includes?: unknown }).includes === 'string' &&
+            (matcher as { includes: string }).includes !== '')))
     if (!valid) {
       throw new TypeError(
         `requireAuth: "claims.${name}" must be a value to equal or { includes: value }`,
@@ -113,10 +117,30 @@ function allowed(rule: ClaimsRule, user: UserClaims): boolean {
   })
 }
 
-/** The `acr` values of a guard, or `undefined`. */
+/** An acr value: printable ASCII without spaces, quotes or backslashes. */
+const ACR = /^[\x21\x23-\x5b\x5d-\x7e]{1,256}$/
+
+/** The `acr` values of a guard, checked, or `undefined`. */
 function acrValues(acr: string | readonly string[] | undefined): readonly string[] | undefined {
   if (acr === undefined) return undefined
-  return typeof acr === 'string' ? [acr] : acr
+  const list = typeof acr === 'string' ? [acr] : acr
+  if (!Array.isArray(list) || list.length === 0 || !list.every((v) => ACR.test(String(v)))) {
+    throw new TypeError('requireAuth: "acr" must be one or more acr values (no spaces or quotes)')
+  }
+  return list
+}
+
+/** The login URL of a step-up: it asks for what the guard needs, and `/login` enforces it. */
+function stepUpLoginUrl(
+  app: App,
+  ctx: HttpContext,
+  maxAge: number | undefined,
+  acr: readonly string[] | undefined,
+): string {
+  const url = new URL(loginUrlFor(app, ctx))
+  if (maxAge !== undefined) url.searchParams.set('max_age', String(maxAge))
+  if (acr !== undefined) url.searchParams.set('acr_values', acr.join(' '))
+  return url.href
 }
 
 /** What the session's authentication lacks for `options` (`undefined`: nothing). */
@@ -154,7 +178,8 @@ export function guard(
 ): MaybePromise<GuardResult> {
   return chain(readSession(app, ctx), (session): MaybePromise<GuardResult> => {
     const mode = options.unauthenticated ?? 'auto'
-    const navigation = mode === 'redirect' || (mode === 'auto' && isNavigation(ctx))
+    const navigation =
+      mode === 'redirect' || (mode === 'auto' && isNavigation(ctx) && !speculative(ctx))
     const format = navigation ? 'html' : 'json'
     if (!session) {
       const url = loginUrlFor(app, ctx)
@@ -194,7 +219,7 @@ export function guard(
         },
       )
     }
-    const url = loginUrlFor(app, ctx)
+    const url = stepUpLoginUrl(app, ctx, maxAge, acr)
     const error = new StepUpError(lacking, url, { maxAge, acrValues: acr })
     return { response: errorResponse(ctx, error, { format }) }
   })
