@@ -7,6 +7,7 @@ export function banner(name: string, config: ExampleConfig): string {
     lines.push(
       `  identity provider: the embedded dev provider at ${config.devProvider.issuer}`,
       '  sign in with any username and any password, then allow the consent screen',
+      `  sign in as "admin" to see ${config.baseUrl}/admin; ${config.baseUrl}/step-up asks for a recent sign-in`,
     )
   } else {
     lines.push(`  identity provider: ${String(config.auth.issuer)}`)
