@@ -11,6 +11,7 @@ import {
   AuthError,
   type AuthOptions,
   ConfigurationError,
+  ForbiddenError,
   fetchWithToken,
   type GuardOptions,
   getAccessToken,
@@ -107,7 +108,7 @@ export interface AuthenticatedRoute<Context = unknown> {
 }
 
 /** Options of `requireAuth()` in a page, layout or Server Action. */
-export interface PageAuthOptions {
+export interface PageAuthOptions extends Pick<GuardOptions, 'claims' | 'maxAge' | 'acr'> {
   /** where the login returns to (Next.js does not tell a page its path); default the home page */
   returnTo?: string
 }
@@ -462,12 +463,34 @@ export function createCodeflow(
   async function requirePageAuth(options: PageAuthOptions = {}): Promise<Session> {
     const { config, ctx } = await requestContext()
     const session = await getSession(config, ctx)
-    if (session) return session
     const home = homeUrl(config)
     const target = new URL(options.returnTo ?? home, home)
+    const back = loginUrl(config, target.pathname + target.search)
     // imported here: bundled into a route handler, next/navigation's client half fails to load
-    const { redirect } = await import('next/navigation.js')
-    return redirect(loginUrl(config, target.pathname + target.search))
+    const navigation = await import('next/navigation.js')
+    if (!session) return navigation.redirect(back)
+    const { claims, maxAge, acr } = options
+    if (claims === undefined && maxAge === undefined && acr === undefined) return session
+    // the core's guard, as a JSON request: its 403 and 401 say what is wrong without a login
+    const verdict = await authorize(config, ctx, {
+      unauthenticated: 'json',
+      ...(claims === undefined ? {} : { claims }),
+      ...(maxAge === undefined ? {} : { maxAge }),
+      ...(acr === undefined ? {} : { acr }),
+    })
+    if (verdict.session) return verdict.session
+    if (verdict.response?.status === 403) {
+      // Next.js's forbidden() (15.1 and later): needs experimental.authInterrupts, and says so
+      // when it is off; before 15.1, codeflow's own 403 error
+      const forbidden = (navigation as { forbidden?: () => never }).forbidden
+      if (forbidden) return forbidden()
+      throw new ForbiddenError('you are signed in, but not allowed here', 'insufficient_claims')
+    }
+    // a step-up: /login asks for max_age and acr_values, and checks them in the new ID token
+    const url = new URL(back)
+    if (maxAge !== undefined) url.searchParams.set('max_age', String(maxAge))
+    if (acr !== undefined) url.searchParams.set('acr_values', [acr].flat().join(' '))
+    return navigation.redirect(url.href)
   }
 
   function requireAuth(...args: unknown[]): unknown {

@@ -36,6 +36,9 @@ vi.mock('next/navigation.js', () => ({
   redirect(url: string): never {
     throw Object.assign(new Error('NEXT_REDIRECT'), { url })
   },
+  forbidden(): never {
+    throw Object.assign(new Error('NEXT_HTTP_ERROR_FALLBACK;403'), { forbidden: true })
+  },
 }))
 
 const { createCodeflow } = await import('../src/index.js')
@@ -456,5 +459,29 @@ describe('login and logout from a Server Action', () => {
     expect((redirected as { url?: string }).url).toBe(`${APP}/bye`)
     const deleted = rendering.written.find((c) => c.name === 'codeflow')
     expect(deleted?.value).toBe('')
+  })
+})
+
+describe('requireAuth() in a page with claims and step-up', () => {
+  it('calls forbidden() for claims that do not match, and returns the session when they do', async () => {
+    const codeflow = createCodeflow(options())
+    render(await session(3600), false)
+    await expect(
+      codeflow.requireAuth({ claims: { groups: { includes: 'admin' } } }),
+    ).rejects.toMatchObject({ forbidden: true })
+    expect((await codeflow.requireAuth({ claims: { sub: 'user-1' } })).sub).toBe('user-1')
+  })
+
+  it('redirects a sign-in of unknown age to /login asking for max_age and acr_values', async () => {
+    const codeflow = createCodeflow(options())
+    render(await session(3600), false)
+    const redirected = await codeflow
+      .requireAuth({ returnTo: '/payments', maxAge: 300, acr: 'urn:mfa' })
+      .catch((error: { url?: string }) => error)
+    const url = new URL(String((redirected as { url?: string }).url))
+    expect(`${url.origin}${url.pathname}`).toBe(`${APP}/login`)
+    expect(url.searchParams.get('returnTo')).toBe('/payments')
+    expect(url.searchParams.get('max_age')).toBe('300')
+    expect(url.searchParams.get('acr_values')).toBe('urn:mfa')
   })
 })
