@@ -54,6 +54,18 @@ function certificateOption(certificate: DevCertificate) {
   return { cert: certificate.cert, key: certificate.key, ca: ca.cert }
 }
 
+/** The dev provider on https, trusting the test CA's client certificates. */
+const PROVIDER_TLS = { cert: serverCertificate.cert, key: serverCertificate.key, clientCa: ca.cert }
+
+/** How the test API introspects a stack's tokens: as its client, with `certificate`. */
+function introspectionAs(stack: Stack, certificate: DevCertificate) {
+  return {
+    endpoint: `${stack.provider.issuer}/token/introspection`,
+    clientId: CLIENT_ID,
+    ...certificateOption(certificate),
+  }
+}
+
 describe.each(harnesses)('mutual TLS ($name)', (harness) => {
   let api: MtlsResourceServer
   beforeAll(async () => {
@@ -72,7 +84,7 @@ describe.each(harnesses)('mutual TLS ($name)', (harness) => {
           browserCa: ca.cert,
           apiUrl: `${api.url}/orders`,
           provider: {
-            tls: { cert: serverCertificate.cert, key: serverCertificate.key, clientCa: ca.cert },
+            tls: PROVIDER_TLS,
             logger: (line) => providerLog.push(line),
             // within the refresh margin (60 s) at once: /api/token refreshes
             ttl: { accessToken: 30 },
@@ -90,11 +102,7 @@ describe.each(harnesses)('mutual TLS ($name)', (harness) => {
           },
         })
         expect(stack.provider.issuer).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/)
-        api.introspection = {
-          endpoint: `${stack.provider.issuer}/token/introspection`,
-          clientId: CLIENT_ID,
-          ...certificateOption(certificate),
-        }
+        api.introspection = introspectionAs(stack, certificate)
       })
       afterAll(() => stack?.close())
 
@@ -171,7 +179,7 @@ describe.each(harnesses)('mutual TLS ($name)', (harness) => {
         browserCa: ca.cert,
         apiUrl: `${api.url}/orders`,
         provider: {
-          tls: { cert: serverCertificate.cert, key: serverCertificate.key, clientCa: ca.cert },
+          tls: PROVIDER_TLS,
           require: { pushedAuthorizationRequests: true },
         },
         providerClient: {
@@ -185,11 +193,7 @@ describe.each(harnesses)('mutual TLS ($name)', (harness) => {
           allowInsecureRequests: false,
         },
       })
-      api.introspection = {
-        endpoint: `${stack.provider.issuer}/token/introspection`,
-        clientId: CLIENT_ID,
-        ...certificateOption(issued),
-      }
+      api.introspection = introspectionAs(stack, issued)
     })
     afterAll(() => stack?.close())
 
@@ -219,12 +223,7 @@ describe.each(harnesses)('mutual TLS ($name)', (harness) => {
       stack = await startStack(harness, {
         publicClient: true,
         provider: {
-          tls: {
-            cert: serverCertificate.cert,
-            key: serverCertificate.key,
-            clientCa: ca.cert,
-            endpointAliases: true,
-          },
+          tls: { ...PROVIDER_TLS, endpointAliases: true },
           ttl: { accessToken: 30 },
         },
         providerClient: {
@@ -264,7 +263,7 @@ describe.each(harnesses)('mutual TLS ($name)', (harness) => {
         publicClient: true,
         browserCa: ca.cert,
         provider: {
-          tls: { cert: serverCertificate.cert, key: serverCertificate.key, clientCa: ca.cert },
+          tls: PROVIDER_TLS,
         },
         providerClient: {
           tokenEndpointAuthMethod: 'tls_client_auth',

@@ -7,15 +7,22 @@
  */
 import { type App, type Auth, appOf } from './auth.js'
 import { AuthError } from './errors.js'
+import { answerError } from './http/answer.js'
 import type { HttpContext } from './http/context.js'
 import type { SetCookie } from './http/cookies.js'
-import { type AuthResponse, errorResponse } from './http/responses.js'
-import { type AuthLogEvent, wasReported } from './logger.js'
+import type { AuthResponse } from './http/responses.js'
+import type { AuthLogEvent } from './logger.js'
 import { chain, type MaybePromise } from './maybe.js'
 import { type RequestAuth, requestAuth } from './request-auth.js'
 import { silentLoginFor } from './routes/login.js'
 import { routeRequest } from './routes/table.js'
-import { type GuardOptions, type GuardResult, guard, loginUrlOf } from './session/guard.js'
+import {
+  type GuardOptions,
+  type GuardResult,
+  guard,
+  loginUrlOf,
+  type StepUp,
+} from './session/guard.js'
 import { readSession } from './session/read.js'
 
 export { toAuth } from './auth.js'
@@ -54,7 +61,7 @@ export { handleFrontchannelLogout } from './routes/frontchannel-logout.js'
 export { handleLogin, type LoginOptions, startLogin } from './routes/login.js'
 export { handleLogout, type LogoutOptions } from './routes/logout.js'
 export { handleAuthRoute } from './routes/table.js'
-export type { GuardOptions, GuardResult, UnauthenticatedMode } from './session/guard.js'
+export type { GuardOptions, GuardResult, StepUp, UnauthenticatedMode } from './session/guard.js'
 
 /** What `authenticate` decided: codeflow's answer to send, or the request's `RequestAuth`. */
 export type Authenticated =
@@ -137,20 +144,7 @@ export function authorize(
  * the app's home page, with the hint outside production.
  */
 export function handleError(auth: Auth, ctx: HttpContext, error: unknown): AuthResponse {
-  const app = appOf(auth)
-  const known = error instanceof AuthError
-  const status = known ? error.status : 500
-  const hint = known ? error.hint : undefined
-  if (!wasReported(error))
-    app.report({
-      // the client's own faults are info, unless there is something for the operator to change
-      level: status >= 500 ? 'error' : hint === undefined ? 'info' : 'warn',
-      code: known ? error.code : 'internal_error',
-      message: hint ?? (error instanceof Error ? error.message : String(error)),
-      error,
-    })
-  const { homeUrl: home, development: details } = app.settings
-  return errorResponse(ctx, error, { home, details })
+  return answerError(appOf(auth), ctx, error)
 }
 
 /** The app's home page (its base URL's path, with a trailing slash). */
@@ -158,9 +152,12 @@ export function homeUrl(auth: Auth): string {
   return appOf(auth).settings.homeUrl
 }
 
-/** The login URL, coming back to `returnTo` (a path on the app) afterwards when given. */
-export function loginUrl(auth: Auth, returnTo?: string): string {
-  return loginUrlOf(appOf(auth), returnTo)
+/**
+ * The login URL, coming back to `returnTo` (a path on the app) afterwards when given, asking for
+ * what a step-up needs (`maxAge`, `acr`: `/login` sends and checks them).
+ */
+export function loginUrl(auth: Auth, returnTo?: string, stepUp?: StepUp): string {
+  return loginUrlOf(appOf(auth), returnTo, stepUp)
 }
 
 /** Reports an event of the adapter's own to the app's logger. */

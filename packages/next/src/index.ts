@@ -204,6 +204,33 @@ function withCookies(response: Response, ctx: WebContext): Response {
   return copy
 }
 
+/**
+ * The core's context for the request Next.js is rendering (`next/headers`): the app's home as its
+ * URL (Next.js does not tell a page its path), its headers, and cookies set through `jar`;
+ * `refused` is told when Next.js refuses to set one (a Server Component).
+ */
+function headersContext(
+  config: Auth,
+  incoming: Headers,
+  jar: Awaited<ReturnType<typeof cookies>>,
+  method: 'GET' | 'POST',
+  refused: (error: unknown) => void,
+): HttpContext {
+  return {
+    url: new URL(homeUrl(config)),
+    method,
+    headers: new Headers(incoming),
+    readForm: async () => new URLSearchParams(),
+    setCookie({ name, value, options: attributes }) {
+      try {
+        jar.set(name, value, attributes)
+      } catch (error) {
+        refused(error)
+      }
+    },
+  }
+}
+
 /** The signal that a changed session could not be set in this response (README). */
 function reportDeferred(config: Auth, error?: unknown): void {
   reportEvent(config, {
@@ -313,22 +340,12 @@ export function createCodeflow(
     let ctx = contexts.get(incoming)
     if (ctx) return { config, ctx }
     let deferred = false
-    ctx = {
-      url: new URL(homeUrl(config)),
-      method: 'GET',
-      headers: new Headers(incoming),
-      readForm: async () => new URLSearchParams(),
-      setCookie({ name, value, options: attributes }) {
-        try {
-          jar.set(name, value, attributes)
-        } catch (error) {
-          // a Server Component cannot set cookies: the core remembers a refreshed session, and
-          // the next request that can write (the proxy, a Route Handler, a Server Action) does
-          if (!deferred) reportDeferred(config, error)
-          deferred = true
-        }
-      },
-    }
+    ctx = headersContext(config, incoming, jar, 'GET', (error) => {
+      // a Server Component cannot set cookies: the core remembers a refreshed session, and the
+      // next request that can write (the proxy, a Route Handler, a Server Action) does
+      if (!deferred) reportDeferred(config, error)
+      deferred = true
+    })
     contexts.set(incoming, ctx)
     return { config, ctx }
   }
@@ -432,24 +449,20 @@ export function createCodeflow(
   ): Promise<never> {
     const [incoming, jar] = await Promise.all([headers(), cookies()])
     const config = auth()
-    const ctx: HttpContext = {
-      url: new URL(homeUrl(config)),
-      // the login route is a GET; a logout is a POST, its Origin the Server Action's own (which
-      // Next.js checks too), else Sec-Fetch-Site
-      method: what === 'login' ? 'GET' : 'POST',
-      headers: new Headers(incoming),
-      readForm: async () => new URLSearchParams(),
-      setCookie({ name, value, options: attributes }) {
-        try {
-          jar.set(name, value, attributes)
-        } catch (cause) {
-          throw new TypeError(
-            `codeflow.${what}() sets a cookie, which a Server Component cannot: call it from a Server Action or a Route Handler, or link to the route`,
-            { cause },
-          )
-        }
+    // the login route is a GET; a logout is a POST, its Origin the Server Action's own (which
+    // Next.js checks too), else Sec-Fetch-Site
+    const ctx = headersContext(
+      config,
+      incoming,
+      jar,
+      what === 'login' ? 'GET' : 'POST',
+      (cause) => {
+        throw new TypeError(
+          `codeflow.${what}() sets a cookie, which a Server Component cannot: call it from a Server Action or a Route Handler, or link to the route`,
+          { cause },
+        )
       },
-    }
+    )
     const response = await route(config, ctx)
     const location = response.headers.Location
     const { redirect } = await import('next/navigation.js')
@@ -465,10 +478,10 @@ export function createCodeflow(
     const session = await getSession(config, ctx)
     const home = homeUrl(config)
     const target = new URL(options.returnTo ?? home, home)
-    const back = loginUrl(config, target.pathname + target.search)
+    const back = target.pathname + target.search
     // imported here: bundled into a route handler, next/navigation's client half fails to load
     const navigation = await import('next/navigation.js')
-    if (!session) return navigation.redirect(back)
+    if (!session) return navigation.redirect(loginUrl(config, back))
     const { claims, maxAge, acr } = options
     if (claims === undefined && maxAge === undefined && acr === undefined) return session
     // the core's guard, as a JSON request: its 403 and 401 say what is wrong without a login
@@ -487,10 +500,9 @@ export function createCodeflow(
       throw new ForbiddenError('you are signed in, but not allowed here', 'insufficient_claims')
     }
     // a step-up: /login asks for max_age and acr_values, and checks them in the new ID token
-    const url = new URL(back)
-    if (maxAge !== undefined) url.searchParams.set('max_age', String(maxAge))
-    if (acr !== undefined) url.searchParams.set('acr_values', [acr].flat().join(' '))
-    return navigation.redirect(url.href)
+    return navigation.redirect(
+      loginUrl(config, back, { maxAge, acr: acr === undefined ? undefined : [acr].flat() }),
+    )
   }
 
   function requireAuth(...args: unknown[]): unknown {

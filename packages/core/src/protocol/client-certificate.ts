@@ -8,10 +8,12 @@
  * is for the one URL asked), and fails the way `fetch` does (a `TypeError` whose `cause` is the
  * network error; the signal's reason when aborted).
  */
+
 import type * as NodeCrypto from 'node:crypto'
 import type * as NodeHttps from 'node:https'
 import type * as NodeStream from 'node:stream'
 import type * as NodeTls from 'node:tls'
+import { builtin } from '../builtin.js'
 
 /** The client certificate option: PEM text (or its bytes). */
 export interface ClientCertificateOptions {
@@ -61,21 +63,13 @@ interface NodeModules {
   stream: typeof NodeStream
 }
 
-/** Node's modules, without a static import (an edge bundle never sees them), or `undefined`. */
+/** Node's modules (without a static import), or `undefined` where the runtime has none. */
 function nodeModules(): NodeModules | undefined {
-  const get = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process
-    ?.getBuiltinModule
-  try {
-    if (!get) return undefined
-    return {
-      crypto: get('node:crypto') as typeof NodeCrypto,
-      https: get('node:https') as typeof NodeHttps,
-      tls: get('node:tls') as typeof NodeTls,
-      stream: get('node:stream') as typeof NodeStream,
-    }
-  } catch {
-    return undefined
-  }
+  const crypto = builtin<typeof NodeCrypto>('node:crypto')
+  const https = builtin<typeof NodeHttps>('node:https')
+  const tls = builtin<typeof NodeTls>('node:tls')
+  const stream = builtin<typeof NodeStream>('node:stream')
+  return crypto && https && tls && stream ? { crypto, https, tls, stream } : undefined
 }
 
 function isPem(value: unknown): value is string | Uint8Array {
@@ -113,18 +107,12 @@ function certificates(
 function defaultCas(tls: typeof NodeTls): readonly string[] {
   const listed = (tls as { getCACertificates?: (type: string) => string[] }).getCACertificates
   if (listed) return listed('default')
-  const process = (
-    globalThis as {
-      process?: {
-        env?: Record<string, string | undefined>
-        getBuiltinModule?: (id: string) => unknown
-      }
-    }
-  ).process
-  const extra = process?.env?.NODE_EXTRA_CA_CERTS
+  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process
+    ?.env
+  const extra = env?.NODE_EXTRA_CA_CERTS
   if (!extra) return tls.rootCertificates
   try {
-    const fs = process?.getBuiltinModule?.('node:fs') as typeof import('node:fs') | undefined
+    const fs = builtin<typeof import('node:fs')>('node:fs')
     return [...tls.rootCertificates, fs?.readFileSync(extra, 'utf8') ?? '']
   } catch {
     // Node itself only warns about an unreadable NODE_EXTRA_CA_CERTS

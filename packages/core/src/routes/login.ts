@@ -123,11 +123,11 @@ function thirdPartyTarget(app: App, query: URLSearchParams): string | undefined 
   return target
 }
 
-/** The `acr` values of `LoginOptions.acr`, checked. */
-function acrList(acr: string | readonly string[]): string[] {
-  const list = typeof acr === 'string' ? [acr] : [...acr]
+/** The `acr` values of `LoginOptions.acr` (or a guard's: `caller` names it in the error), checked. */
+export function acrList(acr: string | readonly string[], caller = 'login'): string[] {
+  const list = typeof acr === 'string' ? [acr] : Array.isArray(acr) ? [...acr] : []
   if (list.length === 0 || !list.every((value) => typeof value === 'string' && TOKEN.test(value))) {
-    throw new TypeError('login: "acr" must be one or more acr values (no spaces or quotes)')
+    throw new TypeError(`${caller}: "acr" must be one or more acr values (no spaces or quotes)`)
   }
   return list
 }

@@ -6,7 +6,9 @@
  * iron-session's both ways; where Node's crypto is missing (an edge runtime), `seal.ts` uses
  * iron-session itself.
  */
+
 import type * as NodeCrypto from 'node:crypto'
+import { builtin } from '../builtin.js'
 import { formatSeal, macInput, parseSeal } from './format.js'
 
 /** Why a seal was refused, in iron-session's words. */
@@ -28,19 +30,8 @@ const SKEW_MS = 60_000
 const BASE64URL = /^[A-Za-z0-9_-]*$/
 const HEX_SALT = /^[0-9a-f]{64}$/
 
-/**
- * Node's crypto module, without a static import (an edge bundle never sees `node:crypto`), or
- * `undefined` where the runtime has none.
- */
-export const nodeCrypto: typeof NodeCrypto | undefined = (() => {
-  const get = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process
-    ?.getBuiltinModule
-  try {
-    return get ? (get('node:crypto') as typeof NodeCrypto | undefined) : undefined
-  } catch {
-    return undefined
-  }
-})()
+/** Node's crypto module (without a static import), or `undefined` where the runtime has none. */
+export const nodeCrypto = builtin<typeof NodeCrypto>('node:crypto')
 
 function key(crypto: typeof NodeCrypto, password: string, salt: string): Buffer {
   return crypto.pbkdf2Sync(password, salt, 1, 32, 'sha1')

@@ -5,6 +5,7 @@
  * deflated, so what is stored twice costs little and a token with a few dozen groups still fits
  * in the session cookie.
  */
+import { builtin } from '../builtin.js'
 import type { SessionData } from './types.js'
 
 /** The token members of a session, stored decoded when they are JWTs. */
@@ -15,16 +16,8 @@ const MAX_INFLATED = 4 * 1024 * 1024
 
 type Zlib = typeof import('node:zlib')
 
-/** Node's zlib, without a static import (an edge bundle never sees it), or `undefined`. */
-const zlib: Zlib | undefined = (() => {
-  const get = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process
-    ?.getBuiltinModule
-  try {
-    return get ? (get('node:zlib') as Zlib | undefined) : undefined
-  } catch {
-    return undefined
-  }
-})()
+/** Node's zlib (without a static import), or `undefined` where the runtime has none. */
+const zlib = builtin<Zlib>('node:zlib')
 
 async function deflate(text: string): Promise<Uint8Array> {
   // level 1: as small as the default level for these payloads (what is repeated is found at any

@@ -2,11 +2,12 @@
 import { type App, type Auth, appOf } from '../auth.js'
 import { epoch } from '../clock.js'
 import { AuthError, ForbiddenError, StepUpError, UnauthenticatedError } from '../errors.js'
+import { answerError } from '../http/answer.js'
 import type { HttpContext } from '../http/context.js'
 import { type AuthResponse, errorResponse, isNavigation, redirect } from '../http/responses.js'
 import { currentPath } from '../http/return-to.js'
 import { chain, type MaybePromise } from '../maybe.js'
-import { speculative, startLoginFor } from '../routes/login.js'
+import { acrList, speculative, startLoginFor } from '../routes/login.js'
 import { readSession } from './read.js'
 import type { Session, UserClaims } from './types.js'
 
@@ -58,10 +59,26 @@ export type GuardResult =
   | { readonly session: Session; readonly response?: undefined }
   | { readonly session?: undefined; readonly response: AuthResponse }
 
-/** The login URL, with `returnTo` (a path) to come back to afterwards when given. */
-export function loginUrlOf(app: App, returnTo?: string): string {
+/** What a step-up's login asks for: `/login` sends them and checks them in the new ID token. */
+export interface StepUp {
+  readonly maxAge?: number | undefined
+  readonly acr?: readonly string[] | undefined
+}
+
+/**
+ * The login URL, with `returnTo` (a path) to come back to afterwards when given, and what a
+ * step-up asks for (`max_age`, `acr_values`).
+ */
+export function loginUrlOf(app: App, returnTo?: string, stepUp: StepUp = {}): string {
   const url = app.settings.origin + app.settings.routes.login
-  return returnTo === undefined ? url : `${url}?returnTo=${encodeURIComponent(returnTo)}`
+  const query = [
+    ['returnTo', returnTo],
+    ['max_age', stepUp.maxAge === undefined ? undefined : String(stepUp.maxAge)],
+    ['acr_values', stepUp.acr?.join(' ')],
+  ].flatMap(([name, value]) =>
+    value === undefined ? [] : [`${name}=${encodeURIComponent(value)}`],
+  )
+  return query.length === 0 ? url : `${url}?${query.join('&')}`
 }
 
 /** The login URL that returns to the current page afterwards (GET and HEAD only). */
@@ -117,35 +134,18 @@ function allowed(rule: ClaimsRule, user: UserClaims): boolean {
   })
 }
 
-/** An acr value: printable ASCII without spaces, quotes or backslashes. */
-const ACR = /^[\x21\x23-\x5b\x5d-\x7e]{1,256}$/
-
 /** The `acr` values of a guard, checked, or `undefined`. */
 function acrValues(acr: string | readonly string[] | undefined): readonly string[] | undefined {
-  if (acr === undefined) return undefined
-  const list = typeof acr === 'string' ? [acr] : acr
-  if (!Array.isArray(list) || list.length === 0 || !list.every((v) => ACR.test(String(v)))) {
-    throw new TypeError('requireAuth: "acr" must be one or more acr values (no spaces or quotes)')
-  }
-  return list
+  return acr === undefined ? undefined : acrList(acr, 'requireAuth')
 }
 
-/** The login URL of a step-up: it asks for what the guard needs, and `/login` enforces it. */
-function stepUpLoginUrl(
+/** What the session's authentication lacks for `maxAge` and `acr` (`undefined`: nothing). */
+function stepUpNeeded(
   app: App,
-  ctx: HttpContext,
+  session: Session,
   maxAge: number | undefined,
   acr: readonly string[] | undefined,
-): string {
-  const url = new URL(loginUrlFor(app, ctx))
-  if (maxAge !== undefined) url.searchParams.set('max_age', String(maxAge))
-  if (acr !== undefined) url.searchParams.set('acr_values', acr.join(' '))
-  return url.href
-}
-
-/** What the session's authentication lacks for `options` (`undefined`: nothing). */
-function stepUpNeeded(app: App, session: Session, options: GuardOptions): string | undefined {
-  const { maxAge } = options
+): string | undefined {
   if (maxAge !== undefined) {
     if (!Number.isInteger(maxAge) || maxAge < 0) {
       throw new TypeError('requireAuth: "maxAge" must be a whole number of seconds')
@@ -157,7 +157,6 @@ function stepUpNeeded(app: App, session: Session, options: GuardOptions): string
       return 'your sign-in is too old'
     }
   }
-  const acr = acrValues(options.acr)
   if (acr !== undefined && (session.acr === undefined || !acr.includes(session.acr))) {
     return 'your sign-in did not use the authentication this page needs'
   }
@@ -177,13 +176,14 @@ export function guard(
   options: GuardOptions = {},
 ): MaybePromise<GuardResult> {
   return chain(readSession(app, ctx), (session): MaybePromise<GuardResult> => {
-    const mode = options.unauthenticated ?? 'auto'
-    const navigation =
-      mode === 'redirect' || (mode === 'auto' && isNavigation(ctx) && !speculative(ctx))
-    const format = navigation ? 'html' : 'json'
+    // read only when a request is turned away: a signed-in request costs no header lookups
+    const navigation = () => {
+      const mode = options.unauthenticated ?? 'auto'
+      return mode === 'redirect' || (mode === 'auto' && isNavigation(ctx) && !speculative(ctx))
+    }
     if (!session) {
       const url = loginUrlFor(app, ctx)
-      if (navigation) return { response: redirect(url) }
+      if (navigation()) return { response: redirect(url) }
       return { response: errorResponse(ctx, new UnauthenticatedError(url), { format: 'json' }) }
     }
     if (options.claims !== undefined && !allowed(options.claims, session.user)) {
@@ -191,13 +191,15 @@ export function guard(
         'you are signed in, but not allowed here',
         'insufficient_claims',
       )
+      const format = navigation() ? 'html' : 'json'
       return { response: errorResponse(ctx, error, { format, home: app.settings.homeUrl }) }
     }
-    const lacking = stepUpNeeded(app, session, options)
-    if (lacking === undefined) return { session }
     const { maxAge } = options
     const acr = acrValues(options.acr)
-    if (navigation && ctx.method === 'GET') {
+    const lacking = stepUpNeeded(app, session, maxAge, acr)
+    if (lacking === undefined) return { session }
+    const page = navigation()
+    if (page && ctx.method === 'GET') {
       // a new login asking for the authentication the page needs, back to it afterwards
       return startLoginFor(app, ctx, {
         returnTo: currentPath(ctx.url),
@@ -208,19 +210,13 @@ export function guard(
         (error: unknown) => {
           // a provider that cannot start the login (down, refusing a push): its page, as /login's
           if (!(error instanceof AuthError)) throw error
-          app.report({
-            level: error.status >= 500 ? 'error' : 'warn',
-            code: error.code,
-            message: error.hint ?? error.message,
-            error,
-          })
-          const { homeUrl: home, development: details } = app.settings
-          return { response: errorResponse(ctx, error, { home, details }) }
+          return { response: answerError(app, ctx, error) }
         },
       )
     }
-    const url = stepUpLoginUrl(app, ctx, maxAge, acr)
+    const back = ctx.method === 'GET' || ctx.method === 'HEAD' ? currentPath(ctx.url) : undefined
+    const url = loginUrlOf(app, back, { maxAge, acr })
     const error = new StepUpError(lacking, url, { maxAge, acrValues: acr })
-    return { response: errorResponse(ctx, error, { format }) }
+    return { response: errorResponse(ctx, error, { format: page ? 'html' : 'json' }) }
   })
 }
