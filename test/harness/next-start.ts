@@ -26,7 +26,8 @@ const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]'])
  * settings). An option without an environment variable fails the scenario loudly rather than
  * being dropped.
  */
-export function exampleEnvironment(auth: AuthOptions): Record<string, string> {
+export function exampleEnvironment(options: AuthOptions): Record<string, string> {
+  const { auth, more } = providersOf(options)
   const {
     issuer,
     clientId,
@@ -52,6 +53,7 @@ export function exampleEnvironment(auth: AuthOptions): Record<string, string> {
   const { absoluteDuration, idleDuration, persistent, ...restOfSession } = session
   const { cert, key, ca, ...restOfCertificate } = clientCertificate ?? {}
   const unsupported = [
+    ...more.unsupported,
     ...Object.keys(rest),
     ...Object.keys(restOfSession).map((key) => `session.${key}`),
     ...Object.keys(restOfCertificate).map((key) => `clientCertificate.${key}`),
@@ -98,11 +100,12 @@ export function exampleEnvironment(auth: AuthOptions): Record<string, string> {
     SESSION_ABSOLUTE_DURATION: absoluteDuration,
     SESSION_IDLE_DURATION: idleDuration === false ? 'off' : idleDuration,
     SESSION_PERSISTENT: persistent,
+    OIDC_PROVIDERS: more.providers,
   }
   const env: Record<string, string> = {
     APP_BASE_URL: String(baseUrl),
     OIDC_ISSUER: String(issuer),
-    OIDC_CLIENT_ID: clientId,
+    OIDC_CLIENT_ID: String(clientId),
     SESSION_SECRET: typeof secret === 'string' ? secret : JSON.stringify(secret),
     ...files,
   }
@@ -110,6 +113,43 @@ export function exampleEnvironment(auth: AuthOptions): Record<string, string> {
     if (value !== undefined) env[name] = String(value)
   }
   return env
+}
+
+/**
+ * `options` with the first of its `providers` at the top level (the example's OIDC_ISSUER and
+ * the rest), and the others as OIDC_PROVIDERS, with the hosts of a `resolveByHost` resolver.
+ */
+function providersOf(options: AuthOptions): {
+  auth: AuthOptions
+  more: { providers: string | undefined; unsupported: string[] }
+} {
+  const { providers, resolveProvider, maxCachedProviders, ...common } = options
+  if (providers === undefined)
+    return { auth: options, more: { providers: undefined, unsupported: [] } }
+  const unsupported: string[] = []
+  if (maxCachedProviders !== undefined) unsupported.push('maxCachedProviders')
+  const hosts = (resolveProvider as { hosts?: Record<string, string[]> } | undefined)?.hosts
+  if (resolveProvider !== undefined && hosts === undefined) unsupported.push('resolveProvider')
+  const [first, ...others] = providers
+  const { id, ...client } = first ?? { issuer: '', clientId: '' }
+  if (id !== undefined) unsupported.push('providers[0].id')
+  const extras = others.map((provider, index) => {
+    const { id, issuer, clientId, clientSecret, clientAuth, ...rest } = provider
+    unsupported.push(...Object.keys(rest).map((key) => `providers[${index + 1}].${key}`))
+    const names = hosts?.[id ?? String(issuer)]
+    return {
+      ...(id === undefined ? {} : { id }),
+      issuer: String(issuer),
+      clientId,
+      ...(clientSecret === undefined ? {} : { clientSecret }),
+      ...(clientAuth === undefined ? {} : { clientAuth }),
+      ...(names === undefined ? {} : { hosts: names }),
+    }
+  })
+  return {
+    auth: { ...common, ...client } as AuthOptions,
+    more: { providers: JSON.stringify(extras), unsupported },
+  }
 }
 
 /** The built Next.js example under `next start`, in its own process. */

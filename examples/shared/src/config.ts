@@ -1,4 +1,4 @@
-import type { AuthOptions } from '@codeflow/core'
+import type { AuthOptions, ProviderOptions } from '@codeflow/core'
 import { type DevProvider, startDevProvider } from '@codeflow/dev-provider'
 import { readExampleSettings, type SettingsOptions } from './settings.js'
 
@@ -44,10 +44,17 @@ export async function loadExampleConfig(
   return {
     ...settings,
     devProvider,
-    auth: devProvider ? { ...settings.auth, issuer: devProvider.issuer } : settings.auth,
+    auth: devProvider ? withIssuer(settings.auth, devProvider.issuer) : settings.auth,
     async close() {
       await redis?.close()
       await devProvider?.close()
     },
   }
+}
+
+/** `auth` signing in with the embedded dev provider at `issuer` (the first provider, with several). */
+function withIssuer(auth: AuthOptions, issuer: string): AuthOptions {
+  if (auth.providers === undefined) return { ...auth, issuer }
+  const [first, ...others] = auth.providers
+  return { ...auth, providers: [{ ...(first as ProviderOptions), issuer }, ...others] }
 }

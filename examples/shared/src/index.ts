@@ -17,5 +17,6 @@ export {
   EnvironmentError,
   type ExampleSettings,
   readExampleSettings,
+  resolveByHost,
   type SettingsOptions,
 } from './settings.js'

@@ -5,7 +5,14 @@
  */
 import { X509Certificate } from 'node:crypto'
 import { readFileSync } from 'node:fs'
-import type { AuthOptions, ClientCertificateOptions } from '@codeflow/core'
+import type {
+  AuthOptions,
+  ClientCertificateOptions,
+  ClientOptions,
+  ProviderOptions,
+  ProvidersOptions,
+  ResolveProvider,
+} from '@codeflow/core'
 import type { DevClient, DevProviderRequirements, DevProviderTls } from '@codeflow/dev-provider'
 import {
   DEV_CA_CERT,
@@ -185,6 +192,73 @@ function jsonObject(
   return value as Record<string, unknown>
 }
 
+/** One more provider of OIDC_PROVIDERS, with the hosts that pick it. */
+interface ExtraProvider extends ProviderOptions {
+  readonly hosts?: readonly string[]
+}
+
+const EXTRA_PROVIDER_KEYS = new Set([
+  'id',
+  'issuer',
+  'clientId',
+  'clientSecret',
+  'clientAuth',
+  'hosts',
+])
+
+/** OIDC_PROVIDERS: a JSON array of more providers (`id`, `issuer`, `clientId`, …, `hosts`). */
+function extraProviders(source: NodeJS.ProcessEnv): ExtraProvider[] {
+  const name = 'OIDC_PROVIDERS'
+  const text = env(name, source)
+  if (!text) return []
+  const what = `${name} must be a JSON array of providers ({ "id", "issuer", "clientId", "clientSecret", "clientAuth", "hosts" })`
+  let value: unknown
+  try {
+    value = JSON.parse(text)
+  } catch {
+    throw new EnvironmentError(what)
+  }
+  if (!Array.isArray(value)) throw new EnvironmentError(what)
+  return value.map((entry: unknown, index) => {
+    if (entry === null || typeof entry !== 'object' || Array.isArray(entry)) {
+      throw new EnvironmentError(what)
+    }
+    const unknown = Object.keys(entry).filter((key) => !EXTRA_PROVIDER_KEYS.has(key))
+    if (unknown.length > 0) {
+      throw new EnvironmentError(`${name}[${index}] has no member ${JSON.stringify(unknown[0])}`)
+    }
+    const { hosts } = entry as { hosts?: unknown }
+    if (
+      hosts !== undefined &&
+      (!Array.isArray(hosts) || !hosts.every((host) => typeof host === 'string'))
+    ) {
+      throw new EnvironmentError(`${name}[${index}].hosts must be an array of host names`)
+    }
+    return entry as ExtraProvider
+  })
+}
+
+/**
+ * A `resolveProvider` that picks a provider by the request's host name (its `Host` header: the
+ * app's own URLs stay on APP_BASE_URL), from `hosts`, provider id to host names; other hosts
+ * leave the choice to the login. It keeps `hosts`, so a test harness can pass it on as
+ * OIDC_PROVIDERS.
+ */
+export function resolveByHost(
+  hosts: Readonly<Record<string, readonly string[]>>,
+): ResolveProvider & { readonly hosts: Readonly<Record<string, readonly string[]>> } {
+  const byHost = new Map<string, string>()
+  for (const [id, names] of Object.entries(hosts)) {
+    for (const name of names) byHost.set(name.toLowerCase(), id)
+  }
+  const resolve = ({ headers }: { headers: Headers }) => {
+    const host = headers.get('host')
+    if (host === null) return undefined
+    return byHost.get(host.replace(/:\d+$/, '').toLowerCase())
+  }
+  return Object.assign(resolve, { hosts })
+}
+
 /** A PEM file named by `name`, read now. */
 function pemFile(name: string, path: string): string {
   try {
@@ -335,6 +409,15 @@ export function readExampleSettings(
     if (par || jar) authorizationParams = { prompt: 'consent' }
   }
   if (!clientId) throw new EnvironmentError('OIDC_CLIENT_ID must be set with OIDC_ISSUER')
+  const extras = extraProviders(source)
+  const client: ClientOptions = {
+    issuer,
+    clientId,
+    ...(clientSecret ? { clientSecret } : {}),
+    ...(clientAuth ? { clientAuth } : {}),
+    ...(clientPrivateKey ? { clientPrivateKey } : {}),
+    ...(clientCertificate ? { clientCertificate } : {}),
+  }
   let issuerUrl: URL
   try {
     issuerUrl = new URL(issuer)
@@ -377,9 +460,6 @@ export function readExampleSettings(
     auth: {
       ...(Object.keys(session).length > 0 ? { session } : {}),
       ...(idTokenSigningAlg ? { idTokenSigningAlg } : {}),
-      ...(clientAuth ? { clientAuth } : {}),
-      ...(clientPrivateKey ? { clientPrivateKey } : {}),
-      ...(clientCertificate ? { clientCertificate } : {}),
       ...(authorizationParams ? { authorizationParams } : {}),
       ...(par === undefined ? {} : { pushedAuthorizationRequests: par }),
       ...(jar === undefined ? {} : { requestObjects: jar }),
@@ -388,14 +468,43 @@ export function readExampleSettings(
       ...(httpTimeout === undefined ? {} : { httpTimeout }),
       ...(refreshMargin === undefined ? {} : { refreshMargin }),
       ...(fetchUserinfo === undefined ? {} : { fetchUserinfo: fetchUserinfo === 'true' }),
-      issuer,
-      clientId,
-      clientSecret,
+      ...clients(client, extras),
       baseUrl,
       secret: secret ? secretOption(secret) : DEV_SECRET,
       scope: scope ?? 'openid profile email',
       // http issuers only on loopback, for development and tests (examples/README.md)
-      allowInsecureRequests: issuerUrl.protocol === 'http:' && LOOPBACK.has(issuerUrl.hostname),
+      allowInsecureRequests:
+        [issuer, ...extras.map((extra) => String(extra.issuer))].every(
+          (url) =>
+            !URL.canParse(url) ||
+            insecureLoopback(new URL(url)) ||
+            new URL(url).protocol === 'https:',
+        ) &&
+        [issuerUrl, ...extras.map((extra) => new URL(String(extra.issuer)))].some(insecureLoopback),
     },
+  }
+}
+
+function insecureLoopback(url: URL): boolean {
+  return url.protocol === 'http:' && LOOPBACK.has(url.hostname)
+}
+
+/**
+ * The app's client at its provider, at the top level; with OIDC_PROVIDERS, the first of
+ * `providers`, and a `resolveProvider` by the hosts they list.
+ */
+function clients(
+  client: ClientOptions,
+  extras: readonly ExtraProvider[],
+): ProvidersOptions | ClientOptions {
+  if (extras.length === 0) return client
+  const hosts: Record<string, string[]> = {}
+  const providers = extras.map(({ hosts: names, ...provider }) => {
+    if (names !== undefined) hosts[provider.id ?? String(provider.issuer)] = [...names]
+    return provider
+  })
+  return {
+    providers: [client, ...providers],
+    ...(Object.keys(hosts).length > 0 ? { resolveProvider: resolveByHost(hosts) } : {}),
   }
 }

@@ -5,7 +5,7 @@
 import { CookieJar } from './http/jar.js'
 import { type AuthLogEvent, type Rejected, report } from './logger.js'
 import { type AuthOptions, resolveOptions, type Settings } from './options.js'
-import { ProviderCache } from './protocol/provider.js'
+import { Providers } from './protocol/providers.js'
 import { SessionCache } from './session/cache.js'
 import { createMemoryRevocationStore, type RevocationStore } from './session/revocation.js'
 import { RefreshRegistry } from './tokens/registry.js'
@@ -13,8 +13,8 @@ import { RefreshRegistry } from './tokens/registry.js'
 /** What one app holds: its settings and its state. The core's own view of an `Auth`. */
 export interface App {
   readonly settings: Settings
-  /** the provider's discovery, lazy and cached */
-  readonly provider: ProviderCache
+  /** the providers it signs in with, and their discovery (lazy and cached) */
+  readonly providers: Providers
   readonly cookies: CookieJar
   /** unsealed session payloads, by sealed value */
   readonly sessions: SessionCache
@@ -117,7 +117,7 @@ export function createAuth(options: AuthOptions): Auth {
   const { logger } = settings
   const app: App = {
     settings,
-    provider: new ProviderCache(settings),
+    providers: new Providers(settings),
     cookies: new CookieJar(settings),
     sessions: new SessionCache(),
     revocations: settings.revocationStore ?? sharedRevocations(common),

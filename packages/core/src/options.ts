@@ -124,8 +124,12 @@ export interface SessionOptions {
   maxCookieChunks?: number
 }
 
-/** Everything `createAuth` accepts. Only `issuer`, `clientId`, `baseUrl` and `secret` are required. */
-export interface AuthOptions {
+/**
+ * The client one app is at one OpenID Provider: the issuer, the client id and the client's
+ * credentials. `createAuth` takes these at its top level (one provider), or once per provider in
+ * `providers`.
+ */
+export interface ClientOptions {
   /** the OpenID Provider's issuer identifier, e.g. `https://accounts.example.com` */
   issuer: string | URL
   /** the client id registered at the provider */
@@ -171,6 +175,74 @@ export interface AuthOptions {
    * valid now. Node.js runtime only
    */
   clientCertificate?: ClientCertificateOptions
+}
+
+/**
+ * The settings of one provider of `providers`: its client (`ClientOptions`), an `id` to name it,
+ * and the protocol choices that may differ from the top level's (which are its defaults).
+ */
+export interface ProviderOptions extends ClientOptions {
+  /**
+   * names the provider in `resolveProvider`, `login({ provider })` and its sessions: 1 to 64
+   * characters of A-Z a-z 0-9 _ - . (kept in every session, so keep it stable); default the
+   * issuer, which must then be unique in `providers`
+   */
+  id?: string
+  pushedAuthorizationRequests?: boolean
+  requestObjects?: boolean
+  dpop?: boolean
+  idTokenSigningAlg?: string
+  scope?: string
+  authorizationParams?: Readonly<Record<string, string>>
+}
+
+/** What a `resolveProvider` function is given: the request, as the browser sent it. */
+export interface ProviderRequest {
+  /** the request's URL, as the browser saw it (host and path pick a tenant) */
+  readonly url: URL
+  readonly headers: Headers
+}
+
+/**
+ * Picks the provider of a request from its host or path (one issuer per tenant): the `id` of one
+ * of `providers`, or `undefined` when the request does not decide (then `/login?iss=` or the first
+ * provider signs in, and a session of any provider is valid). Called for every login and every
+ * session read outside codeflow's own routes, so it must be fast and synchronous.
+ */
+export type ResolveProvider = (request: ProviderRequest) => string | undefined
+
+/** The options of an app that signs in with several providers. */
+export interface ProvidersOptions {
+  /**
+   * the OpenID Providers users may sign in with (a workforce and a customer one, one per
+   * tenant): each with its own client; `/login?iss=<issuer>`, `resolveProvider` or
+   * `login({ provider })` picks one, the first by default. Discovery and keys are cached per
+   * provider, for `maxCachedProviders` of them at once
+   */
+  providers: readonly ProviderOptions[]
+  /** picks the provider from the request's host or path: see `ResolveProvider` */
+  resolveProvider?: ResolveProvider
+  /**
+   * how many providers' discovery documents and keys are kept in memory at once (the least
+   * recently used are fetched again when needed); default 100
+   */
+  maxCachedProviders?: number
+}
+
+/**
+ * Everything `createAuth` accepts: `baseUrl`, `secret`, and either one provider's client at the
+ * top level (`issuer` and `clientId` required, and its credentials) or several in `providers`
+ * (then no client option at the top level). Which of the two is checked at start-up, the error
+ * naming the option; the type keeps both optional so that `Partial<AuthOptions>` and spreads of
+ * shared defaults stay easy.
+ */
+export interface AuthOptions
+  extends CommonOptions,
+    Partial<ClientOptions>,
+    Partial<ProvidersOptions> {}
+
+/** The options of `createAuth` besides the provider's client (see `AuthOptions`). */
+export interface CommonOptions {
   /**
    * send the authorization request by Pushed Authorization Request (RFC 9126): its parameters go
    * to the provider's PAR endpoint, authenticated as the client, and the browser carries only
@@ -185,18 +257,18 @@ export interface AuthOptions {
    */
   requestObjects?: boolean
   /**
+   * sender-constrained tokens by DPoP (RFC 9449): each session gets a key pair of its own, sealed
+   * with it; the code exchange, the refresh, userinfo, PAR and `fetch` carry proofs with it, and
+   * the provider must answer `token_type` DPoP; default false
+   */
+  dpop?: boolean
+  /**
    * try a silent login (`prompt=none`) once per browser session, at the first page navigation
    * of a visitor without a session: a user already signed in at the provider comes back signed
    * in, anyone else lands on the page anonymous. API calls and codeflow's routes are never
    * redirected; default false
    */
   attemptSilentLogin?: boolean
-  /**
-   * sender-constrained tokens by DPoP (RFC 9449): each session gets a key pair of its own, sealed
-   * with it; the code exchange, the refresh, userinfo, PAR and `fetch` carry proofs with it, and
-   * the provider must answer `token_type` DPoP; default false
-   */
-  dpop?: boolean
   /** the app's public origin (and optional path prefix), e.g. `https://app.example.com` */
   baseUrl: string | URL
   /**
@@ -303,6 +375,16 @@ export type RouteName = keyof RoutePaths
 
 /** The validated options with their defaults: what the core works from (never public). */
 export interface Settings {
+  /** the provider these settings are for: its `id` (default its issuer) */
+  readonly providerId: string
+  /** what its options are named after, for the operator: `''`, or `providers[1].` */
+  readonly optionPrefix: string
+  /** every provider's settings (the first is the app's own), in the order of `providers` */
+  readonly providers: readonly Settings[]
+  /** whether the app was given `providers` (sessions and transactions then name theirs) */
+  readonly multipleProviders: boolean
+  readonly resolveProvider: ResolveProvider | undefined
+  readonly maxCachedProviders: number
   readonly issuer: URL
   readonly clientId: string
   readonly clientSecret: string | undefined
@@ -508,51 +590,94 @@ function sealKeys(
   )
 }
 
-/** Validates every option and resolves the defaults; throws a `ConfigurationError` naming the option. */
-export function resolveOptions(options: AuthOptions): Settings {
-  if (options === null || typeof options !== 'object') fail('options', 'must be an object')
-  const allowInsecureRequests = options.allowInsecureRequests ?? false
-  if (typeof allowInsecureRequests !== 'boolean') fail('allowInsecureRequests', 'must be a boolean')
+/** The settings of one provider's client: what differs from one provider to the next. */
+type ClientSettings = Pick<
+  Settings,
+  | 'issuer'
+  | 'clientId'
+  | 'clientSecret'
+  | 'clientAuth'
+  | 'clientKey'
+  | 'clientCertificate'
+  | 'pushedAuthorizationRequests'
+  | 'requestObjects'
+  | 'dpop'
+  | 'idTokenSigningAlg'
+  | 'scope'
+  | 'authorizationParams'
+  | 'providerId'
+  | 'optionPrefix'
+>
 
-  const issuer = parseUrl('issuer', options.issuer)
+/** The protocol choices a provider of `providers` may make for itself (the top level's are defaults). */
+const PROVIDER_CHOICES = [
+  'pushedAuthorizationRequests',
+  'requestObjects',
+  'dpop',
+  'idTokenSigningAlg',
+  'scope',
+  'authorizationParams',
+] as const
+
+const PROVIDER_ID = /^[A-Za-z0-9_.-]{1,64}$/
+
+/**
+ * Validates one provider's client (`o`: the top level's options, or one of `providers` over the
+ * top level's choices): a `ConfigurationError` names the option, after `prefix`
+ * (`providers[1].`) when `own` says the provider set it.
+ */
+function resolveClient(
+  o: ClientOptions & Pick<ProviderOptions, (typeof PROVIDER_CHOICES)[number] | 'id'>,
+  prefix: string,
+  own: (option: string) => boolean,
+  allowInsecureRequests: boolean,
+  clock: (() => number) | undefined,
+): ClientSettings {
+  const fail = (option: string, message: string): never => {
+    throw new ConfigurationError(
+      own(option.split('.')[0] as string) ? prefix + option : option,
+      message,
+    )
+  }
+  const issuer = parseUrl(`${prefix}issuer`, o.issuer)
   if (issuer.protocol === 'http:' && !allowInsecureRequests) {
     fail('issuer', 'must be https (set "allowInsecureRequests" for a local development provider)')
   }
-  if (typeof options.clientId !== 'string' || options.clientId.length === 0) {
+  if (typeof o.clientId !== 'string' || o.clientId.length === 0) {
     fail('clientId', 'must be a non-empty string')
   }
   if (
-    options.clientSecret !== undefined &&
-    (typeof options.clientSecret !== 'string' || options.clientSecret.length === 0)
+    o.clientSecret !== undefined &&
+    (typeof o.clientSecret !== 'string' || o.clientSecret.length === 0)
   ) {
     fail('clientSecret', 'must be a non-empty string when given')
   }
-  const { clientAuth } = options
+  const { clientAuth } = o
   if (clientAuth !== undefined && !CLIENT_AUTH.includes(clientAuth)) {
     fail('clientAuth', `must be one of ${CLIENT_AUTH.map((m) => `"${m}"`).join(', ')}`)
   }
   let key: ClientKey | undefined
-  const keyId = options.clientPrivateKeyId
+  const keyId = o.clientPrivateKeyId
   if (keyId !== undefined && (typeof keyId !== 'string' || keyId.length === 0)) {
     fail('clientPrivateKeyId', 'must be a non-empty string')
   }
-  if (keyId !== undefined && options.clientPrivateKey === undefined) {
+  if (keyId !== undefined && o.clientPrivateKey === undefined) {
     fail('clientPrivateKeyId', 'names "clientPrivateKey", which is not set')
   }
-  if (options.clientPrivateKey !== undefined) {
+  if (o.clientPrivateKey !== undefined) {
     try {
-      key = clientKey(options.clientPrivateKey, keyId)
+      key = clientKey(o.clientPrivateKey, keyId)
     } catch (error) {
       if (error instanceof ClientKeyError) fail('clientPrivateKey', error.message)
       throw error
     }
   }
   let certificate: ClientCertificate | undefined
-  if (options.clientCertificate !== undefined) {
+  if (o.clientCertificate !== undefined) {
     try {
       certificate = clientCertificate(
-        options.clientCertificate,
-        typeof options.clock === 'function' ? options.clock() : Date.now(),
+        o.clientCertificate,
+        typeof clock === 'function' ? clock() : Date.now(),
       )
     } catch (error) {
       if (error instanceof ClientCertificateError) fail(error.option, error.message)
@@ -561,7 +686,7 @@ export function resolveOptions(options: AuthOptions): Settings {
   }
   if (
     (clientAuth === 'none' || (clientAuth !== undefined && TLS_METHODS.includes(clientAuth))) &&
-    options.clientSecret !== undefined
+    o.clientSecret !== undefined
   ) {
     fail(
       'clientSecret',
@@ -583,20 +708,14 @@ export function resolveOptions(options: AuthOptions): Settings {
   if (
     clientAuth !== undefined &&
     SECRET_METHODS.includes(clientAuth) &&
-    options.clientSecret === undefined
+    o.clientSecret === undefined
   ) {
     fail('clientSecret', `is required with clientAuth "${clientAuth}"`)
   }
-  for (const name of [
-    'pushedAuthorizationRequests',
-    'requestObjects',
-    'dpop',
-    'attemptSilentLogin',
-  ] as const) {
-    if (options[name] !== undefined && typeof options[name] !== 'boolean')
-      fail(name, 'must be a boolean')
+  for (const name of ['pushedAuthorizationRequests', 'requestObjects', 'dpop'] as const) {
+    if (o[name] !== undefined && typeof o[name] !== 'boolean') fail(name, 'must be a boolean')
   }
-  if (options.requestObjects === true && key === undefined) {
+  if (o.requestObjects === true && key === undefined) {
     fail('clientPrivateKey', 'is required with "requestObjects": it signs the request objects')
   }
   if (clientAuth === 'private_key_jwt' && key === undefined) {
@@ -604,6 +723,131 @@ export function resolveOptions(options: AuthOptions): Settings {
       'clientPrivateKey',
       'is required with clientAuth "private_key_jwt": give the private JWK whose public half the provider has',
     )
+  }
+  const scope = o.scope ?? 'openid profile email'
+  if (typeof scope !== 'string' || !scope.split(' ').includes('openid')) {
+    fail('scope', 'must be a space-separated string that contains "openid"')
+  }
+  const authorizationParams: Record<string, string> = {}
+  for (const [name, value] of Object.entries(o.authorizationParams ?? {})) {
+    if (RESERVED_PARAMS.has(name)) {
+      fail(`authorizationParams.${name}`, 'is set by codeflow itself and cannot be overridden')
+    }
+    if (typeof value !== 'string') fail(`authorizationParams.${name}`, 'must be a string')
+    if (name === 'max_age' && !/^\d{1,9}$/.test(value)) {
+      fail('authorizationParams.max_age', 'must be a whole number of seconds')
+    }
+    authorizationParams[name] = value
+  }
+  const idTokenSigningAlg = o.idTokenSigningAlg
+  if (
+    idTokenSigningAlg !== undefined &&
+    (typeof idTokenSigningAlg !== 'string' ||
+      !/^(RS|PS|ES)(256|384|512)$|^EdDSA$|^Ed25519$/.test(idTokenSigningAlg))
+  ) {
+    fail('idTokenSigningAlg', 'must be an asymmetric JWS algorithm such as RS256 or ES256')
+  }
+  if (o.id !== undefined && (typeof o.id !== 'string' || !PROVIDER_ID.test(o.id))) {
+    fail('id', 'must be 1 to 64 characters of A-Z a-z 0-9 _ - .')
+  }
+  return {
+    issuer,
+    clientId: o.clientId,
+    clientSecret: o.clientSecret,
+    clientAuth,
+    clientKey: key,
+    clientCertificate: certificate,
+    pushedAuthorizationRequests: o.pushedAuthorizationRequests,
+    requestObjects: o.requestObjects,
+    dpop: o.dpop ?? false,
+    idTokenSigningAlg,
+    scope,
+    authorizationParams,
+    providerId: o.id ?? issuer.href,
+    optionPrefix: prefix,
+  }
+}
+
+/** The clients of `options`: the top level's, or each of `providers` over the top level's choices. */
+function resolveClients(options: AuthOptions, allowInsecureRequests: boolean): ClientSettings[] {
+  const top = options
+  if (top.providers === undefined) {
+    if (top.issuer === undefined) {
+      fail('issuer', 'is required: the OpenID Provider\'s issuer URL (or give "providers")')
+    }
+    if (top.clientId === undefined) {
+      fail('clientId', 'is required: the client id registered at the provider')
+    }
+    if (top.resolveProvider !== undefined) fail('resolveProvider', 'needs "providers"')
+    if (top.maxCachedProviders !== undefined) fail('maxCachedProviders', 'needs "providers"')
+    return [
+      resolveClient(top as ClientOptions, '', () => true, allowInsecureRequests, options.clock),
+    ]
+  }
+  if (!Array.isArray(top.providers) || top.providers.length === 0) {
+    fail('providers', 'must be a non-empty array of providers ({ issuer, clientId, … })')
+  }
+  for (const name of CLIENT_OPTIONS) {
+    if (top[name] !== undefined) {
+      fail(name, 'is set per provider with "providers": move it into each of "providers"')
+    }
+  }
+  const clients = top.providers.map((provider, index) => {
+    const prefix = `providers[${index}].`
+    if (provider === null || typeof provider !== 'object') {
+      fail(`providers[${index}]`, 'must be an object ({ issuer, clientId, … })')
+    }
+    const merged: Record<string, unknown> = { ...provider }
+    for (const name of PROVIDER_CHOICES) merged[name] = provider[name] ?? top[name]
+    return resolveClient(
+      merged as unknown as ProviderOptions,
+      prefix,
+      (option) =>
+        option in CLIENT_KEYS || (provider as Record<string, unknown>)[option] !== undefined,
+      allowInsecureRequests,
+      options.clock,
+    )
+  })
+  const seen = new Set<string>()
+  for (const [index, client] of clients.entries()) {
+    if (seen.has(client.providerId)) {
+      fail(
+        `providers[${index}].id`,
+        `${JSON.stringify(client.providerId)} names another provider too: give each provider its own "id"`,
+      )
+    }
+    seen.add(client.providerId)
+  }
+  return clients
+}
+
+/** The options of `ClientOptions`, which an app with `providers` gives per provider. */
+const CLIENT_OPTIONS = [
+  'issuer',
+  'clientId',
+  'clientSecret',
+  'clientAuth',
+  'clientPrivateKey',
+  'clientPrivateKeyId',
+  'clientCertificate',
+] as const
+const CLIENT_KEYS: Readonly<Record<string, true>> = Object.fromEntries(
+  [...CLIENT_OPTIONS, 'id'].map((name) => [name, true]),
+)
+
+/** Validates every option and resolves the defaults; throws a `ConfigurationError` naming the option. */
+export function resolveOptions(options: AuthOptions): Settings {
+  if (options === null || typeof options !== 'object') fail('options', 'must be an object')
+  const allowInsecureRequests = options.allowInsecureRequests ?? false
+  if (typeof allowInsecureRequests !== 'boolean') fail('allowInsecureRequests', 'must be a boolean')
+  const clients = resolveClients(options, allowInsecureRequests)
+  const first = clients[0] as ClientSettings
+  if (options.attemptSilentLogin !== undefined && typeof options.attemptSilentLogin !== 'boolean') {
+    fail('attemptSilentLogin', 'must be a boolean')
+  }
+  const { resolveProvider } = options
+  if (resolveProvider !== undefined && typeof resolveProvider !== 'function') {
+    fail('resolveProvider', 'must be a function (request) => provider id | undefined')
   }
 
   const baseUrl = parseUrl('baseUrl', options.baseUrl)
@@ -636,23 +880,6 @@ export function resolveOptions(options: AuthOptions): Settings {
     fail('routes', 'must be distinct paths')
   }
 
-  const scope = options.scope ?? 'openid profile email'
-  if (typeof scope !== 'string' || !scope.split(' ').includes('openid')) {
-    fail('scope', 'must be a space-separated string that contains "openid"')
-  }
-
-  const authorizationParams: Record<string, string> = {}
-  for (const [key, value] of Object.entries(options.authorizationParams ?? {})) {
-    if (RESERVED_PARAMS.has(key)) {
-      fail(`authorizationParams.${key}`, 'is set by codeflow itself and cannot be overridden')
-    }
-    if (typeof value !== 'string') fail(`authorizationParams.${key}`, 'must be a string')
-    if (key === 'max_age' && !/^\d{1,9}$/.test(value)) {
-      fail('authorizationParams.max_age', 'must be a whole number of seconds')
-    }
-    authorizationParams[key] = value
-  }
-
   const postLogoutRedirect = options.postLogoutRedirect ?? '/'
   if (
     typeof postLogoutRedirect !== 'string' ||
@@ -676,15 +903,6 @@ export function resolveOptions(options: AuthOptions): Settings {
   ) {
     fail('logger', 'must be a function, or false')
   }
-  const idTokenSigningAlg = options.idTokenSigningAlg
-  if (
-    idTokenSigningAlg !== undefined &&
-    (typeof idTokenSigningAlg !== 'string' ||
-      !/^(RS|PS|ES)(256|384|512)$|^EdDSA$|^Ed25519$/.test(idTokenSigningAlg))
-  ) {
-    fail('idTokenSigningAlg', 'must be an asymmetric JWS algorithm such as RS256 or ES256')
-  }
-
   const cookieName = options.cookieName ?? 'codeflow'
   if (typeof cookieName !== 'string' || !COOKIE_NAME.test(cookieName)) {
     fail('cookieName', 'must be 1 to 64 characters of A-Z a-z 0-9 _ -')
@@ -701,19 +919,11 @@ export function resolveOptions(options: AuthOptions): Settings {
   const secrets = passwords(options.secret)
   const appPath = `${baseUrl.origin}${basePath}`
 
-  return {
-    issuer,
-    clientId: options.clientId,
-    clientSecret: options.clientSecret,
-    clientAuth,
-    clientKey: key,
-    clientCertificate: certificate,
-    pushedAuthorizationRequests: options.pushedAuthorizationRequests,
-    requestObjects: options.requestObjects,
-    dpop: options.dpop ?? false,
+  const settings: Settings = {
+    ...first,
     baseUrl,
     origin: baseUrl.origin,
-    appKey: `${issuer.href}\n${options.clientId}\n${appPath}`,
+    appKey: [...clients.map((c) => `${c.issuer.href}\n${c.clientId}`), appPath].join('\n'),
     passwords: secrets,
     sealKeys: {
       session: sealKeys('session', secrets),
@@ -726,8 +936,6 @@ export function resolveOptions(options: AuthOptions): Settings {
       Object.entries(routes).map(([name, path]) => [path, name as RouteName] as const),
     ),
     callbackUrl: baseUrl.origin + routes.callback,
-    scope,
-    authorizationParams,
     postLogoutRedirectUrl: appPath + postLogoutRedirect,
     postLogoutRedirectPath: new URL(appPath + postLogoutRedirect).pathname,
     homeUrl: `${appPath}/`,
@@ -735,7 +943,6 @@ export function resolveOptions(options: AuthOptions): Settings {
     httpTimeout,
     logger: options.logger === false ? undefined : (options.logger ?? consoleLogger()),
     allowInsecureRequests,
-    idTokenSigningAlg,
     secure,
     sessionCookieName: prefix + cookieName,
     transactionCookiePrefix: `${prefix}${cookieName}_tx.`,
@@ -787,5 +994,16 @@ export function resolveOptions(options: AuthOptions): Settings {
     development:
       (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env
         ?.NODE_ENV !== 'production',
+    providers: [],
+    multipleProviders: clients.length > 1 || options.providers !== undefined,
+    resolveProvider,
+    maxCachedProviders: positiveInt('maxCachedProviders', options.maxCachedProviders, 100, 100_000),
   }
+  // each provider's settings: the app's, with that provider's client
+  const providers = clients.map((client, index) =>
+    index === 0 ? settings : { ...settings, ...client },
+  )
+  ;(settings as { providers: readonly Settings[] }).providers = providers
+  for (const provider of providers) Object.freeze(provider)
+  return settings
 }

@@ -164,7 +164,13 @@ describe('back-channel logout', () => {
 describe('back-channel logout while the provider is unreachable', () => {
   it('answers 503 JSON while discovery fails', async () => {
     const app = testAuth({ issuer: 'http://127.0.0.1:9', allowInsecureRequests: true })
-    const response = await post(app, form('a.b.c'))
+    // well formed, of the app's issuer: only discovery can tell it is not valid
+    const { privateKey } = await generateKeyPair('RS256')
+    const token = await new SignJWT({ sid: 's' })
+      .setProtectedHeader({ alg: 'RS256' })
+      .setIssuer('http://127.0.0.1:9')
+      .sign(privateKey)
+    const response = await post(app, form(token))
     expect(response?.status).toBe(503)
     expect(response?.headers['Retry-After']).toBeDefined()
     expect(JSON.parse(response?.body ?? '').error).toBe('temporarily_unavailable')
@@ -178,6 +184,7 @@ describe('back-channel logout while the provider is unreachable', () => {
       const { privateKey } = await generateKeyPair('RS256')
       const token = await new SignJWT({ sid: 's' })
         .setProtectedHeader({ alg: 'RS256', kid: 'k' })
+        .setIssuer(provider.issuer)
         .sign(privateKey)
       for (let i = 0; i < 5; i++) {
         const response = await post(app, form(token))

@@ -169,7 +169,7 @@ describe('same-origin logout with the provider', () => {
       allowInsecureRequests: true,
       postLogoutRedirect: '/signed-out',
     })
-    const data = sessionData()
+    const data = sessionData({ iss: op.issuer })
     const cookie = await sessionCookie(auth, data)
     const ctx = logoutRequest('POST', { origin: APP, cookie })
     const response = await handleLogout(auth, ctx)

@@ -122,7 +122,8 @@ export function sessionData(overrides: Partial<SessionData> = {}): SessionData {
 /** Stores a session the way the library does and returns the Cookie header that carries it. */
 export async function sessionCookie(
   auth: Auth,
-  data: SessionData = sessionData(),
+  // a session of the app's issuer (a session of another is not the app's)
+  data: SessionData = sessionData({ iss: settingsOf(auth).issuer.href }),
 ): Promise<string> {
   const ctx = context(`${settingsOf(auth).origin}/`)
   await storeSession(auth, ctx, data)

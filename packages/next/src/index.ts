@@ -108,7 +108,8 @@ export interface AuthenticatedRoute<Context = unknown> {
 }
 
 /** Options of `requireAuth()` in a page, layout or Server Action. */
-export interface PageAuthOptions extends Pick<GuardOptions, 'claims' | 'maxAge' | 'acr'> {
+export interface PageAuthOptions
+  extends Pick<GuardOptions, 'claims' | 'maxAge' | 'acr' | 'provider'> {
   /** where the login returns to (Next.js does not tell a page its path); default the home page */
   returnTo?: string
 }
@@ -481,15 +482,19 @@ export function createCodeflow(
     const back = target.pathname + target.search
     // imported here: bundled into a route handler, next/navigation's client half fails to load
     const navigation = await import('next/navigation.js')
-    if (!session) return navigation.redirect(loginUrl(config, back))
-    const { claims, maxAge, acr } = options
-    if (claims === undefined && maxAge === undefined && acr === undefined) return session
+    const { claims, maxAge, acr, provider } = options
+    const first = typeof provider === 'string' ? provider : provider?.[0]
+    if (!session) return navigation.redirect(loginUrl(config, back, { provider: first }))
+    if (claims === undefined && maxAge === undefined && acr === undefined && !provider) {
+      return session
+    }
     // the core's guard, as a JSON request: its 403 and 401 say what is wrong without a login
     const verdict = await authorize(config, ctx, {
       unauthenticated: 'json',
       ...(claims === undefined ? {} : { claims }),
       ...(maxAge === undefined ? {} : { maxAge }),
       ...(acr === undefined ? {} : { acr }),
+      ...(provider === undefined ? {} : { provider }),
     })
     if (verdict.session) return verdict.session
     if (verdict.response?.status === 403) {
@@ -501,7 +506,11 @@ export function createCodeflow(
     }
     // a step-up: /login asks for max_age and acr_values, and checks them in the new ID token
     return navigation.redirect(
-      loginUrl(config, back, { maxAge, acr: acr === undefined ? undefined : [acr].flat() }),
+      loginUrl(config, back, {
+        maxAge,
+        acr: acr === undefined ? undefined : [acr].flat(),
+        iss: session.iss,
+      }),
     )
   }
 

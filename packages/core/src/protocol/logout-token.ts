@@ -2,7 +2,7 @@
  * Validation of back-channel logout tokens (OpenID Connect Back-Channel Logout 1.0 §2.6), with
  * `jose` (openid-client does not validate them), against the provider's key set (`keys.ts`).
  */
-import { decodeProtectedHeader, errors, type JWTPayload, jwtVerify } from 'jose'
+import { decodeJwt, decodeProtectedHeader, errors, type JWTPayload, jwtVerify } from 'jose'
 import { AuthError, LogoutTokenError } from '../errors.js'
 import type { Settings } from '../options.js'
 import type { Provider } from './provider.js'
@@ -71,6 +71,27 @@ function rejection(error: unknown): AuthError {
     })
   }
   return new LogoutTokenError('malformed logout token', { cause: error })
+}
+
+/**
+ * The issuer and audience a logout token claims, not yet verified: they say which provider's keys
+ * and client verify it (`verifyLogoutToken`). A 400 when it is no JWT with a string `iss`.
+ */
+export function claimedIssuer(token: string): { iss: string; aud: unknown } {
+  if (token.length === 0) throw new LogoutTokenError('"logout_token" is empty')
+  if (token.length > MAX_LOGOUT_TOKEN_LENGTH) {
+    throw new LogoutTokenError('"logout_token" is too long')
+  }
+  let payload: JWTPayload
+  try {
+    payload = decodeJwt(token)
+  } catch (error) {
+    throw new LogoutTokenError('malformed logout token', { cause: error })
+  }
+  if (typeof payload.iss !== 'string') {
+    throw new LogoutTokenError('invalid logout token: "iss" must be a string')
+  }
+  return { iss: payload.iss, aud: payload.aud }
 }
 
 /**

@@ -84,6 +84,8 @@ export interface Provider {
   readonly clockTolerance: number
   /** the app's clock, epoch milliseconds */
   readonly clock: () => number
+  /** what the provider's options are named after for the operator: `''`, or `providers[1].` */
+  readonly optionPrefix: string
 }
 
 /**
@@ -282,14 +284,14 @@ async function discover(settings: Settings): Promise<Provider> {
   if (par && typeof server.pushed_authorization_request_endpoint !== 'string') {
     throw new DiscoveryError(wrong, {
       misconfigured: true,
-      hint: `"pushedAuthorizationRequests" is on, but the provider's metadata has no pushed_authorization_request_endpoint`,
+      hint: `"${settings.optionPrefix}pushedAuthorizationRequests" is on, but the provider's metadata has no pushed_authorization_request_endpoint`,
     })
   }
   const jar = settings.requestObjects ?? server.require_signed_request_object === true
   if (jar && key === undefined) {
     throw new DiscoveryError(wrong, {
       misconfigured: true,
-      hint: `the provider requires signed request objects (require_signed_request_object): set "clientPrivateKey" (its public half registered at the provider)`,
+      hint: `the provider requires signed request objects (require_signed_request_object): set "${settings.optionPrefix}clientPrivateKey" (its public half registered at the provider)`,
     })
   }
   return {
@@ -322,6 +324,7 @@ async function discover(settings: Settings): Promise<Provider> {
     signingAlg: alg,
     clockTolerance: settings.clockTolerance,
     clock: settings.clock,
+    optionPrefix: settings.optionPrefix,
   }
 }
 
@@ -390,6 +393,8 @@ function discoveryError(settings: Settings, error: unknown): DiscoveryError {
   // what discovery decided itself (metadata that cannot serve the configuration)
   if (error instanceof DiscoveryError) return error
   const url = discoveryUrl(settings.issuer)
+  // the provider's options, named as the app wrote them (`providers[1].issuer`)
+  const p = settings.optionPrefix
   const unavailable = 'the identity provider is unavailable, try again shortly'
   const wrong = 'sign-in is not possible: the identity provider is not configured correctly'
   if (isTimeout(error)) {
@@ -414,7 +419,7 @@ function discoveryError(settings: Settings, error: unknown): DiscoveryError {
       return new DiscoveryError(wrong, {
         cause: error,
         misconfigured: true,
-        hint: `${hint}: check "issuer" (the metadata is read from <issuer>/.well-known/openid-configuration)`,
+        hint: `${hint}: check "${p}issuer" (the metadata is read from <issuer>/.well-known/openid-configuration)`,
       })
     }
     if (code === 'OAUTH_JSON_ATTRIBUTE_COMPARISON_FAILED') {
@@ -422,7 +427,7 @@ function discoveryError(settings: Settings, error: unknown): DiscoveryError {
       return new DiscoveryError(wrong, {
         cause: error,
         misconfigured: true,
-        hint: `the provider's metadata says issuer ${JSON.stringify(said)}, but "issuer" is ${JSON.stringify(settings.issuer.href)}: set "issuer" to exactly what the provider says`,
+        hint: `the provider's metadata says issuer ${JSON.stringify(said)}, but "${p}issuer" is ${JSON.stringify(settings.issuer.href)}: set "${p}issuer" to exactly what the provider says`,
       })
     }
     if (
@@ -433,25 +438,25 @@ function discoveryError(settings: Settings, error: unknown): DiscoveryError {
       return new DiscoveryError(wrong, {
         cause: error,
         misconfigured: true,
-        hint: `discovery at ${url} did not answer OpenID Provider metadata: check "issuer"`,
+        hint: `discovery at ${url} did not answer OpenID Provider metadata: check "${p}issuer"`,
       })
     }
     if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
       return new DiscoveryError(unavailable, {
         cause: error,
-        hint: `discovery at ${url} failed: the provider's TLS certificate is not for that host name: check "issuer"`,
+        hint: `discovery at ${url} failed: the provider's TLS certificate is not for that host name: check "${p}issuer"`,
       })
     }
     if (typeof code === 'string' && /CERT|SELF_SIGNED|UNABLE_TO_VERIFY/.test(code)) {
       return new DiscoveryError(unavailable, {
         cause: error,
-        hint: `discovery at ${url} failed: the provider's TLS certificate is not trusted (${code}): for a private CA, set ${settings.clientCertificate ? '"clientCertificate.ca" or ' : ''}NODE_EXTRA_CA_CERTS`,
+        hint: `discovery at ${url} failed: the provider's TLS certificate is not trusted (${code}): for a private CA, set ${settings.clientCertificate ? `"${p}clientCertificate.ca" or ` : ''}NODE_EXTRA_CA_CERTS`,
       })
     }
     if (typeof code === 'string' && code in NETWORK_FAULTS) {
       return new DiscoveryError(unavailable, {
         cause: error,
-        hint: `discovery at ${url} failed: ${NETWORK_FAULTS[code]}: is the provider running there? check "issuer"`,
+        hint: `discovery at ${url} failed: ${NETWORK_FAULTS[code]}: is the provider running there? check "${p}issuer"`,
       })
     }
   }
@@ -647,7 +652,7 @@ function tokenEndpointError(provider: Provider, error: unknown, refresh: boolean
     const status = error.error === 'invalid_grant' ? (refresh ? 401 : 400) : 502
     const hint =
       error.error === 'invalid_client'
-        ? `the provider rejected the client credentials (invalid_client) at ${grant}: check "clientId", ${credentialsHint(provider.clientAuth)} and "clientAuth" (${provider.clientAuth} now)`
+        ? `the provider rejected the client credentials (invalid_client) at ${grant}: check "${provider.optionPrefix}clientId", ${credentialsHint(provider)} and "${provider.optionPrefix}clientAuth" (${provider.clientAuth} now)`
         : `the token endpoint refused ${grant} with ${error.status} ${quoted(error.error)}`
     return failure(`the identity provider refused the token request: ${error.error}`, status, {
       cause: error,
@@ -668,17 +673,18 @@ function tokenEndpointError(provider: Provider, error: unknown, refresh: boolean
 }
 
 /** Which option holds the credentials of a client authentication method, and what must be true of it. */
-function credentialsHint(method: ClientAuth): string {
+function credentialsHint(provider: Provider): string {
+  const { clientAuth: method, optionPrefix: p } = provider
   if (method === 'private_key_jwt') {
-    return '"clientPrivateKey" (the provider must hold its public half, under its kid)'
+    return `"${p}clientPrivateKey" (the provider must hold its public half, under its kid)`
   }
   if (method === 'tls_client_auth') {
-    return '"clientCertificate" (the provider must trust its CA and have its subject registered)'
+    return `"${p}clientCertificate" (the provider must trust its CA and have its subject registered)`
   }
   if (TLS_METHODS.includes(method)) {
-    return '"clientCertificate" (the provider must hold this self-signed certificate)'
+    return `"${p}clientCertificate" (the provider must hold this self-signed certificate)`
   }
-  return '"clientSecret"'
+  return `"${p}clientSecret"`
 }
 
 /**

@@ -19,6 +19,10 @@ export interface Transaction {
   readonly returnTo: string
   /** when the login started, epoch seconds */
   readonly iat: number
+  /** the issuer the login was sent to: its callback is checked against it (RFC 9207) */
+  readonly iss?: string | undefined
+  /** the `id` of its provider (an app with `providers`) */
+  readonly provider?: string | undefined
   /** the DPoP key the login's tokens are bound to (`dpop`), kept by the session it makes */
   readonly dpopKey?: DPoPKey | undefined
   /** a silent login (`prompt=none`): a login the provider cannot do silently lands anonymous */

@@ -9,7 +9,7 @@ import { epoch } from '../clock.js'
 import { AuthError, LogoutTokenError } from '../errors.js'
 import type { HttpContext } from '../http/context.js'
 import { type AuthResponse, json } from '../http/responses.js'
-import { MAX_LOGOUT_TOKEN_AGE, verifyLogoutToken } from '../protocol/logout-token.js'
+import { claimedIssuer, MAX_LOGOUT_TOKEN_AGE, verifyLogoutToken } from '../protocol/logout-token.js'
 import { type Route, type RouteHandler, serve } from './route.js'
 
 /** The logout token of the request: exactly one `logout_token` in a urlencoded body. */
@@ -41,8 +41,17 @@ async function logoutToken(ctx: HttpContext): Promise<string> {
 const backchannelLogout: RouteHandler = async (app, ctx) => {
   const { settings, revocations } = app
   const token = await logoutToken(ctx)
-  const provider = await app.provider.get()
-  const claims = await verifyLogoutToken(provider, settings, token)
+  // the provider whose issuer (and client, for two clients at one issuer) the token names; it is
+  // then verified with that provider's keys, issuer and client id
+  const claimed = claimedIssuer(token)
+  const [of] = app.providers.byIssuer(claimed.iss, claimed.aud)
+  if (of === undefined) {
+    throw new LogoutTokenError('invalid logout token: unexpected "iss"', {
+      hint: `a logout token from ${JSON.stringify(claimed.iss)}, which is not the issuer of a provider of this app`,
+    })
+  }
+  const provider = await app.providers.get(of)
+  const claims = await verifyLogoutToken(provider, of, token)
   const now = epoch(settings)
   // remembered while the token could still be accepted: until its exp, or its maximum age
   const acceptedUntil = Math.min(claims.exp ?? Infinity, claims.iat + MAX_LOGOUT_TOKEN_AGE)

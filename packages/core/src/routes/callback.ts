@@ -4,6 +4,7 @@ import { CallbackError, ProviderError, StepUpError } from '../errors.js'
 import type { HttpContext } from '../http/context.js'
 import { type AuthResponse, redirect } from '../http/responses.js'
 import { currentPath } from '../http/return-to.js'
+import type { Settings } from '../options.js'
 import { userClaims } from '../protocol/claims.js'
 import { exchangeCode, fetchUserinfo, type TokenSet } from '../protocol/provider.js'
 import { type Transaction, takeTransaction } from '../protocol/transaction.js'
@@ -29,7 +30,6 @@ const SINGLE = ['state', 'code', 'iss', 'error', 'error_description', 'error_uri
  * replaces any previous one (no fixation), then a redirect to the transaction's returnTo.
  */
 const callback: RouteHandler = async (app, ctx) => {
-  const { settings } = app
   if (ctx.url.search.length > MAX_QUERY) {
     throw new CallbackError('the callback query is too long', 'query_too_long')
   }
@@ -39,8 +39,11 @@ const callback: RouteHandler = async (app, ctx) => {
       throw new CallbackError(`the "${name}" parameter is repeated`, 'duplicate_parameter')
     }
   }
-  const provider = await app.provider.get()
   const transaction = await takeTransaction(app, ctx, params.get('state'))
+  // the provider the login was sent to, and no other: its issuer must be the response's `iss`
+  // (RFC 9207) and the ID token's, its token endpoint takes the code (a mix-up defence)
+  const settings = providerOfTransaction(app, transaction)
+  const provider = await app.providers.get(settings)
   let tokens: TokenSet
   try {
     tokens = await exchangeCode(provider, settings, params, transaction)
@@ -68,6 +71,7 @@ const callback: RouteHandler = async (app, ctx) => {
   let session: SessionData = {
     id: randomId(),
     iss: claims.iss,
+    ...(settings.multipleProviders ? { provider: settings.providerId } : {}),
     sub: claims.sub,
     sid: typeof claims.sid === 'string' ? claims.sid : undefined,
     idToken: tokens.idToken,
@@ -107,6 +111,25 @@ const callback: RouteHandler = async (app, ctx) => {
   return redirect(transaction.returnTo)
 }
 
+/**
+ * The provider of a login transaction; one the app no longer signs in with (its configuration
+ * changed during the login) is a 400 like any stale transaction.
+ */
+function providerOfTransaction(app: App, transaction: Transaction): Settings {
+  if (transaction.iss === undefined) return app.providers.default
+  const settings = app.providers.of(transaction as Transaction & { iss: string })
+  if (settings === undefined) {
+    throw new CallbackError(
+      'the sign-in started with a provider this app no longer signs in with',
+      'unknown_provider',
+      {
+        hint: `the login transaction was for ${JSON.stringify(transaction.provider ?? transaction.iss)}, which is not among "providers" now`,
+      },
+    )
+  }
+  return settings
+}
+
 /** What a provider answers a `prompt=none` login it cannot complete silently (OIDC Core 3.1.2.6). */
 const SILENT = new Set([
   'login_required',
@@ -128,7 +151,9 @@ function checkAuthentication(
 ): void {
   const { maxAge, acr: required } = transaction
   const asked = { maxAge, acrValues: required }
-  const again = loginUrlOf(app, currentPath(new URL(transaction.returnTo)))
+  const again = loginUrlOf(app, currentPath(new URL(transaction.returnTo)), {
+    iss: transaction.iss,
+  })
   if (maxAge !== undefined) {
     if (authTime === undefined) {
       throw new StepUpError(

@@ -33,7 +33,10 @@ const frontchannelLogout: RouteHandler = async (app, ctx) => {
   if (providerSession.length === 0 || providerSession.length > 255) {
     throw invalid('"sid" must be 1 to 255 characters')
   }
-  const provider = await app.provider.get()
+  // the provider of that issuer: an app with `providers` has several
+  const [of] = app.providers.byIssuer(issuer)
+  if (of === undefined) throw invalid('unexpected "iss"')
+  const provider = await app.providers.get(of)
   if (issuer !== provider.issuer) throw invalid('unexpected "iss"')
   if (ctx.method === 'GET') {
     // read before the revocation, which would make it read as anonymous

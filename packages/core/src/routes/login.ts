@@ -4,7 +4,7 @@ import { LoginRequestError } from '../errors.js'
 import type { HttpContext } from '../http/context.js'
 import { type AuthResponse, isNavigation, redirect } from '../http/responses.js'
 import { currentPath, safeReturnTo } from '../http/return-to.js'
-import { RESERVED_PARAMS } from '../options.js'
+import { RESERVED_PARAMS, type Settings } from '../options.js'
 import { newDPoPKey } from '../protocol/dpop.js'
 import { authorizationUrl, loginSecrets } from '../protocol/provider.js'
 import { startTransaction } from '../protocol/transaction.js'
@@ -29,6 +29,11 @@ export interface LoginOptions {
    * `acr_values`; another `acr` fails the login with 401)
    */
   acr?: string | readonly string[]
+  /**
+   * the `id` of the provider of `providers` to sign in with; default the one `resolveProvider`
+   * picks for the request, else the one `/login?iss=` names, else the first
+   */
+  provider?: string
 }
 
 /** The parameters `/login` passes from its query to the provider (OIDC Core 3.1.2.1); no other. */
@@ -138,14 +143,14 @@ export function acrList(acr: string | readonly string[], caller = 'login'): stri
  * callback must check (`silent` for `prompt=none`, `maxAge`, the required `acr`).
  */
 function loginParameters(
-  app: App,
+  settings: Settings,
   query: URLSearchParams | undefined,
   options: LoginOptions,
 ): { params: Record<string, string>; maxAge?: number; acr?: string[] } {
   const fromQuery = query ? queryParameters(query) : {}
   // the app's configured parameters are its policy: a login request cannot override them (a
   // configured max_age cannot be raised from the query, nor prompt=login turned into none)
-  const params: Record<string, string> = { ...fromQuery, ...app.settings.authorizationParams }
+  const params: Record<string, string> = { ...fromQuery, ...settings.authorizationParams }
   for (const [name, value] of Object.entries(options.authorizationParams ?? {})) {
     if (RESERVED_PARAMS.has(name)) {
       throw new TypeError(`login: "authorizationParams.${name}" is set by codeflow itself`)
@@ -200,27 +205,61 @@ export function startLoginFor(
   return beginLogin(app, ctx, options, undefined)
 }
 
+/**
+ * The provider a login signs in with: the one the app's code names, else the one `iss` names (a
+ * third-party initiated login, OIDC Core 4, or a choice among `providers`), which must be the
+ * request's when `resolveProvider` picks one, else the request's, else the first.
+ */
+function providerOfLogin(
+  app: App,
+  ctx: HttpContext,
+  options: LoginOptions,
+  iss: string | null | undefined,
+): Settings {
+  const { providers } = app
+  if (options.provider !== undefined) {
+    const named =
+      typeof options.provider === 'string' ? providers.byId(options.provider) : undefined
+    if (named === undefined) {
+      throw new TypeError(
+        `login: "provider" ${JSON.stringify(options.provider)} is not the "id" of one of "providers"`,
+      )
+    }
+    return named
+  }
+  const resolved = providers.forRequest(app.settings, ctx)
+  if (iss === undefined || iss === null) return resolved ?? providers.default
+  const named = providers.byIssuer(iss)
+  if (named.length === 0) {
+    throw new LoginRequestError(
+      'the "iss" parameter is not an issuer this app signs in with',
+      `a login named iss ${JSON.stringify(iss)}, but the app signs in with ${providers.all.map((p) => JSON.stringify(p.issuer.href)).join(', ')}`,
+    )
+  }
+  if (resolved === undefined) return named[0] as Settings
+  if (!named.includes(resolved)) {
+    throw new LoginRequestError(
+      'the "iss" parameter is not the issuer of this address',
+      `a login named iss ${JSON.stringify(iss)}, but "resolveProvider" picks ${JSON.stringify(resolved.providerId)} (issuer ${JSON.stringify(resolved.issuer.href)}) for this request`,
+    )
+  }
+  return resolved
+}
+
 async function beginLogin(
   app: App,
   ctx: HttpContext,
   options: LoginOptions,
   query: URLSearchParams | undefined,
 ): Promise<AuthResponse> {
-  const { settings } = app
   const initiated = query?.has('iss') === true
   const target = query && initiated ? thirdPartyTarget(app, query) : undefined
   const requested = options.returnTo ?? target ?? query?.get('returnTo')
-  const returnTo = safeReturnTo(requested, settings.baseUrl) ?? settings.homeUrl
-  const { params, maxAge, acr } = loginParameters(app, query, options)
+  const returnTo = safeReturnTo(requested, app.settings.baseUrl) ?? app.settings.homeUrl
+  const settings = providerOfLogin(app, ctx, options, initiated ? query?.get('iss') : undefined)
+  const { params, maxAge, acr } = loginParameters(settings, query, options)
   warnOfAnotherHost(app, ctx)
-  const provider = await app.provider.get()
-  // OIDC Core 4: a login a third party started names the issuer it is for
-  if (initiated && query?.get('iss') !== provider.issuer) {
-    throw new LoginRequestError(
-      'the "iss" parameter is not the issuer this app signs in with',
-      `a third-party initiated login named iss ${JSON.stringify(query?.get('iss'))}, but the provider's issuer is ${JSON.stringify(provider.issuer)}`,
-    )
-  }
+  const provider = await app.providers.get(settings)
   const secrets = await loginSecrets()
   // the session's own DPoP key, made now: the code and the tokens are bound to it
   const dpopKey = settings.dpop ? await newDPoPKey() : undefined
@@ -231,6 +270,8 @@ async function beginLogin(
     nonce: secrets.nonce,
     codeVerifier: secrets.codeVerifier,
     returnTo,
+    iss: provider.issuer,
+    ...(settings.multipleProviders ? { provider: settings.providerId } : {}),
     iat: epoch(settings),
     ...(dpopKey ? { dpopKey } : {}),
     ...(params.prompt === 'none' ? { silent: true } : {}),

@@ -109,10 +109,10 @@ async function providerLogout(
   app: App,
   session: Session,
 ): Promise<{ url: string; state: string } | undefined> {
-  const { settings } = app
   const state = randomId()
   try {
-    const provider = await app.provider.get()
+    const settings = app.providers.ofSession(session)
+    const provider = await app.providers.get(settings)
     if (session.refreshToken) {
       // RFC 7009: the refresh token must not outlive the session
       await revokeRefreshToken(provider, session.refreshToken).catch((error: unknown) =>

@@ -7,6 +7,7 @@ import type { HttpContext } from '../http/context.js'
 import { type AuthResponse, errorResponse, isNavigation, redirect } from '../http/responses.js'
 import { currentPath } from '../http/return-to.js'
 import { chain, type MaybePromise } from '../maybe.js'
+import type { Settings } from '../options.js'
 import { acrList, speculative, startLoginFor } from '../routes/login.js'
 import { readSession } from './read.js'
 import type { Session, UserClaims } from './types.js'
@@ -52,6 +53,12 @@ export interface GuardOptions {
    * (a page navigation), or gets 401 `insufficient_user_authentication` (an API call)
    */
   acr?: string | readonly string[]
+  /**
+   * the `id` (or ids) of the providers of `providers` whose users may pass: an anonymous visitor
+   * is sent to log in at that provider (the first, with several); a user of another provider
+   * gets 403
+   */
+  provider?: string | readonly string[]
 }
 
 /** The outcome of a guard: the session, or the response to send instead. */
@@ -63,6 +70,13 @@ export type GuardResult =
 export interface StepUp {
   readonly maxAge?: number | undefined
   readonly acr?: readonly string[] | undefined
+  /**
+   * the issuer of the session that needs the step-up: with `providers`, the login goes there
+   * (sent as `iss`)
+   */
+  readonly iss?: string | undefined
+  /** the `id` of the provider to log in at, when `iss` is not given (an app with `providers`) */
+  readonly provider?: string | undefined
 }
 
 /**
@@ -75,16 +89,29 @@ export function loginUrlOf(app: App, returnTo?: string, stepUp: StepUp = {}): st
     ['returnTo', returnTo],
     ['max_age', stepUp.maxAge === undefined ? undefined : String(stepUp.maxAge)],
     ['acr_values', stepUp.acr?.join(' ')],
+    ['iss', app.settings.multipleProviders ? issuerOf(app, stepUp) : undefined],
   ].flatMap(([name, value]) =>
     value === undefined ? [] : [`${name}=${encodeURIComponent(value)}`],
   )
   return query.length === 0 ? url : `${url}?${query.join('&')}`
 }
 
+/** The issuer a login URL names: `iss`, else the issuer of the provider `provider`. */
+function issuerOf(app: App, stepUp: StepUp): string | undefined {
+  if (stepUp.iss !== undefined || stepUp.provider === undefined) return stepUp.iss
+  const provider = app.providers.byId(stepUp.provider)
+  if (provider === undefined) {
+    throw new TypeError(
+      `loginUrl: "provider" ${JSON.stringify(stepUp.provider)} is not the "id" of one of "providers"`,
+    )
+  }
+  return provider.issuer.href
+}
+
 /** The login URL that returns to the current page afterwards (GET and HEAD only). */
-export function loginUrlFor(app: App, ctx: HttpContext): string {
+export function loginUrlFor(app: App, ctx: HttpContext, iss?: string): string {
   const back = ctx.method === 'GET' || ctx.method === 'HEAD' ? currentPath(ctx.url) : undefined
-  return loginUrlOf(app, back)
+  return loginUrlOf(app, back, { iss })
 }
 
 /** The session, or throws `UnauthenticatedError` (401, with the login URL). */
@@ -131,6 +158,21 @@ function allowed(rule: ClaimsRule, user: UserClaims): boolean {
       )
     }
     return Object.hasOwn(user, name) && matches((user as Record<string, unknown>)[name], matcher)
+  })
+}
+
+/** The providers a guard's `provider` names, checked (a `TypeError` for an id the app lacks). */
+function guardProviders(app: App, provider: string | readonly string[]): readonly Settings[] {
+  const ids = typeof provider === 'string' ? [provider] : Array.isArray(provider) ? provider : []
+  if (ids.length === 0) throw new TypeError('requireAuth: "provider" must be one or more ids')
+  return ids.map((id) => {
+    const found = typeof id === 'string' ? app.providers.byId(id) : undefined
+    if (found === undefined) {
+      throw new TypeError(
+        `requireAuth: "provider" ${JSON.stringify(id)} is not the "id" of one of "providers"`,
+      )
+    }
+    return found
   })
 }
 
@@ -181,10 +223,20 @@ export function guard(
       const mode = options.unauthenticated ?? 'auto'
       return mode === 'redirect' || (mode === 'auto' && isNavigation(ctx) && !speculative(ctx))
     }
+    const providers =
+      options.provider === undefined ? undefined : guardProviders(app, options.provider)
     if (!session) {
-      const url = loginUrlFor(app, ctx)
+      const url = loginUrlFor(app, ctx, providers?.[0]?.issuer.href)
       if (navigation()) return { response: redirect(url) }
       return { response: errorResponse(ctx, new UnauthenticatedError(url), { format: 'json' }) }
+    }
+    if (providers !== undefined && !providers.includes(app.providers.ofSession(session))) {
+      const error = new ForbiddenError(
+        'you are signed in, but not with the provider this page needs',
+        'wrong_provider',
+      )
+      const format = navigation() ? 'html' : 'json'
+      return { response: errorResponse(ctx, error, { format, home: app.settings.homeUrl }) }
     }
     if (options.claims !== undefined && !allowed(options.claims, session.user)) {
       const error = new ForbiddenError(
@@ -203,6 +255,7 @@ export function guard(
       // a new login asking for the authentication the page needs, back to it afterwards
       return startLoginFor(app, ctx, {
         returnTo: currentPath(ctx.url),
+        ...(session.provider === undefined ? {} : { provider: session.provider }),
         ...(maxAge === undefined ? {} : { maxAge }),
         ...(acr === undefined ? {} : { acr }),
       }).then(
@@ -215,7 +268,7 @@ export function guard(
       )
     }
     const back = ctx.method === 'GET' || ctx.method === 'HEAD' ? currentPath(ctx.url) : undefined
-    const url = loginUrlOf(app, back, { maxAge, acr })
+    const url = loginUrlOf(app, back, { maxAge, acr, iss: session.iss })
     const error = new StepUpError(lacking, url, { maxAge, acrValues: acr })
     return { response: errorResponse(ctx, error, { format: page ? 'html' : 'json' }) }
   })

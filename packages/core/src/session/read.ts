@@ -18,7 +18,7 @@ import { UNREAD } from '../http/request-state.js'
 import { chain, type MaybePromise, promised } from '../maybe.js'
 import type { RevocationQuery } from './revocation.js'
 import { openSession, type Sealed } from './sealed.js'
-import type { Session } from './types.js'
+import type { Session, SessionData } from './types.js'
 import { isSessionData, type SessionView, sessionEnd, touchInterval, viewOf } from './view.js'
 import { touchSession } from './write.js'
 
@@ -71,6 +71,7 @@ function check(app: App, ctx: HttpContext, sealed: Sealed): MaybePromise<Session
     app.rejectCookie('malformed', error)
     return undefined
   }
+  if (!ofThisProvider(app, ctx, view.fields)) return undefined
   const now = epoch(app.settings)
   if (now >= view.endsAt) {
     app.rejectCookie('expired')
@@ -85,6 +86,32 @@ function check(app: App, ctx: HttpContext, sealed: Sealed): MaybePromise<Session
     })
     return ended(app, data.id)
   })
+}
+
+/**
+ * Whether the session is of a provider the app signs in with (another app's session, sealed with
+ * the same secret, is not this app's), and, where `resolveProvider` picks the request's provider,
+ * of that one: one tenant's session is not valid at another tenant's address. codeflow's own
+ * routes take any of the app's sessions (a logout ends whichever the browser has).
+ */
+function ofThisProvider(app: App, ctx: HttpContext, data: SessionData): boolean {
+  const provider = app.providers.of(data)
+  if (provider === undefined) {
+    app.rejectCookie('of another provider')
+    return false
+  }
+  const { settings } = app
+  if (settings.resolveProvider === undefined || settings.routeNames.has(ctx.url.pathname)) {
+    return true
+  }
+  const resolved = app.providers.forRequest(settings, ctx)
+  if (resolved === undefined || resolved === provider) return true
+  app.report({
+    level: 'info',
+    code: 'session_of_another_provider',
+    message: `a session of provider ${JSON.stringify(provider.providerId)} came to an address "resolveProvider" gives ${JSON.stringify(resolved.providerId)}; the request is anonymous here`,
+  })
+  return false
 }
 
 /** An ended session: `undefined`, once its data is deleted from a server-side store. */

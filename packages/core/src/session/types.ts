@@ -20,6 +20,11 @@ export interface SessionData {
   readonly id: string
   /** the issuer that authenticated the user */
   readonly iss: string
+  /**
+   * the `id` of the provider of `providers` the user signed in with (an app with `providers`
+   * only); the user is (`iss`, `sub`), never `sub` alone
+   */
+  readonly provider?: string | undefined
   /** the user's subject identifier at that issuer */
   readonly sub: string
   /** the provider's session id (`sid` claim), for logout */

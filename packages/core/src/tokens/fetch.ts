@@ -63,7 +63,9 @@ export async function fetchWithToken(
   }
   // with a client certificate, it is presented (a certificate-bound token is refused without it,
   // RFC 8705 §3), and redirects are not followed
-  const transport = appOf(auth).settings.clientCertificate?.fetch ?? fetch
+  const { providers } = appOf(auth)
+  const transport =
+    providers.ofSession(await requireSession(auth, ctx)).clientCertificate?.fetch ?? fetch
   const send = async (forceRefresh: boolean, nonceRetry = false): Promise<Response> => {
     const token = await getAccessToken(auth, ctx, { ...tokenOptions, forceRefresh })
     const headers = new Headers(base.headers)
@@ -127,10 +129,9 @@ async function refreshable(auth: Auth, ctx: HttpContext): Promise<boolean> {
 
 /** The session's DPoP key and the provider's handles, for a DPoP-bound token. */
 async function dpopOf(auth: Auth, ctx: HttpContext) {
-  const [session, provider] = await Promise.all([
-    requireSession(auth, ctx),
-    appOf(auth).provider.get(),
-  ])
+  const { providers } = appOf(auth)
+  const session = await requireSession(auth, ctx)
+  const provider = await providers.get(providers.ofSession(session))
   if (!session.dpopKey) {
     throw new TokenExchangeError('the session holds a DPoP token but no DPoP key', 401)
   }

@@ -45,7 +45,7 @@ async function refreshGrant(
   session: SessionData & { refreshToken: string },
   target: Target,
 ): Promise<TokenSet> {
-  const provider = await app.provider.get()
+  const provider = await app.providers.get(app.providers.ofSession(session))
   for (let attempt = 1; ; attempt++) {
     try {
       return await refreshTokens(provider, session.refreshToken, target.params, session.dpopKey)

@@ -12,5 +12,7 @@ import { getAccessToken } from './access-token.js'
 export async function getUserinfo(auth: Auth, ctx: HttpContext): Promise<Record<string, unknown>> {
   const session = await requireSession(auth, ctx)
   const { token } = await getAccessToken(auth, ctx)
-  return fetchUserinfo(await appOf(auth).provider.get(), token, session.sub, session.dpopKey)
+  const { providers } = appOf(auth)
+  const provider = await providers.get(providers.ofSession(session))
+  return fetchUserinfo(provider, token, session.sub, session.dpopKey)
 }

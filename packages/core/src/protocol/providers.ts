@@ -1,0 +1,149 @@
+/**
+ * The providers one app signs in with: one, or several (`providers`), each with its own client,
+ * found by id, by issuer (a logout token's, a front-channel logout's, `/login?iss=`), by the
+ * request (`resolveProvider`), or by a session. Discovery and keys are cached per provider, for at
+ * most `maxCachedProviders` at once: the least recently used are dropped and discovered again
+ * when next needed.
+ */
+import { AuthError } from '../errors.js'
+import type { HttpContext } from '../http/context.js'
+import type { Settings } from '../options.js'
+import { type Provider, ProviderCache } from './provider.js'
+
+/** The settings of one provider: the app's own, with that provider's client. */
+export type ProviderSettings = Settings
+
+/** What names a session's or a transaction's provider. */
+export interface ProviderRef {
+  /** the issuer of its tokens */
+  readonly iss: string
+  /** the provider's id, kept when the app has `providers` */
+  readonly provider?: string | undefined
+}
+
+/** An issuer identifier as configured (`href`), and as a provider may write it without the final slash. */
+function issuerForms(settings: Settings): string[] {
+  const { href } = settings.issuer
+  return href.endsWith('/') ? [href, href.slice(0, -1)] : [href]
+}
+
+/** The providers of one app. */
+export class Providers {
+  /** every provider's settings, the app's default first */
+  readonly all: readonly ProviderSettings[]
+  readonly #byId = new Map<string, ProviderSettings>()
+  readonly #byIssuer = new Map<string, ProviderSettings[]>()
+  /** discovery caches, least recently used first */
+  readonly #caches = new Map<ProviderSettings, ProviderCache>()
+  readonly #max: number
+
+  constructor(settings: Settings) {
+    this.all = settings.providers
+    this.#max = settings.maxCachedProviders
+    for (const provider of this.all) {
+      this.#byId.set(provider.providerId, provider)
+      for (const issuer of issuerForms(provider)) {
+        const list = this.#byIssuer.get(issuer) ?? []
+        list.push(provider)
+        this.#byIssuer.set(issuer, list)
+      }
+    }
+  }
+
+  /** the app's first provider: the one of an app with a single one */
+  get default(): ProviderSettings {
+    return this.all[0] as ProviderSettings
+  }
+
+  /**
+   * The provider, discovered: lazily, once, and kept while it is among the `maxCachedProviders`
+   * most recently used (a `DiscoveryError` when it cannot be).
+   */
+  get(provider: ProviderSettings = this.default): Promise<Provider> {
+    let cache = this.#caches.get(provider)
+    if (cache !== undefined) {
+      if (this.#caches.size > 1) {
+        // most recently used last
+        this.#caches.delete(provider)
+        this.#caches.set(provider, cache)
+      }
+      return cache.get()
+    }
+    cache = new ProviderCache(provider)
+    this.#caches.set(provider, cache)
+    if (this.#caches.size > this.#max) {
+      const oldest = this.#caches.keys().next().value as ProviderSettings
+      this.#caches.delete(oldest)
+    }
+    return cache.get()
+  }
+
+  /** how many providers' discovery is cached now */
+  get cached(): number {
+    return this.#caches.size
+  }
+
+  /** The provider of `id`, if the app has one. */
+  byId(id: string): ProviderSettings | undefined {
+    return this.#byId.get(id)
+  }
+
+  /**
+   * The providers whose issuer is `issuer`; with `audience` (a token's `aud`), only those whose
+   * client id it names (two clients at one issuer).
+   */
+  byIssuer(issuer: string, audience?: unknown): ProviderSettings[] {
+    const list = this.#byIssuer.get(issuer) ?? []
+    if (audience === undefined || list.length < 2) return list
+    const names = Array.isArray(audience) ? audience : [audience]
+    return list.filter((provider) => names.includes(provider.clientId))
+  }
+
+  /**
+   * The provider `resolveProvider` picks for the request, or `undefined` when the app has no
+   * resolver or it does not decide. A resolver that names no provider of the app is the app's
+   * mistake: a 500 whose hint names the id.
+   */
+  forRequest(settings: Settings, ctx: HttpContext): ProviderSettings | undefined {
+    const resolve = settings.resolveProvider
+    if (resolve === undefined) return undefined
+    const id = resolve({ url: ctx.url, headers: ctx.headers })
+    if (id === undefined) return undefined
+    const provider = typeof id === 'string' ? this.#byId.get(id) : undefined
+    if (provider === undefined) {
+      throw new AuthError('sign-in is not configured for this address', 'unknown_provider', 500, {
+        hint: `"resolveProvider" answered ${JSON.stringify(id)}, which is not the "id" of one of "providers": return an id of one of them, or undefined`,
+      })
+    }
+    return provider
+  }
+
+  /**
+   * The provider of a signed-in session (a session read finds its provider, or reads anonymous);
+   * a 401 when the app no longer signs in there.
+   */
+  ofSession(ref: ProviderRef): ProviderSettings {
+    const provider = this.of(ref)
+    if (provider === undefined) {
+      throw new AuthError(
+        'the session is from a provider this app no longer signs in with',
+        'unknown_provider',
+        401,
+      )
+    }
+    return provider
+  }
+
+  /**
+   * The provider a session (or a transaction) is of: the one it names, if its issuer is still
+   * that provider's, else, for one made before the app had `providers`, the provider of its
+   * issuer; `undefined` when the app no longer signs in there.
+   */
+  of(ref: ProviderRef): ProviderSettings | undefined {
+    if (ref.provider !== undefined) {
+      const named = this.#byId.get(ref.provider)
+      return named !== undefined && issuerForms(named).includes(ref.iss) ? named : undefined
+    }
+    return this.#byIssuer.get(ref.iss)?.[0]
+  }
+}
