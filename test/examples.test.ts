@@ -6,11 +6,12 @@
 import { createServer, type Server } from 'node:http'
 import { dirname, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { startDevProvider } from '@codeflow/dev-provider'
 import { exportJWK, generateKeyPair } from 'jose'
 import Provider from 'oidc-provider'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Browser } from './support/browser.js'
-import { signIn } from './support/flow.js'
+import { authorize, signIn } from './support/flow.js'
 import { listeningAddresses, spawnProcess, waitForOutput } from './support/process.js'
 import { confirmLogoutAt } from './support/provider-logout.js'
 import { freePort } from './support/stack.js'
@@ -231,6 +232,72 @@ describe.each(examples)('the $name example as a process', (example) => {
     const code = await app.exited
     expect(code).toBe(1)
     expect(app.output()).toContain('SESSION_SECRET')
+  })
+
+  it('signs in with a provider of OIDC_PROVIDERS when /login?iss= names it, and with the first otherwise', async () => {
+    const second = await startDevProvider({
+      clients: [
+        {
+          clientId: 'second-client',
+          clientSecret: 'second-client-secret',
+          redirectUris: [`${baseUrl}/callback`],
+          postLogoutRedirectUris: [`${baseUrl}/`],
+        },
+      ],
+    })
+    const providers = [
+      {
+        id: 'second',
+        issuer: second.issuer,
+        clientId: 'second-client',
+        clientSecret: 'second-client-secret',
+      },
+    ]
+    const app = spawnProcess('node', [example.main, ...(example.args ?? [])], {
+      cwd: example.dir,
+      env: { PORT: String(port), OIDC_PROVIDERS: JSON.stringify(providers) },
+    })
+    try {
+      await waitForOutput(app, /press Ctrl\+C/)
+      const first = await new Browser().navigate(`${baseUrl}/login`)
+      expect(first.status).toBe(302)
+      expect(first.location?.searchParams.get('client_id')).toBe('codeflow-example')
+      const browser = new Browser()
+      const start = await browser.navigate(
+        `${baseUrl}/login?iss=${encodeURIComponent(second.issuer)}`,
+      )
+      expect(start.status).toBe(302)
+      expect(start.location?.origin).toBe(second.issuer)
+      const callback = await authorize(browser, start, 'grace')
+      expect((await browser.navigate(callback, { 'sec-fetch-site': 'cross-site' })).status).toBe(
+        302,
+      )
+      expect((await browser.request(`${baseUrl}/api/me`)).json().sub).toBe('grace')
+    } finally {
+      await app.stop()
+      await second.close()
+    }
+  })
+
+  it.each([
+    ['not JSON', 'providers', /OIDC_PROVIDERS must be a JSON array/],
+    [
+      'a member without clientId',
+      '[{"issuer":"http://127.0.0.1:9"}]',
+      /"providers\[1\]\.clientId"/,
+    ],
+    [
+      'an unknown member',
+      '[{"issuer":"http://127.0.0.1:9","clientId":"x","colour":"red"}]',
+      /OIDC_PROVIDERS\[0\] has no member "colour"/,
+    ],
+  ])('refuses OIDC_PROVIDERS with %s, naming it', async (_label, value, message) => {
+    const app = spawnProcess('node', [example.main, ...(example.args ?? [])], {
+      cwd: example.dir,
+      env: { PORT: String(port), OIDC_PROVIDERS: value },
+    })
+    expect(await app.exited).toBe(1)
+    expect(app.output()).toMatch(message)
   })
 
   it('refuses an invalid option with a message naming it', async () => {
