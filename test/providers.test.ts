@@ -177,8 +177,11 @@ describe.each(harnesses)('several providers ($name)', (harness) => {
     // the customer provider's code, delivered to the workforce login's transaction
     const swapped = new URL(callback)
     swapped.searchParams.set('state', workforceState)
+    const tokens = [workforce.counts('token'), customers.counts('token')]
     const refused = await browser.navigate(swapped, { 'sec-fetch-site': 'cross-site' })
     expect(refused.status).toBe(400)
+    // refused before any token request: the code went to neither token endpoint
+    expect([workforce.counts('token'), customers.counts('token')]).toEqual(tokens)
     expect((await me(browser)).status).toBe(401)
     // without the iss parameter the workforce provider promises (RFC 9207), refused too
     const login = await browser.navigate(`${baseUrl}/login`)
@@ -190,7 +193,11 @@ describe.each(harnesses)('several providers ($name)', (harness) => {
     const stripped = new URL(again)
     stripped.searchParams.delete('iss')
     stripped.searchParams.set('state', login.location?.searchParams.get('state') as string)
-    expect((await browser.navigate(stripped, { 'sec-fetch-site': 'cross-site' })).status).toBe(400)
+    const before = [workforce.counts('token'), customers.counts('token')]
+    const missing = await browser.navigate(stripped, { 'sec-fetch-site': 'cross-site' })
+    expect(missing.status).toBe(400)
+    expect(missing.body).toContain('did not say who it is')
+    expect([workforce.counts('token'), customers.counts('token')]).toEqual(before)
     expect((await me(browser)).status).toBe(401)
   })
 

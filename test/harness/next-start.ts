@@ -136,7 +136,7 @@ function providersOf(options: AuthOptions): {
   const extras = others.map((provider, index) => {
     const { id, issuer, clientId, clientSecret, clientAuth, ...rest } = provider
     unsupported.push(...Object.keys(rest).map((key) => `providers[${index + 1}].${key}`))
-    const names = hosts?.[id ?? String(issuer)]
+    const names = hosts?.[id ?? new URL(String(issuer)).href]
     return {
       ...(id === undefined ? {} : { id }),
       issuer: String(issuer),

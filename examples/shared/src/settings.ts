@@ -410,6 +410,17 @@ export function readExampleSettings(
   }
   if (!clientId) throw new EnvironmentError('OIDC_CLIENT_ID must be set with OIDC_ISSUER')
   const extras = extraProviders(source)
+  const extraIssuers = extras
+    .map((extra, index) => {
+      const url = URL.canParse(String(extra.issuer)) ? new URL(String(extra.issuer)) : undefined
+      if (url?.protocol === 'http:' && !insecureLoopback(url)) {
+        throw new EnvironmentError(
+          `OIDC_PROVIDERS[${index}].issuer must be https (http only on localhost, 127.0.0.1 or [::1])`,
+        )
+      }
+      return url
+    })
+    .filter((url) => url !== undefined)
   const client: ClientOptions = {
     issuer,
     clientId,
@@ -447,6 +458,14 @@ export function readExampleSettings(
     throw new EnvironmentError('OIDC_FETCH_USERINFO must be true or false')
   }
 
+  const choices = {
+    scope: scope ?? 'openid profile email',
+    ...(idTokenSigningAlg ? { idTokenSigningAlg } : {}),
+    ...(authorizationParams ? { authorizationParams } : {}),
+    ...(par === undefined ? {} : { pushedAuthorizationRequests: par }),
+    ...(jar === undefined ? {} : { requestObjects: jar }),
+    ...(dpop === undefined ? {} : { dpop }),
+  }
   return {
     port,
     apiUrl,
@@ -459,30 +478,23 @@ export function readExampleSettings(
     redis,
     auth: {
       ...(Object.keys(session).length > 0 ? { session } : {}),
-      ...(idTokenSigningAlg ? { idTokenSigningAlg } : {}),
-      ...(authorizationParams ? { authorizationParams } : {}),
-      ...(par === undefined ? {} : { pushedAuthorizationRequests: par }),
-      ...(jar === undefined ? {} : { requestObjects: jar }),
-      ...(dpop === undefined ? {} : { dpop }),
       ...(silent === undefined ? {} : { attemptSilentLogin: silent }),
       ...(httpTimeout === undefined ? {} : { httpTimeout }),
       ...(refreshMargin === undefined ? {} : { refreshMargin }),
       ...(fetchUserinfo === undefined ? {} : { fetchUserinfo: fetchUserinfo === 'true' }),
-      ...clients(client, extras),
+      // the choices of OIDC_SCOPE, OIDC_PAR and the like are the first provider's alone
+      ...clients({ ...client, ...choices }, extras),
       baseUrl,
       secret: secret ? secretOption(secret) : DEV_SECRET,
-      scope: scope ?? 'openid profile email',
       // http issuers only on loopback, for development and tests (examples/README.md)
-      allowInsecureRequests:
-        [issuer, ...extras.map((extra) => String(extra.issuer))].every(
-          (url) =>
-            !URL.canParse(url) ||
-            insecureLoopback(new URL(url)) ||
-            new URL(url).protocol === 'https:',
-        ) &&
-        [issuerUrl, ...extras.map((extra) => new URL(String(extra.issuer)))].some(insecureLoopback),
+      allowInsecureRequests: [issuerUrl, ...extraIssuers].some(insecureLoopback),
     },
   }
+}
+
+/** An issuer as the core names a provider without an `id`: its URL's `href`. */
+function issuerHref(issuer: string | URL): string {
+  return URL.canParse(String(issuer)) ? new URL(String(issuer)).href : String(issuer)
 }
 
 function insecureLoopback(url: URL): boolean {
@@ -494,13 +506,14 @@ function insecureLoopback(url: URL): boolean {
  * `providers`, and a `resolveProvider` by the hosts they list.
  */
 function clients(
-  client: ClientOptions,
+  client: ProviderOptions,
   extras: readonly ExtraProvider[],
 ): ProvidersOptions | ClientOptions {
   if (extras.length === 0) return client
   const hosts: Record<string, string[]> = {}
   const providers = extras.map(({ hosts: names, ...provider }) => {
-    if (names !== undefined) hosts[provider.id ?? String(provider.issuer)] = [...names]
+    // keyed as the core names a provider without an id: by its issuer's href
+    if (names !== undefined) hosts[provider.id ?? issuerHref(provider.issuer)] = [...names]
     return provider
   })
   return {

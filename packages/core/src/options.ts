@@ -188,6 +188,14 @@ export interface ProviderOptions extends ClientOptions {
    * issuer, which must then be unique in `providers`
    */
   id?: string
+  /**
+   * the path of this provider's redirect_uri on `baseUrl` (register `baseUrl` + it there);
+   * default `routes.callback`, shared by every provider. RFC 9700 §4.4.2: with several providers,
+   * a provider's authorization responses must carry the RFC 9207 `iss` parameter or come to a
+   * redirect_uri of that provider's own, so a response without `iss` to a shared callback is
+   * refused (400): give a provider that does not send `iss` a `callbackPath` of its own
+   */
+  callbackPath?: string
   pushedAuthorizationRequests?: boolean
   requestObjects?: boolean
   dpop?: boolean
@@ -385,6 +393,11 @@ export interface Settings {
   readonly multipleProviders: boolean
   readonly resolveProvider: ResolveProvider | undefined
   readonly maxCachedProviders: number
+  /**
+   * whether another provider has this provider's callback path too: then its responses must name
+   * their issuer (RFC 9207 `iss`)
+   */
+  readonly sharedCallback: boolean
   readonly issuer: URL
   readonly clientId: string
   readonly clientSecret: string | undefined
@@ -607,7 +620,7 @@ type ClientSettings = Pick<
   | 'authorizationParams'
   | 'providerId'
   | 'optionPrefix'
->
+> & { readonly callbackPath: string | undefined }
 
 /** The protocol choices a provider of `providers` may make for itself (the top level's are defaults). */
 const PROVIDER_CHOICES = [
@@ -765,6 +778,7 @@ function resolveClient(
     authorizationParams,
     providerId: o.id ?? issuer.href,
     optionPrefix: prefix,
+    callbackPath: (o as ProviderOptions).callbackPath,
   }
 }
 
@@ -796,6 +810,14 @@ function resolveClients(options: AuthOptions, allowInsecureRequests: boolean): C
     const prefix = `providers[${index}].`
     if (provider === null || typeof provider !== 'object') {
       fail(`providers[${index}]`, 'must be an object ({ issuer, clientId, … })')
+    }
+    for (const key of Object.keys(provider)) {
+      if (!PROVIDER_KEYS.has(key)) {
+        fail(
+          `providers[${index}].${key}`,
+          `is not an option of a provider (${[...PROVIDER_KEYS].join(', ')}); the others are the app's, at the top level`,
+        )
+      }
     }
     const merged: Record<string, unknown> = { ...provider }
     for (const name of PROVIDER_CHOICES) merged[name] = provider[name] ?? top[name]
@@ -832,8 +854,15 @@ const CLIENT_OPTIONS = [
   'clientCertificate',
 ] as const
 const CLIENT_KEYS: Readonly<Record<string, true>> = Object.fromEntries(
-  [...CLIENT_OPTIONS, 'id'].map((name) => [name, true]),
+  [...CLIENT_OPTIONS, 'id', 'callbackPath'].map((name) => [name, true]),
 )
+/** What one of `providers` may hold. */
+const PROVIDER_KEYS: ReadonlySet<string> = new Set([
+  'id',
+  ...CLIENT_OPTIONS,
+  'callbackPath',
+  ...PROVIDER_CHOICES,
+])
 
 /** Validates every option and resolves the defaults; throws a `ConfigurationError` naming the option. */
 export function resolveOptions(options: AuthOptions): Settings {
@@ -919,8 +948,9 @@ export function resolveOptions(options: AuthOptions): Settings {
   const secrets = passwords(options.secret)
   const appPath = `${baseUrl.origin}${basePath}`
 
+  const { callbackPath: _callbackPath, ...firstClient } = first
   const settings: Settings = {
-    ...first,
+    ...firstClient,
     baseUrl,
     origin: baseUrl.origin,
     appKey: [...clients.map((c) => `${c.issuer.href}\n${c.clientId}`), appPath].join('\n'),
@@ -998,12 +1028,37 @@ export function resolveOptions(options: AuthOptions): Settings {
     multipleProviders: clients.length > 1 || options.providers !== undefined,
     resolveProvider,
     maxCachedProviders: positiveInt('maxCachedProviders', options.maxCachedProviders, 100, 100_000),
+    sharedCallback: false,
   }
-  // each provider's settings: the app's, with that provider's client
-  const providers = clients.map((client, index) =>
-    index === 0 ? settings : { ...settings, ...client },
+  // each provider's callback path: its own, or the app's
+  const callbacks = clients.map(({ callbackPath, optionPrefix }) =>
+    callbackPath === undefined
+      ? routes.callback
+      : basePath + routePath(`${optionPrefix}callbackPath`, callbackPath, routes.callback),
   )
-  ;(settings as { providers: readonly Settings[] }).providers = providers
-  for (const provider of providers) Object.freeze(provider)
-  return settings
+  const routeNames = new Map(settings.routeNames)
+  for (const [index, callback] of callbacks.entries()) {
+    const taken = routeNames.get(callback)
+    if (taken !== undefined && taken !== 'callback') {
+      fail(`${clients[index]?.optionPrefix}callbackPath`, `is the path of "routes.${taken}"`)
+    }
+    routeNames.set(callback, 'callback')
+  }
+  // each provider's settings: the app's, with that provider's client and callback
+  const providers: Settings[] = clients.map(({ callbackPath: _path, ...client }, index) => {
+    const callback = callbacks[index] as string
+    return {
+      ...settings,
+      ...client,
+      routes: { ...routes, callback },
+      routeNames,
+      callbackUrl: baseUrl.origin + callback,
+      sharedCallback: callbacks.filter((path) => path === callback).length > 1,
+    }
+  })
+  for (const provider of providers) {
+    ;(provider as { providers: readonly Settings[] }).providers = providers
+    Object.freeze(provider)
+  }
+  return providers[0] as Settings
 }

@@ -6,7 +6,9 @@
  */
 import { type DevProvider, startDevProvider } from '@codeflow/dev-provider'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { authorize, handleLogin, loginUrl, startLogin } from '../src/adapter.js'
+import { Browser } from '../../../test/support/browser.js'
+import { authorize as authorizeAt } from '../../../test/support/flow.js'
+import { authorize, handleAuthRoute, handleLogin, loginUrl, startLogin } from '../src/adapter.js'
 import {
   AuthError,
   type AuthOptions,
@@ -14,7 +16,15 @@ import {
   createAuth,
   getSession,
 } from '../src/index.js'
-import { APP, context, SECRET, sessionCookie, sessionData, validOptions } from './support.js'
+import {
+  APP,
+  context,
+  cookieHeader,
+  SECRET,
+  sessionCookie,
+  sessionData,
+  validOptions,
+} from './support.js'
 
 const A = { issuer: 'https://a.example.com', clientId: 'client-a', clientSecret: 'secret-a' }
 const B = { issuer: 'https://b.example.com', clientId: 'client-b', clientSecret: 'secret-b' }
@@ -97,6 +107,18 @@ describe('providers: options', () => {
     expect(refusal(several({ resolveProvider: 'a' as never })).option).toBe('resolveProvider')
   })
 
+  it('refuses an option of the app inside a provider, and a callback path of another route', () => {
+    const inside = refusal(several({ providers: [{ ...A, fetchUserinfo: true } as never] }))
+    expect(inside.option).toBe('providers[0].fetchUserinfo')
+    expect(inside.message).toContain('not an option of a provider')
+    expect(refusal(several({ providers: [A, { ...B, callbackPath: '/login' }] })).option).toBe(
+      'providers[1].callbackPath',
+    )
+    expect(refusal(several({ providers: [{ ...A, callbackPath: 'back' }] })).option).toBe(
+      'providers[0].callbackPath',
+    )
+  })
+
   it('requires "issuer" and "clientId" without "providers"', () => {
     const { issuer: _issuer, ...noIssuer } = validOptions()
     expect(refusal(noIssuer).option).toBe('issuer')
@@ -176,12 +198,13 @@ describe('providers: discovery, resolver, login URLs and sessions', () => {
     )
   })
 
-  it('names the session issuer in a step-up login URL only with several providers', () => {
+  it('names the provider in a login URL only with several providers', () => {
     const many = createAuth(twoProviders())
-    const url = new URL(loginUrl(many, '/x', { maxAge: 60, iss: second.issuer }))
-    expect(url.searchParams.get('iss')).toBe(second.issuer)
+    const url = new URL(loginUrl(many, '/x', { maxAge: 60, provider: 'second' }))
+    expect(url.searchParams.get('provider')).toBe('second')
+    expect(() => loginUrl(many, '/x', { provider: 'third' })).toThrow(/"third"/)
     const one = createAuth(validOptions())
-    expect(new URL(loginUrl(one, '/x', { maxAge: 60, iss: 'https://op.example.com' })).search).toBe(
+    expect(new URL(loginUrl(one, '/x', { maxAge: 60, provider: 'x' })).search).toBe(
       '?returnTo=%2Fx&max_age=60',
     )
   })
@@ -227,7 +250,7 @@ describe('providers: discovery, resolver, login URLs and sessions', () => {
     expect(anonymous.response?.status).toBe(302)
     const login = new URL(anonymous.response?.headers.Location ?? '')
     expect(login.pathname).toBe('/login')
-    expect(login.searchParams.get('iss')).toBe(new URL(second.issuer).href)
+    expect(login.searchParams.get('provider')).toBe('second')
     expect(login.searchParams.get('returnTo')).toBe('/staff')
     // a user of another provider: 403, not a login loop
     const ofFirst = await sessionCookie(auth, sessionData({ iss: first.issuer }))
@@ -249,5 +272,228 @@ describe('providers: discovery, resolver, login URLs and sessions', () => {
       (await authorize(auth, page(ofFirst), { provider: [new URL(first.issuer).href, 'second'] }))
         .session?.iss,
     ).toBe(first.issuer)
+  })
+
+  it('drops the least recently used discovery, not the oldest', async () => {
+    const third = await startDevProvider({
+      clients: [
+        { clientId: 'third', clientSecret: 'third-secret', redirectUris: [`${APP}/callback`] },
+      ],
+    })
+    try {
+      const auth = createAuth(
+        twoProviders({
+          maxCachedProviders: 2,
+          providers: [
+            { issuer: first.issuer, clientId: 'first', clientSecret: 'first-secret' },
+            {
+              id: 'second',
+              issuer: second.issuer,
+              clientId: 'second',
+              clientSecret: 'second-secret',
+            },
+            { id: 'third', issuer: third.issuer, clientId: 'third', clientSecret: 'third-secret' },
+          ],
+        }),
+      )
+      const [a0, b0] = [first.counts('discovery'), second.counts('discovery')]
+      // first, second, first (now the most recent), third (drops second), first, second
+      for (const issuer of [
+        first.issuer,
+        second.issuer,
+        first.issuer,
+        third.issuer,
+        first.issuer,
+      ]) {
+        expect((await loginAt(auth, issuer)).status).toBe(302)
+      }
+      expect(first.counts('discovery') - a0).toBe(1)
+      expect((await loginAt(auth, second.issuer)).status).toBe(302)
+      expect(second.counts('discovery') - b0).toBe(2)
+    } finally {
+      await third.close()
+    }
+  })
+
+  it('sends a login to the provider of /login?provider=, which iss and the resolver must agree with', async () => {
+    const auth = createAuth(
+      twoProviders({
+        resolveProvider: ({ url }) => (url.pathname.startsWith('/b/') ? 'second' : undefined),
+      }),
+    )
+    const at = (path: string) => handleLogin(auth, context(path))
+    const named = await at('/login?provider=second&returnTo=/b/page')
+    expect(new URL(named.headers.Location ?? '').origin).toBe(second.issuer)
+    const status = (path: string) =>
+      at(path).then(
+        (response) => response.status,
+        (error: AuthError) => error.status,
+      )
+    expect(await status('/login?provider=nope')).toBe(400)
+    expect(await status(`/login?provider=second&iss=${encodeURIComponent(first.issuer)}`)).toBe(400)
+    expect(await status('/login?provider=second&provider=second')).toBe(400)
+    // a page of tenant b sends an anonymous visitor to log in at b: /login itself cannot tell
+    const page = await authorize(
+      auth,
+      context('/b/page', { headers: { 'sec-fetch-mode': 'navigate' } }),
+    )
+    const login = new URL(page.response?.headers.Location ?? '')
+    expect(login.searchParams.get('provider')).toBe('second')
+    expect(login.searchParams.get('returnTo')).toBe('/b/page')
+    // a session of the first provider is anonymous on b's pages, valid elsewhere
+    const ofFirst = await sessionCookie(auth, sessionData({ iss: first.issuer }))
+    const read = (path: string) => getSession(auth, context(path, { headers: { cookie: ofFirst } }))
+    expect(await read('/b/page')).toBeUndefined()
+    expect((await read('/a/page'))?.iss).toBe(first.issuer)
+  })
+
+  it('tells two clients at one issuer apart by their ids', async () => {
+    const shared = await startDevProvider({
+      clients: ['one', 'two'].map((clientId) => ({
+        clientId,
+        clientSecret: `${clientId}-secret`,
+        redirectUris: [`${APP}/callback`],
+      })),
+    })
+    try {
+      const auth = createAuth(
+        twoProviders({
+          providers: [
+            { id: 'one', issuer: shared.issuer, clientId: 'one', clientSecret: 'one-secret' },
+            { id: 'two', issuer: shared.issuer, clientId: 'two', clientSecret: 'two-secret' },
+          ],
+        }),
+      )
+      const login = await handleLogin(auth, context('/login?provider=two'))
+      expect(new URL(login.headers.Location ?? '').searchParams.get('client_id')).toBe('two')
+      const guarded = await authorize(
+        auth,
+        context('/x', { headers: { 'sec-fetch-mode': 'navigate' } }),
+        { provider: 'two' },
+      )
+      expect(new URL(guarded.response?.headers.Location ?? '').searchParams.get('provider')).toBe(
+        'two',
+      )
+      // a session of client one is not client two's
+      const ofOne = await sessionCookie(
+        auth,
+        sessionData({ iss: shared.issuer, provider: 'one', clientId: 'one' }),
+      )
+      const refused = await authorize(
+        auth,
+        context('/x', { headers: { 'sec-fetch-mode': 'navigate', cookie: ofOne } }),
+        { provider: 'two' },
+      )
+      expect(refused.response?.status).toBe(403)
+      // nor of another app of that issuer that shares the secret (its clientId)
+      const single = createAuth(
+        validOptions({ issuer: shared.issuer, clientId: 'two', allowInsecureRequests: true }),
+      )
+      const ofApp = await sessionCookie(
+        single,
+        sessionData({ iss: shared.issuer, clientId: 'one' }),
+      )
+      expect(await getSession(single, context('/', { headers: { cookie: ofApp } }))).toBeUndefined()
+      const own = await sessionCookie(single, sessionData({ iss: shared.issuer, clientId: 'two' }))
+      expect((await getSession(single, context('/', { headers: { cookie: own } })))?.sub).toBe(
+        'user-1',
+      )
+    } finally {
+      await shared.close()
+    }
+  })
+
+  it('reads an issuer spelled otherwise (case, final slash) as the same provider', async () => {
+    const auth = createAuth(validOptions({ issuer: 'https://op.example.com' }))
+    for (const iss of [
+      'https://op.example.com',
+      'https://op.example.com/',
+      'HTTPS://OP.Example.COM',
+    ]) {
+      const cookie = await sessionCookie(auth, sessionData({ iss }))
+      expect((await getSession(auth, context('/', { headers: { cookie } })))?.iss, iss).toBe(iss)
+    }
+    const cookie = await sessionCookie(auth, sessionData({ iss: 'https://op.example.com/other' }))
+    expect(await getSession(auth, context('/', { headers: { cookie } }))).toBeUndefined()
+  })
+
+  describe('callbacks of each provider (RFC 9700 §4.4.2)', () => {
+    let own: DevProvider
+    beforeAll(async () => {
+      own = await startDevProvider({
+        clients: [
+          { clientId: 'own', clientSecret: 'own-secret', redirectUris: [`${APP}/callback/own`] },
+        ],
+      })
+    })
+    afterAll(() => own?.close())
+
+    const withOwn = () =>
+      createAuth(
+        twoProviders({
+          providers: [
+            { issuer: first.issuer, clientId: 'first', clientSecret: 'first-secret' },
+            {
+              id: 'second',
+              issuer: second.issuer,
+              clientId: 'second',
+              clientSecret: 'second-secret',
+            },
+            {
+              id: 'own',
+              issuer: own.issuer,
+              clientId: 'own',
+              clientSecret: 'own-secret',
+              callbackPath: '/callback/own',
+            },
+          ],
+        }),
+      )
+
+    /** A login at `provider` up to the provider's answer: the callback URL and the login's cookies. */
+    async function answered(auth: ReturnType<typeof createAuth>, provider: string) {
+      const start = context(`/login?provider=${provider}`)
+      const redirect = new URL((await handleLogin(auth, start)).headers.Location as string)
+      const callbackPath = new URL(redirect.searchParams.get('redirect_uri') as string).pathname
+      const browser = new Browser()
+      const url = await authorizeAt(browser, await browser.navigate(redirect), 'ivy', callbackPath)
+      return { url, cookie: cookieHeader(start.cookies) }
+    }
+
+    const callback = (auth: ReturnType<typeof createAuth>, url: URL, cookie: string) =>
+      handleAuthRoute(auth, context(url.href, { headers: { cookie } })).then(
+        (response) => ({ status: response?.status, code: undefined as string | undefined }),
+        (error: AuthError) => ({ status: error.status, code: error.code }),
+      )
+
+    it('sends each provider its own redirect_uri and takes its answer there only', async () => {
+      const auth = withOwn()
+      const { url, cookie } = await answered(auth, 'own')
+      expect(url.pathname).toBe('/callback/own')
+      // the same answer at the shared callback is not this provider's
+      const elsewhere = new URL(url)
+      elsewhere.pathname = '/callback'
+      expect(await callback(auth, elsewhere, cookie)).toEqual({
+        status: 400,
+        code: 'wrong_callback',
+      })
+    })
+
+    it('refuses an answer without iss at a shared callback, before any token request', async () => {
+      const auth = withOwn()
+      const { url, cookie } = await answered(auth, 'second')
+      const stripped = new URL(url)
+      stripped.searchParams.delete('iss')
+      const tokens = second.counts('token')
+      expect(await callback(auth, stripped, cookie)).toEqual({ status: 400, code: 'missing_iss' })
+      expect(second.counts('token')).toBe(tokens)
+    })
+
+    it('completes a login at a provider with a callback of its own', async () => {
+      const auth = withOwn()
+      const { url, cookie } = await answered(auth, 'own')
+      const done = await callback(auth, url, cookie)
+      expect(done.status).toBe(302)
+    })
   })
 })

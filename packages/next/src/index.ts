@@ -509,7 +509,7 @@ export function createCodeflow(
       loginUrl(config, back, {
         maxAge,
         acr: acr === undefined ? undefined : [acr].flat(),
-        iss: session.iss,
+        provider: session.provider,
       }),
     )
   }

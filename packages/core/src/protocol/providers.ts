@@ -19,20 +19,22 @@ export interface ProviderRef {
   readonly iss: string
   /** the provider's id, kept when the app has `providers` */
   readonly provider?: string | undefined
+  /** the client the session was made for */
+  readonly clientId?: string | undefined
 }
 
-/** An issuer identifier as configured (`href`), and as a provider may write it without the final slash. */
-function issuerForms(settings: Settings): string[] {
-  const { href } = settings.issuer
-  return href.endsWith('/') ? [href, href.slice(0, -1)] : [href]
-}
+/** The most issuer spellings kept normalised (a bound: a logout token's `iss` is anyone's to choose). */
+const MAX_SPELLINGS = 256
 
 /** The providers of one app. */
 export class Providers {
   /** every provider's settings, the app's default first */
   readonly all: readonly ProviderSettings[]
   readonly #byId = new Map<string, ProviderSettings>()
+  /** providers by their issuer, normalised (`URL.href`) */
   readonly #byIssuer = new Map<string, ProviderSettings[]>()
+  /** issuer spellings met so far and their normal form */
+  readonly #spellings = new Map<string, string>()
   /** discovery caches, least recently used first */
   readonly #caches = new Map<ProviderSettings, ProviderCache>()
   readonly #max: number
@@ -42,11 +44,9 @@ export class Providers {
     this.#max = settings.maxCachedProviders
     for (const provider of this.all) {
       this.#byId.set(provider.providerId, provider)
-      for (const issuer of issuerForms(provider)) {
-        const list = this.#byIssuer.get(issuer) ?? []
-        list.push(provider)
-        this.#byIssuer.set(issuer, list)
-      }
+      const list = this.#byIssuer.get(provider.issuer.href) ?? []
+      list.push(provider)
+      this.#byIssuer.set(provider.issuer.href, list)
     }
   }
 
@@ -88,15 +88,9 @@ export class Providers {
     return this.#byId.get(id)
   }
 
-  /**
-   * The providers whose issuer is `issuer`; with `audience` (a token's `aud`), only those whose
-   * client id it names (two clients at one issuer).
-   */
-  byIssuer(issuer: string, audience?: unknown): ProviderSettings[] {
-    const list = this.#byIssuer.get(issuer) ?? []
-    if (audience === undefined || list.length < 2) return list
-    const names = Array.isArray(audience) ? audience : [audience]
-    return list.filter((provider) => names.includes(provider.clientId))
+  /** The providers whose issuer is `issuer` (two clients at one issuer are both). */
+  byIssuer(issuer: string): readonly ProviderSettings[] {
+    return this.#byIssuer.get(this.#normal(issuer)) ?? []
   }
 
   /**
@@ -140,10 +134,27 @@ export class Providers {
    * issuer; `undefined` when the app no longer signs in there.
    */
   of(ref: ProviderRef): ProviderSettings | undefined {
-    if (ref.provider !== undefined) {
-      const named = this.#byId.get(ref.provider)
-      return named !== undefined && issuerForms(named).includes(ref.iss) ? named : undefined
+    const issuer = this.#normal(ref.iss)
+    const provider =
+      ref.provider !== undefined ? this.#byId.get(ref.provider) : this.#byIssuer.get(issuer)?.[0]
+    if (provider === undefined || provider.issuer.href !== issuer) return undefined
+    // a session of another client at the same issuer (another app sealed with the same secret)
+    if (ref.clientId !== undefined && ref.clientId !== provider.clientId) return undefined
+    return provider
+  }
+
+  /**
+   * An issuer identifier as the configured ones are kept: the provider's own spelling (its
+   * metadata's `issuer`, its tokens' `iss`) may differ from `issuer.href` as URLs do (a missing
+   * final slash, the host's case), which discovery accepts.
+   */
+  #normal(issuer: string): string {
+    let normal = this.#spellings.get(issuer)
+    if (normal === undefined) {
+      normal = URL.canParse(issuer) ? new URL(issuer).href : issuer
+      if (this.#spellings.size >= MAX_SPELLINGS) this.#spellings.clear()
+      this.#spellings.set(issuer, normal)
     }
-    return this.#byIssuer.get(ref.iss)?.[0]
+    return normal
   }
 }

@@ -44,10 +44,18 @@ const backchannelLogout: RouteHandler = async (app, ctx) => {
   // the provider whose issuer (and client, for two clients at one issuer) the token names; it is
   // then verified with that provider's keys, issuer and client id
   const claimed = claimedIssuer(token)
-  const [of] = app.providers.byIssuer(claimed.iss, claimed.aud)
-  if (of === undefined) {
+  const ofIssuer = app.providers.byIssuer(claimed.iss)
+  if (ofIssuer.length === 0) {
     throw new LogoutTokenError('invalid logout token: unexpected "iss"', {
       hint: `a logout token from ${JSON.stringify(claimed.iss)}, which is not the issuer of a provider of this app`,
+    })
+  }
+  // checked before any discovery or key fetch: a token for another client costs nothing
+  const audience = Array.isArray(claimed.aud) ? claimed.aud : [claimed.aud]
+  const of = ofIssuer.find((provider) => audience.includes(provider.clientId))
+  if (of === undefined) {
+    throw new LogoutTokenError('invalid logout token: unexpected "aud"', {
+      hint: `a logout token from ${JSON.stringify(claimed.iss)} for ${JSON.stringify(claimed.aud)}, which is not the client id of a provider of this app at that issuer`,
     })
   }
   const provider = await app.providers.get(of)

@@ -1,7 +1,7 @@
 import { type App, type Auth, appOf } from '../auth.js'
 import { epoch } from '../clock.js'
 import { CallbackError, ProviderError, StepUpError } from '../errors.js'
-import type { HttpContext } from '../http/context.js'
+import { type HttpContext, requestPath } from '../http/context.js'
 import { type AuthResponse, redirect } from '../http/responses.js'
 import { currentPath } from '../http/return-to.js'
 import type { Settings } from '../options.js'
@@ -43,6 +43,22 @@ const callback: RouteHandler = async (app, ctx) => {
   // the provider the login was sent to, and no other: its issuer must be the response's `iss`
   // (RFC 9207) and the ID token's, its token endpoint takes the code (a mix-up defence)
   const settings = providerOfTransaction(app, transaction)
+  // RFC 9700 §4.4.2: a response of one provider sent on to another's login is told apart by its
+  // redirect_uri, or by its `iss`; without either, it cannot be
+  if (requestPath(ctx) !== settings.routes.callback) {
+    throw new CallbackError(
+      "the sign-in came back to another provider's address",
+      'wrong_callback',
+      {
+        hint: `a login at ${JSON.stringify(settings.providerId)} came back to ${requestPath(ctx)}, not to its redirect_uri ${settings.callbackUrl}`,
+      },
+    )
+  }
+  if (settings.sharedCallback && !params.has('iss')) {
+    throw new CallbackError('the identity provider did not say who it is (iss)', 'missing_iss', {
+      hint: `provider ${JSON.stringify(settings.providerId)} shares its callback with another provider and its response has no "iss" (RFC 9207), so a mix-up cannot be ruled out (RFC 9700 §4.4.2): give it a "${settings.optionPrefix}callbackPath" of its own (and register that redirect_uri), or have it send "iss"`,
+    })
+  }
   const provider = await app.providers.get(settings)
   let tokens: TokenSet
   try {
@@ -72,6 +88,7 @@ const callback: RouteHandler = async (app, ctx) => {
     id: randomId(),
     iss: claims.iss,
     ...(settings.multipleProviders ? { provider: settings.providerId } : {}),
+    clientId: settings.clientId,
     sub: claims.sub,
     sid: typeof claims.sid === 'string' ? claims.sid : undefined,
     idToken: tokens.idToken,
@@ -152,7 +169,7 @@ function checkAuthentication(
   const { maxAge, acr: required } = transaction
   const asked = { maxAge, acrValues: required }
   const again = loginUrlOf(app, currentPath(new URL(transaction.returnTo)), {
-    iss: transaction.iss,
+    provider: transaction.provider,
   })
   if (maxAge !== undefined) {
     if (authTime === undefined) {

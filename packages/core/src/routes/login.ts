@@ -30,8 +30,9 @@ export interface LoginOptions {
    */
   acr?: string | readonly string[]
   /**
-   * the `id` of the provider of `providers` to sign in with; default the one `resolveProvider`
-   * picks for the request, else the one `/login?iss=` names, else the first
+   * the `id` of the provider of `providers` to sign in with (over the one `resolveProvider` picks:
+   * the session then reads as anonymous where the resolver picks another); default the one
+   * `/login?provider=` or `?iss=` names, else the one `resolveProvider` picks, else the first
    */
   provider?: string
 }
@@ -206,17 +207,20 @@ export function startLoginFor(
 }
 
 /**
- * The provider a login signs in with: the one the app's code names, else the one `iss` names (a
- * third-party initiated login, OIDC Core 4, or a choice among `providers`), which must be the
- * request's when `resolveProvider` picks one, else the request's, else the first.
+ * The provider a login signs in with: the one the app's code names (`LoginOptions.provider`);
+ * else the one `/login`'s query names (`provider=<id>`, `iss=<issuer>`: a third-party initiated
+ * login, OIDC Core 4, or a choice among `providers`), which must be the request's when
+ * `resolveProvider` picks one; else the request's; else the first. A query naming a provider the
+ * app does not have, or another than the code's or the request's, is a 400.
  */
 function providerOfLogin(
   app: App,
   ctx: HttpContext,
   options: LoginOptions,
-  iss: string | null | undefined,
+  query: URLSearchParams | undefined,
 ): Settings {
   const { providers } = app
+  const asked = query ? queryProviders(app, query) : undefined
   if (options.provider !== undefined) {
     const named =
       typeof options.provider === 'string' ? providers.byId(options.provider) : undefined
@@ -225,25 +229,64 @@ function providerOfLogin(
         `login: "provider" ${JSON.stringify(options.provider)} is not the "id" of one of "providers"`,
       )
     }
+    if (asked !== undefined && !asked.includes(named)) {
+      throw new LoginRequestError(
+        'the login names another identity provider than this page signs in with',
+        `the query of the login names ${asked.map((p) => JSON.stringify(p.providerId)).join(', ')}, but the app's code logs in with ${JSON.stringify(named.providerId)}`,
+      )
+    }
     return named
   }
   const resolved = providers.forRequest(app.settings, ctx)
-  if (iss === undefined || iss === null) return resolved ?? providers.default
-  const named = providers.byIssuer(iss)
-  if (named.length === 0) {
+  if (asked === undefined) return resolved ?? providers.default
+  if (resolved === undefined) return asked[0] as Settings
+  if (!asked.includes(resolved)) {
     throw new LoginRequestError(
-      'the "iss" parameter is not an issuer this app signs in with',
-      `a login named iss ${JSON.stringify(iss)}, but the app signs in with ${providers.all.map((p) => JSON.stringify(p.issuer.href)).join(', ')}`,
-    )
-  }
-  if (resolved === undefined) return named[0] as Settings
-  if (!named.includes(resolved)) {
-    throw new LoginRequestError(
-      'the "iss" parameter is not the issuer of this address',
-      `a login named iss ${JSON.stringify(iss)}, but "resolveProvider" picks ${JSON.stringify(resolved.providerId)} (issuer ${JSON.stringify(resolved.issuer.href)}) for this request`,
+      'the login names another identity provider than this address signs in with',
+      `the query of the login names ${asked.map((p) => JSON.stringify(p.providerId)).join(', ')}, but "resolveProvider" picks ${JSON.stringify(resolved.providerId)} for this request`,
     )
   }
   return resolved
+}
+
+/**
+ * The providers `/login`'s query names, by `provider` (an id) and `iss` (an issuer: two clients
+ * at one issuer are both named), both of which must hold; `undefined` when it names none.
+ */
+function queryProviders(app: App, query: URLSearchParams): readonly Settings[] | undefined {
+  const { providers } = app
+  for (const name of ['provider', 'iss']) {
+    if (query.getAll(name).length > 1) {
+      throw new LoginRequestError(`the "${name}" parameter is repeated`)
+    }
+  }
+  let named: readonly Settings[] | undefined
+  const id = query.get('provider')
+  if (id !== null) {
+    const provider = providers.byId(id)
+    if (provider === undefined) {
+      throw new LoginRequestError(
+        'the "provider" parameter is not a provider this app signs in with',
+        `a login named provider ${JSON.stringify(id)}, but the app's providers are ${providers.all.map((p) => JSON.stringify(p.providerId)).join(', ')}`,
+      )
+    }
+    named = [provider]
+  }
+  const iss = query.get('iss')
+  if (iss !== null) {
+    const of = providers.byIssuer(iss)
+    if (of.length === 0) {
+      throw new LoginRequestError(
+        'the "iss" parameter is not an issuer this app signs in with',
+        `a login named iss ${JSON.stringify(iss)}, but the app signs in with ${providers.all.map((p) => JSON.stringify(p.issuer.href)).join(', ')}`,
+      )
+    }
+    named = named === undefined ? of : named.filter((provider) => of.includes(provider))
+    if (named.length === 0) {
+      throw new LoginRequestError('the "iss" parameter is not the issuer of the "provider"')
+    }
+  }
+  return named
 }
 
 async function beginLogin(
@@ -256,7 +299,7 @@ async function beginLogin(
   const target = query && initiated ? thirdPartyTarget(app, query) : undefined
   const requested = options.returnTo ?? target ?? query?.get('returnTo')
   const returnTo = safeReturnTo(requested, app.settings.baseUrl) ?? app.settings.homeUrl
-  const settings = providerOfLogin(app, ctx, options, initiated ? query?.get('iss') : undefined)
+  const settings = providerOfLogin(app, ctx, options, query)
   const { params, maxAge, acr } = loginParameters(settings, query, options)
   warnOfAnotherHost(app, ctx)
   const provider = await app.providers.get(settings)

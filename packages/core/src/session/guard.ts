@@ -71,11 +71,9 @@ export interface StepUp {
   readonly maxAge?: number | undefined
   readonly acr?: readonly string[] | undefined
   /**
-   * the issuer of the session that needs the step-up: with `providers`, the login goes there
-   * (sent as `iss`)
+   * the `id` of the provider to log in at (the session's, for a step-up): with `providers`, sent
+   * as `provider`
    */
-  readonly iss?: string | undefined
-  /** the `id` of the provider to log in at, when `iss` is not given (an app with `providers`) */
   readonly provider?: string | undefined
 }
 
@@ -89,29 +87,34 @@ export function loginUrlOf(app: App, returnTo?: string, stepUp: StepUp = {}): st
     ['returnTo', returnTo],
     ['max_age', stepUp.maxAge === undefined ? undefined : String(stepUp.maxAge)],
     ['acr_values', stepUp.acr?.join(' ')],
-    ['iss', app.settings.multipleProviders ? issuerOf(app, stepUp) : undefined],
+    ['provider', app.settings.multipleProviders ? providerOf(app, stepUp.provider) : undefined],
   ].flatMap(([name, value]) =>
     value === undefined ? [] : [`${name}=${encodeURIComponent(value)}`],
   )
   return query.length === 0 ? url : `${url}?${query.join('&')}`
 }
 
-/** The issuer a login URL names: `iss`, else the issuer of the provider `provider`. */
-function issuerOf(app: App, stepUp: StepUp): string | undefined {
-  if (stepUp.iss !== undefined || stepUp.provider === undefined) return stepUp.iss
-  const provider = app.providers.byId(stepUp.provider)
-  if (provider === undefined) {
+/** `id`, when it is the id of one of the app's providers (a `TypeError` otherwise). */
+function providerOf(app: App, id: string | undefined): string | undefined {
+  if (id !== undefined && app.providers.byId(id) === undefined) {
     throw new TypeError(
-      `loginUrl: "provider" ${JSON.stringify(stepUp.provider)} is not the "id" of one of "providers"`,
+      `loginUrl: "provider" ${JSON.stringify(id)} is not the "id" of one of "providers"`,
     )
   }
-  return provider.issuer.href
+  return id
 }
 
 /** The login URL that returns to the current page afterwards (GET and HEAD only). */
-export function loginUrlFor(app: App, ctx: HttpContext, iss?: string): string {
+export function loginUrlFor(app: App, ctx: HttpContext, provider?: string): string {
   const back = ctx.method === 'GET' || ctx.method === 'HEAD' ? currentPath(ctx.url) : undefined
-  return loginUrlOf(app, back, { iss })
+  // the page's own provider, when the resolver picks one: /login itself may not tell (a tenant
+  // by path), and a login elsewhere would come back to a page that refuses its session
+  const own =
+    provider ??
+    (app.settings.multipleProviders
+      ? app.providers.forRequest(app.settings, ctx)?.providerId
+      : undefined)
+  return loginUrlOf(app, back, { provider: own })
 }
 
 /** The session, or throws `UnauthenticatedError` (401, with the login URL). */
@@ -226,7 +229,7 @@ export function guard(
     const providers =
       options.provider === undefined ? undefined : guardProviders(app, options.provider)
     if (!session) {
-      const url = loginUrlFor(app, ctx, providers?.[0]?.issuer.href)
+      const url = loginUrlFor(app, ctx, providers?.[0]?.providerId)
       if (navigation()) return { response: redirect(url) }
       return { response: errorResponse(ctx, new UnauthenticatedError(url), { format: 'json' }) }
     }
@@ -268,7 +271,7 @@ export function guard(
       )
     }
     const back = ctx.method === 'GET' || ctx.method === 'HEAD' ? currentPath(ctx.url) : undefined
-    const url = loginUrlOf(app, back, { maxAge, acr, iss: session.iss })
+    const url = loginUrlOf(app, back, { maxAge, acr, provider: session.provider })
     const error = new StepUpError(lacking, url, { maxAge, acrValues: acr })
     return { response: errorResponse(ctx, error, { format: page ? 'html' : 'json' }) }
   })

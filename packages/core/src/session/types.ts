@@ -25,6 +25,11 @@ export interface SessionData {
    * only); the user is (`iss`, `sub`), never `sub` alone
    */
   readonly provider?: string | undefined
+  /**
+   * the client id the user signed in to: a session of another client of the same issuer (another
+   * app sealed with the same secret) is not this app's
+   */
+  readonly clientId?: string | undefined
   /** the user's subject identifier at that issuer */
   readonly sub: string
   /** the provider's session id (`sid` claim), for logout */
