@@ -399,6 +399,11 @@ export interface Settings {
    */
   readonly sharedCallback: boolean
   readonly issuer: URL
+  /**
+   * the issuer as the app wrote it (a provider's metadata and tokens spell it so, nearly always:
+   * `issuer.href` may add a final slash)
+   */
+  readonly issuerName: string
   readonly clientId: string
   readonly clientSecret: string | undefined
   /** the configured method; `undefined`: chosen at discovery */
@@ -607,6 +612,7 @@ function sealKeys(
 type ClientSettings = Pick<
   Settings,
   | 'issuer'
+  | 'issuerName'
   | 'clientId'
   | 'clientSecret'
   | 'clientAuth'
@@ -765,6 +771,7 @@ function resolveClient(
   }
   return {
     issuer,
+    issuerName: String(o.issuer),
     clientId: o.clientId,
     clientSecret: o.clientSecret,
     clientAuth,

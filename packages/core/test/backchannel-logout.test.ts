@@ -169,6 +169,7 @@ describe('back-channel logout while the provider is unreachable', () => {
     const token = await new SignJWT({ sid: 's' })
       .setProtectedHeader({ alg: 'RS256' })
       .setIssuer('http://127.0.0.1:9')
+      .setAudience('client')
       .sign(privateKey)
     const response = await post(app, form(token))
     expect(response?.status).toBe(503)
@@ -185,6 +186,7 @@ describe('back-channel logout while the provider is unreachable', () => {
       const token = await new SignJWT({ sid: 's' })
         .setProtectedHeader({ alg: 'RS256', kid: 'k' })
         .setIssuer(provider.issuer)
+        .setAudience('client')
         .sign(privateKey)
       for (let i = 0; i < 5; i++) {
         const response = await post(app, form(token))

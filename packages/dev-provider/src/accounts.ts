@@ -99,6 +99,30 @@ export function derivedClaims(accountId: string): Record<string, unknown> {
 }
 
 /**
+ * Checks the claims a test gives one account (`setClaims`): each must be one the provider
+ * releases (a standard claim, or an extra claim it was started with), and none the provider sets
+ * itself.
+ */
+export function checkAccountClaims(
+  claims: Record<string, unknown>,
+  extraNames: readonly string[],
+): void {
+  if (claims === null || typeof claims !== 'object' || Array.isArray(claims)) {
+    throw new TypeError('setClaims: "claims" must be an object')
+  }
+  for (const name of Object.keys(claims)) {
+    if (RESERVED_CLAIMS.has(name)) {
+      throw new TypeError(`setClaims: claim "${name}" is reserved: the provider sets it itself`)
+    }
+    if (!STANDARD_CLAIMS.has(name) && !extraNames.includes(name)) {
+      throw new TypeError(
+        `setClaims: claim "${name}" is not released by this provider: start it with it in "claims" (or "claimNames")`,
+      )
+    }
+  }
+}
+
+/**
  * oidc-provider's `findAccount`: every login id is an account. The extra claims are computed
  * once per lookup; a claims function that returns a name it did not declare in `claimNames`
  * is a configuration mistake that would otherwise silently lose the claim, so it throws.
@@ -106,6 +130,7 @@ export function derivedClaims(accountId: string): Record<string, unknown> {
 export function createFindAccount(
   extra: ExtraClaims | undefined,
   extraNames: readonly string[],
+  overrides: ReadonlyMap<string, Record<string, unknown>> = new Map(),
 ): NonNullable<Configuration['findAccount']> {
   const declared = new Set(extraNames)
   return (_ctx, accountId): Account => ({
@@ -121,7 +146,12 @@ export function createFindAccount(
           }
         }
       }
-      return { ...derivedClaims(accountId), ...extraClaims, sub: accountId }
+      return {
+        ...derivedClaims(accountId),
+        ...extraClaims,
+        ...overrides.get(accountId),
+        sub: accountId,
+      }
     },
   })
 }

@@ -22,12 +22,13 @@ import Provider, {
   type KoaContextWithOIDC,
 } from 'oidc-provider'
 import {
+  checkAccountClaims,
   claimsConfiguration,
   createFindAccount,
   type ExtraClaims,
   extraClaimNames,
 } from './accounts.js'
-import { createMemoryAdapter } from './memory-adapter.js'
+import { createMemoryAdapter, type RefreshFailure } from './memory-adapter.js'
 import { logoutSource, postLogoutSuccessSource, renderError } from './pages.js'
 
 export type { ExtraClaims } from './accounts.js'
@@ -38,6 +39,7 @@ export {
   type DevCertificate,
   type DevCertificateAuthority,
 } from './certificates.js'
+export type { RefreshFailure } from './memory-adapter.js'
 export type { Provider }
 
 /** A client (relying party) registered with the dev provider at start. */
@@ -193,6 +195,31 @@ export interface DevProvider {
    * again (tests of step-up). Never use it outside tests.
    */
   ageSessions(seconds: number): void
+  /**
+   * Gives the account `accountId` these claims from its next ID token and userinfo answer on
+   * (over the derived ones and `claims`): each must be a standard claim or one the provider was
+   * started with (`claims`, `claimNames`), else a `TypeError`. A refresh issues them too.
+   */
+  setClaims(accountId: string, claims: Record<string, unknown>): void
+  /**
+   * Makes the next refresh token request fail: `invalid_grant` (the token is unknown, as after a
+   * revocation), `server_error` (a 500), or `hang` (no answer until the provider closes).
+   */
+  failNextRefresh(failure: RefreshFailure): void
+  /**
+   * Revokes every grant and token of `accountId`: its refresh tokens get `invalid_grant` and its
+   * access tokens are inactive at introspection. Returns how many were removed.
+   */
+  revokeTokens(accountId: string): number
+  /** Makes every access token of `accountId` expire now (introspection says inactive). */
+  expireAccessTokens(accountId: string): number
+  /**
+   * Signs `accountId` out at the provider as an administrator would: a back-channel logout token
+   * to every client of each of its login sessions that registered a `backchannelLogoutUri`
+   * (awaited), then its sessions are ended. Resolves with each delivery: `ok` when the client
+   * answered 200.
+   */
+  backchannelLogout(accountId: string): Promise<{ clientId: string; ok: boolean }[]>
   /**
    * Signs a back-channel logout token with the provider's own signing key, for tests that need
    * tokens the provider would not send (an old `iat`, a missing `events`, a foreign `aud`, …).
@@ -559,7 +586,10 @@ export async function startDevProvider(options: DevProviderOptions = {}): Promis
   }
   const servers: Server[] = []
   let closing: Promise<void> | undefined
+  // refreshes told to hang answer (with an error) once the provider closes
+  let releaseHanging = () => {}
   const close = (): Promise<void> => {
+    releaseHanging()
     closing ??= Promise.all(
       servers.map(
         (server) =>
@@ -585,6 +615,8 @@ export async function startDevProvider(options: DevProviderOptions = {}): Promis
       mtlsOrigin = `https://127.0.0.1:${(mtls.address() as AddressInfo).port}`
     }
     const adapter = createMemoryAdapter()
+    const accountClaims = new Map<string, Record<string, unknown>>()
+    releaseHanging = () => adapter.release()
     const configuration: Configuration = {
       adapter,
       ...(options.acrValues?.length
@@ -638,7 +670,7 @@ export async function startDevProvider(options: DevProviderOptions = {}): Promis
           : { enabled: false },
       },
       fetch: loopbackFetch,
-      findAccount: createFindAccount(options.claims, extraNames),
+      findAccount: createFindAccount(options.claims, extraNames, accountClaims),
       jwks: { keys: [jwk] },
       pkce: { required: () => true },
       renderError,
@@ -683,6 +715,41 @@ export async function startDevProvider(options: DevProviderOptions = {}): Promis
       close,
       counts: (endpoint) => requestCounts.get(endpoint) ?? 0,
       ageSessions: (seconds) => adapter.ageSessions(seconds),
+      setClaims(accountId, claims) {
+        checkAccountClaims(claims, extraNames)
+        accountClaims.set(accountId, { ...accountClaims.get(accountId), ...claims })
+      },
+      failNextRefresh(failure) {
+        if (!['invalid_grant', 'server_error', 'hang'].includes(failure)) {
+          throw new TypeError(
+            'failNextRefresh: "failure" must be invalid_grant, server_error or hang',
+          )
+        }
+        adapter.failNextRefresh(failure)
+      },
+      revokeTokens: (accountId) => adapter.revokeTokens(accountId),
+      expireAccessTokens: (accountId) => adapter.expireAccessTokens(accountId),
+      async backchannelLogout(accountId) {
+        const deliveries: { clientId: string; ok: boolean }[] = []
+        for (const { key, clients } of adapter.sessionsOf(accountId)) {
+          for (const [clientId, sid] of Object.entries(clients)) {
+            // oidc-provider's own back-channel logout of a client (its end_session does the same)
+            const client = (await provider.Client.find(clientId)) as
+              | (InstanceType<Provider['Client']> & {
+                  backchannelLogout(sub: string, sid: string | undefined): Promise<void>
+                })
+              | undefined
+            if (!client?.backchannelLogoutUri) continue
+            const ok = await client.backchannelLogout(accountId, sid).then(
+              () => true,
+              () => false,
+            )
+            deliveries.push({ clientId, ok })
+          }
+          adapter.deleteSession(key)
+        }
+        return deliveries
+      },
       async signLogoutToken(claims = {}, header = {}) {
         const now = Math.floor(Date.now() / 1000)
         const payload = defined({

@@ -17,16 +17,36 @@ const SWEEP_INTERVAL_MS = 60_000
  * fail with `invalid_grant`. This one keeps everything until it expires, and sweeps expired
  * entries out now and then so a long run does not grow without bound.
  */
-export function createMemoryAdapter(): AdapterFactory & {
+/** How the next refresh fails: `invalid_grant`, a 500 `server_error`, or no answer at all. */
+export type RefreshFailure = 'invalid_grant' | 'server_error' | 'hang'
+
+/** The adapter, and what tests do to what it holds. */
+export interface MemoryAdapter extends AdapterFactory {
   /** Makes every login session `seconds` older: its `auth_time` moves back (tests of max_age). */
   ageSessions(seconds: number): void
-} {
+  /** Makes the next refresh token lookup fail as `failure` says. */
+  failNextRefresh(failure: RefreshFailure): void
+  /** Deletes every grant, token and code of `accountId`: its refresh tokens no longer work. */
+  revokeTokens(accountId: string): number
+  /** Makes every access token of `accountId` expire now (introspection: inactive). */
+  expireAccessTokens(accountId: string): number
+  /** The login sessions of `accountId`: their uid and the clients, with their `sid`. */
+  sessionsOf(accountId: string): { key: string; clients: Record<string, string | undefined> }[]
+  /** Deletes a login session found by `sessionsOf`. */
+  deleteSession(key: string): void
+  /** Ends the hanging refreshes (`failNextRefresh('hang')`), as the provider closes. */
+  release(): void
+}
+
+export function createMemoryAdapter(): MemoryAdapter {
   const entries = new Map<string, Entry>()
   /** Session uid → storage key, for `findByUid`. */
   const sessionKeysByUid = new Map<string, string>()
   /** Grant id → storage keys of the tokens and codes issued under that grant. */
   const keysByGrantId = new Map<string, Set<string>>()
   let nextSweepAt = Date.now() + SWEEP_INTERVAL_MS
+  let refreshFailure: RefreshFailure | undefined
+  const hanging = new Set<() => void>()
 
   function remove(key: string): void {
     const entry = entries.get(key)
@@ -82,6 +102,16 @@ export function createMemoryAdapter(): AdapterFactory & {
         }
       },
       async find(id) {
+        if (model === 'RefreshToken' && refreshFailure !== undefined) {
+          const failure = refreshFailure
+          refreshFailure = undefined
+          // oidc-provider answers a refresh token it cannot find with invalid_grant, and a
+          // storage that fails with 500 server_error
+          if (failure === 'invalid_grant') return undefined
+          if (failure === 'server_error') throw new Error('the dev provider was told to fail')
+          await new Promise<void>((resolve) => hanging.add(resolve))
+          throw new Error('the dev provider closed during a hanging refresh')
+        }
         return read(keyFor(id))
       },
       async findByUid(uid) {
@@ -105,7 +135,52 @@ export function createMemoryAdapter(): AdapterFactory & {
       },
     }
   }
+  const ofAccount = (accountId: string, models: readonly string[]) =>
+    [...entries].filter(
+      ([key, entry]) =>
+        models.some((model) => key.startsWith(`${model}:`)) &&
+        entry.payload.accountId === accountId,
+    )
   return Object.assign(factory, {
+    failNextRefresh(failure: RefreshFailure): void {
+      refreshFailure = failure
+    },
+    revokeTokens(accountId: string): number {
+      const found = ofAccount(accountId, [
+        'Grant',
+        'AccessToken',
+        'RefreshToken',
+        'AuthorizationCode',
+      ])
+      for (const [key] of found) remove(key)
+      return found.length
+    },
+    expireAccessTokens(accountId: string): number {
+      const found = ofAccount(accountId, ['AccessToken'])
+      for (const [, entry] of found) entry.expiresAt = Date.now()
+      return found.length
+    },
+    sessionsOf(accountId: string) {
+      return ofAccount(accountId, ['Session']).map(([key, entry]) => {
+        const authorizations = (entry.payload.authorizations ?? {}) as Record<
+          string,
+          { sid?: string }
+        >
+        return {
+          key,
+          clients: Object.fromEntries(
+            Object.entries(authorizations).map(([clientId, { sid }]) => [clientId, sid]),
+          ),
+        }
+      })
+    },
+    deleteSession(key: string): void {
+      remove(key)
+    },
+    release(): void {
+      for (const resolve of hanging) resolve()
+      hanging.clear()
+    },
     ageSessions(seconds: number): void {
       for (const [key, entry] of entries) {
         const { loginTs } = entry.payload as { loginTs?: unknown }

@@ -143,6 +143,11 @@ export class Providers {
     return provider
   }
 
+  /** Whether two spellings name one issuer (as discovery compares them: `URL.href`). */
+  sameIssuer(a: string, b: string): boolean {
+    return a === b || this.#normal(a) === this.#normal(b)
+  }
+
   /**
    * An issuer identifier as the configured ones are kept: the provider's own spelling (its
    * metadata's `issuer`, its tokens' `iss`) may differ from `issuer.href` as URLs do (a missing

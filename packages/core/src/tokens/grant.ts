@@ -21,7 +21,7 @@ export interface Target {
 const MAX_EXTRA_TOKENS = 4
 
 /** OIDC Core 12.2: a refreshed ID token must be about the same user, from the same issuer. */
-function checkRefreshedIdToken(session: SessionData, tokens: TokenSet): void {
+function checkRefreshedIdToken(app: App, session: SessionData, tokens: TokenSet): void {
   if (!tokens.idToken || !tokens.claims) return
   // the original ID token's own claims (aud and azp are protocol claims, not in `user`); without
   // it (dropped by beforeSessionSaved) iss and sub are still compared
@@ -29,7 +29,8 @@ function checkRefreshedIdToken(session: SessionData, tokens: TokenSet): void {
   const after = tokens.claims
   const sameAud = before === undefined || JSON.stringify(before.aud) === JSON.stringify(after.aud)
   const sameAzp = before === undefined || before.azp === after.azp
-  if (after.iss !== session.iss || after.sub !== session.sub || !sameAud || !sameAzp) {
+  const sameIss = app.providers.sameIssuer(after.iss, session.iss)
+  if (!sameIss || after.sub !== session.sub || !sameAud || !sameAzp) {
     throw new TokenRefreshError('the refreshed ID token is about another user', 401)
   }
 }
@@ -73,7 +74,7 @@ export async function refreshAtProvider(
 ): Promise<SessionData> {
   if (!session.refreshToken) throw new TokenRefreshError('no refresh token', 401)
   const tokens = await refreshGrant(app, { ...session, refreshToken: session.refreshToken }, target)
-  checkRefreshedIdToken(session, tokens)
+  checkRefreshedIdToken(app, session, tokens)
   // only what is sealed: a `Session` also carries `user` and `endsAt`, derived when it is read
   const { user: _user, endsAt: _endsAt, ...data } = session as SessionData & Partial<Session>
   const common = {

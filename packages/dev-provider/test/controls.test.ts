@@ -1,0 +1,172 @@
+/**
+ * The dev provider's controls for tests: each does what it says, seen from a client of the
+ * provider (the code flow, the refresh grant, introspection, back-channel logout).
+ */
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { decodeJwt } from 'jose'
+import { afterEach, describe, expect, it } from 'vitest'
+import { type DevClient, type DevProvider, startDevProvider } from '../src/index.js'
+import {
+  authorize,
+  basicAuth,
+  CookieJar,
+  exchangeCode,
+  tokenRequest,
+  WEB_CLIENT,
+} from './support.js'
+
+let op: DevProvider | undefined
+afterEach(async () => {
+  await op?.close()
+  op = undefined
+})
+
+/** A signed-in client of `provider`: its tokens, with a refresh token. */
+async function signedIn(provider: DevProvider, login = 'alice', client: DevClient = WEB_CLIENT) {
+  const authorized = await authorize(provider, new CookieJar(), client, {
+    scope: 'openid offline_access',
+    login,
+  })
+  return exchangeCode(provider, client, authorized)
+}
+
+const refresh = (provider: DevProvider, token: string) =>
+  tokenRequest(provider, WEB_CLIENT, { grant_type: 'refresh_token', refresh_token: token })
+
+async function active(provider: DevProvider, token: string): Promise<boolean> {
+  const response = await fetch(new URL('/token/introspection', provider.issuer), {
+    method: 'POST',
+    headers: { authorization: basicAuth(WEB_CLIENT) },
+    body: new URLSearchParams({ token }),
+  })
+  return ((await response.json()) as { active: boolean }).active
+}
+
+describe('setClaims', () => {
+  it('gives an account claims from its next ID token on, a refresh included', async () => {
+    op = await startDevProvider({ clients: [WEB_CLIENT], claims: { tenant: 'acme' } })
+    const before = await signedIn(op)
+    op.setClaims('alice', { tenant: 'globex' })
+    const refreshed = (await (await refresh(op, before.refresh_token ?? '')).json()) as {
+      id_token: string
+    }
+    expect(decodeJwt(refreshed.id_token)).toMatchObject({ tenant: 'globex' })
+    // another account keeps its own
+    expect(decodeJwt((await signedIn(op, 'bob')).id_token ?? '')).toMatchObject({
+      tenant: 'acme',
+    })
+  })
+
+  it('refuses a claim the provider does not release, and one it sets itself', async () => {
+    op = await startDevProvider({ clients: [WEB_CLIENT] })
+    expect(() => op?.setClaims('alice', { groups: ['x'] })).toThrow(/"groups" is not released/)
+    expect(() => op?.setClaims('alice', { sub: 'mallory' })).toThrow(/"sub" is reserved/)
+  })
+})
+
+describe('failNextRefresh', () => {
+  it.each([
+    ['invalid_grant', 400, 'invalid_grant'],
+    ['server_error', 500, 'server_error'],
+  ] as const)(
+    'makes the next refresh fail with %s, and the one after it work',
+    async (failure, status, error) => {
+      op = await startDevProvider({ clients: [WEB_CLIENT] })
+      const tokens = await signedIn(op)
+      op.failNextRefresh(failure)
+      const failed = await refresh(op, tokens.refresh_token ?? '')
+      expect(failed.status).toBe(status)
+      expect(((await failed.json()) as { error: string }).error).toBe(error)
+      expect((await refresh(op, tokens.refresh_token ?? '')).status).toBe(200)
+    },
+  )
+
+  it('makes the next refresh hang until the provider closes', async () => {
+    op = await startDevProvider({ clients: [WEB_CLIENT] })
+    const tokens = await signedIn(op)
+    op.failNextRefresh('hang')
+    let settled = false
+    const pending = refresh(op, tokens.refresh_token ?? '').then(
+      () => {
+        settled = true
+      },
+      () => {
+        settled = true
+      },
+    )
+    // other requests are answered meanwhile
+    expect((await signedIn(op, 'bob')).access_token).toEqual(expect.any(String))
+    expect(settled).toBe(false)
+    await op.close()
+    await pending
+    expect(settled).toBe(true)
+  })
+
+  it('refuses a failure it does not know', async () => {
+    op = await startDevProvider({ clients: [WEB_CLIENT] })
+    expect(() => op?.failNextRefresh('teapot' as never)).toThrow(
+      /invalid_grant, server_error or hang/,
+    )
+  })
+})
+
+describe('revokeTokens and expireAccessTokens', () => {
+  it('revokes every grant and token of an account, and no other', async () => {
+    op = await startDevProvider({ clients: [WEB_CLIENT] })
+    const alice = await signedIn(op)
+    const bob = await signedIn(op, 'bob')
+    expect(op.revokeTokens('alice')).toBeGreaterThan(0)
+    const refused = await refresh(op, alice.refresh_token ?? '')
+    expect(refused.status).toBe(400)
+    expect(await active(op, alice.access_token)).toBe(false)
+    expect(await active(op, bob.access_token)).toBe(true)
+    expect((await refresh(op, bob.refresh_token ?? '')).status).toBe(200)
+  })
+
+  it('expires the access tokens of an account, its refresh token still working', async () => {
+    op = await startDevProvider({ clients: [WEB_CLIENT] })
+    const alice = await signedIn(op)
+    expect(await active(op, alice.access_token)).toBe(true)
+    expect(op.expireAccessTokens('alice')).toBe(1)
+    expect(await active(op, alice.access_token)).toBe(false)
+    expect((await refresh(op, alice.refresh_token ?? '')).status).toBe(200)
+  })
+})
+
+describe('backchannelLogout', () => {
+  it('sends a logout token to each client of the account, and ends its provider sessions', async () => {
+    const received: string[] = []
+    const app = createServer((req, res) => {
+      let body = ''
+      req.on('data', (chunk) => {
+        body += chunk
+      })
+      req.on('end', () => {
+        received.push(new URLSearchParams(body).get('logout_token') ?? '')
+        res.writeHead(200).end()
+      })
+    })
+    await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve))
+    try {
+      const client: DevClient = {
+        ...WEB_CLIENT,
+        backchannelLogoutUri: `http://127.0.0.1:${(app.address() as AddressInfo).port}/bcl`,
+        backchannelLogoutSessionRequired: true,
+      }
+      op = await startDevProvider({ clients: [client] })
+      const jar = new CookieJar()
+      const tokens = await exchangeCode(op, client, await authorize(op, jar, client))
+      await signedIn(op, 'bob', client)
+      expect(await op.backchannelLogout('alice')).toEqual([{ clientId: 'web', ok: true }])
+      expect(received).toHaveLength(1)
+      const token = decodeJwt(received[0] ?? '')
+      expect(token).toMatchObject({ iss: op.issuer, aud: 'web', sub: 'alice' })
+      expect(token.sid).toBe(decodeJwt(tokens.id_token ?? '').sid)
+      // its provider sessions are over: nothing is left to log out
+      expect(await op.backchannelLogout('alice')).toEqual([])
+    } finally {
+      app.close()
+    }
+  })
+})
