@@ -221,6 +221,17 @@ export interface DevProvider {
    */
   backchannelLogout(accountId: string): Promise<{ clientId: string; ok: boolean }[]>
   /**
+   * Issues `accountId` an access token and a refresh token for a client without a login, as a
+   * code exchange would (a grant with `scope`): for minted sessions (`@codeflow/testing`) whose
+   * refresh must work at this provider. `clientId` defaults to the first client, `scope` to
+   * `openid offline_access`. Never use it outside tests.
+   */
+  issueTokens(options: {
+    accountId: string
+    clientId?: string
+    scope?: string
+  }): Promise<{ accessToken: string; refreshToken: string; expiresAt: number; scope: string }>
+  /**
    * Signs a back-channel logout token with the provider's own signing key, for tests that need
    * tokens the provider would not send (an old `iat`, a missing `events`, a foreign `aud`, …).
    * `claims` are merged over `{ iss, aud: <first client>, iat: now, exp: now + 120, jti: <random>,
@@ -729,6 +740,24 @@ export async function startDevProvider(options: DevProviderOptions = {}): Promis
       },
       revokeTokens: (accountId) => adapter.revokeTokens(accountId),
       expireAccessTokens: (accountId) => adapter.expireAccessTokens(accountId),
+      async issueTokens({ accountId, clientId = audience, scope = 'openid offline_access' }) {
+        const client = clientId === undefined ? undefined : await provider.Client.find(clientId)
+        if (!client) throw new TypeError(`issueTokens: no client ${JSON.stringify(clientId)}`)
+        const grant = new provider.Grant({ accountId, clientId: client.clientId })
+        grant.addOIDCScope(scope)
+        const grantId = await grant.save()
+        const now = Math.floor(Date.now() / 1000)
+        const common = { accountId, client, grantId, scope, gty: 'authorization_code' }
+        const access = new provider.AccessToken(common)
+        const accessToken = await access.save()
+        const refreshToken = await new provider.RefreshToken({
+          ...common,
+          authTime: now,
+          iiat: now,
+          rotations: 0,
+        }).save()
+        return { accessToken, refreshToken, expiresAt: now + ttl.accessToken, scope }
+      },
       async backchannelLogout(accountId) {
         const deliveries: { clientId: string; ok: boolean }[] = []
         for (const { key, clients } of adapter.sessionsOf(accountId)) {

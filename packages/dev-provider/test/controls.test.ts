@@ -170,3 +170,21 @@ describe('backchannelLogout', () => {
     }
   })
 })
+
+describe('issueTokens', () => {
+  it('issues an account tokens without a login, whose refresh works like a code exchange', async () => {
+    op = await startDevProvider({ clients: [WEB_CLIENT], claims: { tenant: 'acme' } })
+    const issued = await op.issueTokens({ accountId: 'carol' })
+    expect(issued.scope).toBe('openid offline_access')
+    expect(issued.expiresAt).toBeGreaterThan(Date.now() / 1000)
+    expect(await active(op, issued.accessToken)).toBe(true)
+    const refreshed = await refresh(op, issued.refreshToken)
+    expect(refreshed.status).toBe(200)
+    const tokens = (await refreshed.json()) as { id_token: string; refresh_token: string }
+    expect(decodeJwt(tokens.id_token)).toMatchObject({ sub: 'carol', aud: 'web', tenant: 'acme' })
+    expect(tokens.refresh_token).not.toBe(issued.refreshToken)
+    await expect(op.issueTokens({ accountId: 'carol', clientId: 'nobody' })).rejects.toThrow(
+      /no client "nobody"/,
+    )
+  })
+})
