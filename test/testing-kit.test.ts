@@ -87,6 +87,18 @@ describe.each(harnesses)('the test kit ($name)', (harness) => {
         signedIn.cookies.map(() => 'localhost'),
       )
     })
+
+    it('keeps signing in after the provider rotates its keys (the app fetches the new JWKS)', async () => {
+      const before = await signIn(stack.baseUrl, { user: 'before-rotation' })
+      const { kid } = await stack.provider.rotateKeys()
+      expect(kid).toEqual(expect.any(String))
+      const after = await signIn(stack.baseUrl, { user: 'after-rotation' })
+      expect(await me(stack.baseUrl, after.cookie)).toEqual({ status: 200, sub: 'after-rotation' })
+      expect(await me(stack.baseUrl, before.cookie)).toEqual({
+        status: 200,
+        sub: 'before-rotation',
+      })
+    })
   })
 
   describe('with sessions in Redis', () => {

@@ -6,6 +6,7 @@ import type { UserClaims } from '@codeflow/core'
 import { requireAuth as expressGuard } from '@codeflow/express'
 import { requireAuth as koaGuard } from '@codeflow/koa'
 import { createCodeflow } from '@codeflow/next'
+import { mintSession } from '@codeflow/testing'
 
 declare module '@codeflow/core' {
   interface CustomClaims {
@@ -53,3 +54,13 @@ export const GET = codeflow.requireAuth(
 export async function page(): Promise<string | undefined> {
   return (await codeflow.requireAuth()).user.tenant
 }
+
+// the test kit mints users of the declared type
+export const minted = mintSession(
+  { issuer: 'https://op.example.com', clientId: 'c', baseUrl: 'http://localhost', secret: 's' },
+  { user: { sub: 'u', groups: ['admin'], tenant: 'acme' } },
+)
+mintSession(createCodeflow({ issuer: 'x', clientId: 'c', baseUrl: 'x', secret: 's' }).auth, {
+  // @ts-expect-error groups is a list of strings
+  user: { sub: 'u', groups: 'admin' },
+})

@@ -183,8 +183,17 @@ export interface DevProvider {
   readonly port: number
   /** With `tls.endpointAliases`: the https origin of the mutual-TLS endpoint aliases. */
   readonly mtlsOrigin: string | undefined
-  /** The oidc-provider instance, for anything this wrapper does not cover. */
+  /**
+   * The oidc-provider instance, for anything this wrapper does not cover. `rotateKeys` replaces
+   * it: attach event listeners after rotating
+   */
   readonly provider: Provider
+  /**
+   * Rotates the signing key: a new RS256 key signs every token from now on, the previous one
+   * stays published in the JWKS (tokens it signed still verify), an older one is dropped. Logins,
+   * grants and tokens survive. Resolves with the new key's `kid`.
+   */
+  rotateKeys(): Promise<{ kid: string }>
   /** Stops listening and closes every socket, idle keep-alive ones included. */
   close(): Promise<void>
   /** How many requests an endpoint has received since start, e.g. `counts('token')`. */
@@ -566,7 +575,9 @@ export async function startDevProvider(options: DevProviderOptions = {}): Promis
   const log = options.logger ?? (() => {})
   const ttl = { ...DEFAULT_TTL, ...options.ttl }
   const extraNames = extraClaimNames(options.claims, options.claimNames)
-  const jwk = await signingKey()
+  let jwk = await signingKey()
+  // the published keys, the signing one first: a rotation keeps the one before it
+  let keys: JWK[] = [jwk]
 
   const requestCounts = new Map<DevProviderEndpoint, number>()
   let handle: ((req: IncomingMessage, res: ServerResponse) => void) | undefined
@@ -682,7 +693,7 @@ export async function startDevProvider(options: DevProviderOptions = {}): Promis
       },
       fetch: loopbackFetch,
       findAccount: createFindAccount(options.claims, extraNames, accountClaims),
-      jwks: { keys: [jwk] },
+      jwks: { keys },
       pkce: { required: () => true },
       renderError,
       responseTypes: ['code'],
@@ -699,11 +710,20 @@ export async function startDevProvider(options: DevProviderOptions = {}): Promis
         Grant: Math.max(ttl.refreshToken, ttl.session, ttl.accessToken),
       },
     }
-    const provider = withConsoleWarningsTo(log, () => new Provider(issuer, configuration))
-    reportEvents(provider, log)
-    provider.use(requestConsentForOfflineAccess)
-    if (options.acrValues?.length) withAcr(provider, options.acrValues, options.acr)
-    if (mtlsOrigin) provider.use(publishAliases(mtlsOrigin))
+    // oidc-provider takes its keys at construction: a rotation builds the provider again, over
+    // the same storage (sessions, grants and tokens survive) and configuration
+    const build = () => {
+      const built = withConsoleWarningsTo(
+        log,
+        () => new Provider(issuer, { ...configuration, jwks: { keys: [...keys] } }),
+      )
+      reportEvents(built, log)
+      built.use(requestConsentForOfflineAccess)
+      if (options.acrValues?.length) withAcr(built, options.acrValues, options.acr)
+      if (mtlsOrigin) built.use(publishAliases(mtlsOrigin))
+      return built
+    }
+    let provider = build()
 
     // oidc-provider checks static clients on first use; check them now, so that a bad
     // redirect URI fails here rather than in the middle of a test's login.
@@ -722,8 +742,17 @@ export async function startDevProvider(options: DevProviderOptions = {}): Promis
       issuer,
       port,
       mtlsOrigin,
-      provider,
+      get provider() {
+        return provider
+      },
       close,
+      async rotateKeys() {
+        jwk = await signingKey()
+        keys = [jwk, ...keys.slice(0, 1)]
+        provider = build()
+        handle = provider.callback()
+        return { kid: jwk.kid as string }
+      },
       counts: (endpoint) => requestCounts.get(endpoint) ?? 0,
       ageSessions: (seconds) => adapter.ageSessions(seconds),
       setClaims(accountId, claims) {

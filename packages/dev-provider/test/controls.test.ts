@@ -4,7 +4,7 @@
  */
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { decodeJwt } from 'jose'
+import { decodeJwt, decodeProtectedHeader } from 'jose'
 import { afterEach, describe, expect, it } from 'vitest'
 import { type DevClient, type DevProvider, startDevProvider } from '../src/index.js'
 import {
@@ -186,5 +186,32 @@ describe('issueTokens', () => {
     await expect(op.issueTokens({ accountId: 'carol', clientId: 'nobody' })).rejects.toThrow(
       /no client "nobody"/,
     )
+  })
+})
+
+describe('rotateKeys', () => {
+  it('signs with a new key from then on, keeping the previous one published', async () => {
+    op = await startDevProvider({ clients: [WEB_CLIENT] })
+    const before = await signedIn(op)
+    const oldKid = decodeProtectedHeader(before.id_token ?? '').kid
+    const { kid } = await op.rotateKeys()
+    expect(kid).not.toBe(oldKid)
+    const jwks = (await (await fetch(new URL('/jwks', op.issuer))).json()) as {
+      keys: { kid: string }[]
+    }
+    expect(jwks.keys.map((key) => key.kid)).toEqual([kid, oldKid])
+    // new logins, and refreshes of grants made before, are signed with the new key
+    const after = await signedIn(op, 'bob')
+    expect(decodeProtectedHeader(after.id_token ?? '').kid).toBe(kid)
+    const refreshed = (await (await refresh(op, before.refresh_token ?? '')).json()) as {
+      id_token: string
+    }
+    expect(decodeProtectedHeader(refreshed.id_token).kid).toBe(kid)
+    // a second rotation drops the first key
+    const third = await op.rotateKeys()
+    const now = (await (await fetch(new URL('/jwks', op.issuer))).json()) as {
+      keys: { kid: string }[]
+    }
+    expect(now.keys.map((key) => key.kid)).toEqual([third.kid, kid])
   })
 })

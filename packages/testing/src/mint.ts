@@ -4,7 +4,7 @@
  * server-side store too when the app has one, and read back by the same code as a real one.
  */
 import { randomBytes } from 'node:crypto'
-import type { Auth, AuthOptions, SessionData, UserClaims } from '@codeflow/core'
+import type { Auth, AuthOptions, CustomClaims, SessionData, UserClaims } from '@codeflow/core'
 import { appNow, homeUrl, mintSessionCookies, sessionOrigin, toAuth } from '@codeflow/core/adapter'
 import { type SignedIn, signedIn } from './cookies.js'
 
@@ -14,7 +14,8 @@ export interface MintOptions {
    * the user's claims (`sub` required), typed as the app declares them (`CustomClaims`); kept as
    * the session's claims, as `beforeSessionSaved` would keep them
    */
-  readonly user: { readonly sub: string } & Readonly<Partial<Omit<UserClaims, 'sub'>>>
+  readonly user: { readonly sub: string } & Readonly<CustomClaims> &
+    Readonly<Record<string, unknown>>
   /** with `providers`: the id of the provider the user signed in at; default the first */
   readonly provider?: string
   /** the access token; default a random string (an API that checks it will refuse it) */
