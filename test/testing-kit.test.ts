@@ -50,9 +50,12 @@ describe.each(harnesses)('the test kit ($name)', (harness) => {
       const [name = '', value = ''] = minted.cookie.split('=')
       const flipped = value.slice(0, 30) + (value[30] === 'A' ? 'B' : 'A') + value.slice(31)
       expect(await me(stack.baseUrl, `${name}=${flipped}`)).toEqual({ status: 401 })
+      const now = Math.floor(Date.now() / 1000)
+      // active a minute ago, but logged in eight days ago: past the absolute lifetime
       const old = await mintSession(stack.options, {
         user: { sub: 'minted' },
-        createdAt: Math.floor(Date.now() / 1000) - 8 * 24 * 3600,
+        createdAt: now - 8 * 24 * 3600,
+        updatedAt: now - 60,
       })
       expect(await me(stack.baseUrl, old.cookie)).toEqual({ status: 401 })
     })
@@ -86,6 +89,13 @@ describe.each(harnesses)('the test kit ($name)', (harness) => {
       expect(signedIn.cookies.map((cookie) => cookie.domain)).toEqual(
         signedIn.cookies.map(() => 'localhost'),
       )
+    })
+
+    it('refuses to call a sign-in that comes back anonymous signed in', async () => {
+      // prompt=none for a user the provider does not know: back to the app, no session
+      await expect(
+        signIn(stack.baseUrl, { user: 'nobody', query: { prompt: 'none' } }),
+      ).rejects.toThrow(/the callback answered 302 without a session/)
     })
 
     it('keeps signing in after the provider rotates its keys (the app fetches the new JWKS)', async () => {

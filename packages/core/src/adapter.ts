@@ -6,10 +6,9 @@
  * result is there at once, and the adapter calls the next handler in the same tick.
  */
 import { type App, type Auth, appOf } from './auth.js'
-import { epoch } from './clock.js'
 import { AuthError } from './errors.js'
 import { answerError } from './http/answer.js'
-import { createWebContext, type HttpContext } from './http/context.js'
+import type { HttpContext } from './http/context.js'
 import type { SetCookie } from './http/cookies.js'
 import type { AuthResponse } from './http/responses.js'
 import type { AuthLogEvent } from './logger.js'
@@ -25,8 +24,6 @@ import {
   type StepUp,
 } from './session/guard.js'
 import { readSession } from './session/read.js'
-import type { SessionData } from './session/types.js'
-import { writeSession } from './session/write.js'
 
 export { toAuth } from './auth.js'
 export {
@@ -220,47 +217,4 @@ export function writtenCookies(carrier: object): SetCookie[] {
     cookies.unshift(...entry.ctx.cookies)
   }
   return cookies
-}
-
-/**
- * For tests (`@codeflow/testing`): writes `data` as a new session of `auth`, as a login does (in
- * its server-side store too, when it has one), and returns the cookies a browser would be given.
- * It takes the app's secret and store: it makes nothing possible that they do not.
- */
-export async function mintSessionCookies(
-  auth: Auth,
-  data: SessionData,
-): Promise<readonly SetCookie[]> {
-  const app = appOf(auth)
-  const ctx = createWebContext(new Request(app.settings.homeUrl))
-  await writeSession(app, ctx, data)
-  return ctx.cookies
-}
-
-/**
- * For tests (`@codeflow/testing`): what a session of `auth` signed in at its provider `provider`
- * (an id; default the first) is made of: that provider's issuer and client id, and its id with
- * `providers`.
- */
-export function sessionOrigin(
-  auth: Auth,
-  provider?: string,
-): { readonly iss: string; readonly clientId: string; readonly provider?: string } {
-  const app = appOf(auth)
-  const settings = provider === undefined ? app.providers.default : app.providers.byId(provider)
-  if (settings === undefined) {
-    throw new TypeError(
-      `"provider" ${JSON.stringify(provider)} is not the "id" of one of "providers"`,
-    )
-  }
-  return {
-    iss: settings.issuerName,
-    clientId: settings.clientId,
-    ...(settings.multipleProviders ? { provider: settings.providerId } : {}),
-  }
-}
-
-/** For tests (`@codeflow/testing`): now by the app's `clock`, in epoch seconds. */
-export function appNow(auth: Auth): number {
-  return epoch(appOf(auth).settings)
 }

@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks'
 import { randomBytes, type X509Certificate } from 'node:crypto'
 import type { EventEmitter } from 'node:events'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
@@ -211,8 +212,10 @@ export interface DevProvider {
    */
   setClaims(accountId: string, claims: Record<string, unknown>): void
   /**
-   * Makes the next refresh token request fail: `invalid_grant` (the token is unknown, as after a
-   * revocation), `server_error` (a 500), or `hang` (no answer until the provider closes).
+   * Makes the next refresh (a refresh token grant at the token endpoint: introspection and
+   * revocation are not counted) fail: `invalid_grant` (the token is unknown, as after a
+   * revocation), `server_error` (a 500), or `hang` (no answer: the connection is cut when the
+   * provider closes).
    */
   failNextRefresh(failure: RefreshFailure): void
   /**
@@ -224,16 +227,18 @@ export interface DevProvider {
   expireAccessTokens(accountId: string): number
   /**
    * Signs `accountId` out at the provider as an administrator would: a back-channel logout token
-   * to every client of each of its login sessions that registered a `backchannelLogoutUri`
-   * (awaited), then its sessions are ended. Resolves with each delivery: `ok` when the client
-   * answered 200.
+   * to every client of each of its live login sessions that registered a `backchannelLogoutUri`
+   * (awaited; with `sid` when the client has `backchannelLogoutSessionRequired`, else `sub` alone,
+   * which ends every session of the user at that client), then its sessions end and its grants
+   * are revoked. Resolves with each delivery: `ok` when the client answered 200 or 204.
    */
   backchannelLogout(accountId: string): Promise<{ clientId: string; ok: boolean }[]>
   /**
    * Issues `accountId` an access token and a refresh token for a client without a login, as a
    * code exchange would (a grant with `scope`): for minted sessions (`@codeflow/testing`) whose
    * refresh must work at this provider. `clientId` defaults to the first client, `scope` to
-   * `openid offline_access`. Never use it outside tests.
+   * `openid profile email offline_access`; the tokens belong to no provider session (no `sid`).
+   * Never use it outside tests.
    */
   issueTokens(options: {
     accountId: string
@@ -580,12 +585,18 @@ export async function startDevProvider(options: DevProviderOptions = {}): Promis
   let keys: JWK[] = [jwk]
 
   const requestCounts = new Map<DevProviderEndpoint, number>()
+  // what request is being served, for the controls that act on one kind (failNextRefresh)
+  const serving = new AsyncLocalStorage<{
+    endpoint: DevProviderEndpoint | undefined
+    method?: string
+  }>()
   let handle: ((req: IncomingMessage, res: ServerResponse) => void) | undefined
   const handler = (req: IncomingMessage, res: ServerResponse) => {
     const endpoint = ENDPOINT_BY_PATH.get(new URL(req.url ?? '/', 'http://127.0.0.1').pathname)
     if (endpoint) requestCounts.set(endpoint, (requestCounts.get(endpoint) ?? 0) + 1)
     if (handle) {
-      handle(req, res)
+      const serve = handle
+      serving.run({ endpoint, method: req.method }, () => serve(req, res))
     } else {
       res.writeHead(503).end()
     }
@@ -636,7 +647,10 @@ export async function startDevProvider(options: DevProviderOptions = {}): Promis
       servers.push(mtls)
       mtlsOrigin = `https://127.0.0.1:${(mtls.address() as AddressInfo).port}`
     }
-    const adapter = createMemoryAdapter()
+    const adapter = createMemoryAdapter(() => {
+      const current = serving.getStore()
+      return current?.endpoint === 'token' && current.method === 'POST'
+    })
     const accountClaims = new Map<string, Record<string, unknown>>()
     releaseHanging = () => adapter.release()
     const configuration: Configuration = {
@@ -769,7 +783,11 @@ export async function startDevProvider(options: DevProviderOptions = {}): Promis
       },
       revokeTokens: (accountId) => adapter.revokeTokens(accountId),
       expireAccessTokens: (accountId) => adapter.expireAccessTokens(accountId),
-      async issueTokens({ accountId, clientId = audience, scope = 'openid offline_access' }) {
+      async issueTokens({
+        accountId,
+        clientId = audience,
+        scope = 'openid profile email offline_access',
+      }) {
         const client = clientId === undefined ? undefined : await provider.Client.find(clientId)
         if (!client) throw new TypeError(`issueTokens: no client ${JSON.stringify(clientId)}`)
         const grant = new provider.Grant({ accountId, clientId: client.clientId })
@@ -800,12 +818,17 @@ export async function startDevProvider(options: DevProviderOptions = {}): Promis
             if (!client?.backchannelLogoutUri) continue
             const ok = await client.backchannelLogout(accountId, sid).then(
               () => true,
-              () => false,
+              (error: Error) => {
+                log(`back-channel logout to "${clientId}" failed: ${error.message}`)
+                return false
+              },
             )
             deliveries.push({ clientId, ok })
           }
           adapter.deleteSession(key)
         }
+        // signed out for good: the grants (and their refresh tokens) go with the sessions
+        adapter.revokeTokens(accountId)
         return deliveries
       },
       async signLogoutToken(claims = {}, header = {}) {

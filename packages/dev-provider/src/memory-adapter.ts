@@ -30,7 +30,7 @@ export interface MemoryAdapter extends AdapterFactory {
   revokeTokens(accountId: string): number
   /** Makes every access token of `accountId` expire now (introspection: inactive). */
   expireAccessTokens(accountId: string): number
-  /** The login sessions of `accountId`: their uid and the clients, with their `sid`. */
+  /** The live login sessions of `accountId`: their storage key and the clients, with their `sid`. */
   sessionsOf(accountId: string): { key: string; clients: Record<string, string | undefined> }[]
   /** Deletes a login session found by `sessionsOf`. */
   deleteSession(key: string): void
@@ -38,7 +38,12 @@ export interface MemoryAdapter extends AdapterFactory {
   release(): void
 }
 
-export function createMemoryAdapter(): MemoryAdapter {
+/**
+ * `refreshing` tells whether the request being served is a token request (the refresh grant is
+ * the only one that looks a refresh token up there; introspection and revocation, which look
+ * them up too, have endpoints of their own).
+ */
+export function createMemoryAdapter(refreshing: () => boolean = () => true): MemoryAdapter {
   const entries = new Map<string, Entry>()
   /** Session uid → storage key, for `findByUid`. */
   const sessionKeysByUid = new Map<string, string>()
@@ -102,7 +107,7 @@ export function createMemoryAdapter(): MemoryAdapter {
         }
       },
       async find(id) {
-        if (model === 'RefreshToken' && refreshFailure !== undefined) {
+        if (model === 'RefreshToken' && refreshFailure !== undefined && refreshing()) {
           const failure = refreshFailure
           refreshFailure = undefined
           // oidc-provider answers a refresh token it cannot find with invalid_grant, and a
@@ -161,7 +166,8 @@ export function createMemoryAdapter(): MemoryAdapter {
       return found.length
     },
     sessionsOf(accountId: string) {
-      return ofAccount(accountId, ['Session']).map(([key, entry]) => {
+      const live = ofAccount(accountId, ['Session']).filter(([key]) => read(key) !== undefined)
+      return live.map(([key, entry]) => {
         const authorizations = (entry.payload.authorizations ?? {}) as Record<
           string,
           { sid?: string }

@@ -75,6 +75,8 @@ describe('failNextRefresh', () => {
       op = await startDevProvider({ clients: [WEB_CLIENT] })
       const tokens = await signedIn(op)
       op.failNextRefresh(failure)
+      // introspection looks refresh tokens up too: it is not the refresh, nor is it failed
+      expect(await active(op, tokens.refresh_token ?? '')).toBe(true)
       const failed = await refresh(op, tokens.refresh_token ?? '')
       expect(failed.status).toBe(status)
       expect(((await failed.json()) as { error: string }).error).toBe(error)
@@ -163,7 +165,8 @@ describe('backchannelLogout', () => {
       const token = decodeJwt(received[0] ?? '')
       expect(token).toMatchObject({ iss: op.issuer, aud: 'web', sub: 'alice' })
       expect(token.sid).toBe(decodeJwt(tokens.id_token ?? '').sid)
-      // its provider sessions are over: nothing is left to log out
+      // its provider sessions are over, and its grants: nothing is left to log out, no token
+      expect(await active(op, tokens.access_token)).toBe(false)
       expect(await op.backchannelLogout('alice')).toEqual([])
     } finally {
       app.close()
@@ -175,13 +178,18 @@ describe('issueTokens', () => {
   it('issues an account tokens without a login, whose refresh works like a code exchange', async () => {
     op = await startDevProvider({ clients: [WEB_CLIENT], claims: { tenant: 'acme' } })
     const issued = await op.issueTokens({ accountId: 'carol' })
-    expect(issued.scope).toBe('openid offline_access')
+    expect(issued.scope).toBe('openid profile email offline_access')
     expect(issued.expiresAt).toBeGreaterThan(Date.now() / 1000)
     expect(await active(op, issued.accessToken)).toBe(true)
     const refreshed = await refresh(op, issued.refreshToken)
     expect(refreshed.status).toBe(200)
     const tokens = (await refreshed.json()) as { id_token: string; refresh_token: string }
-    expect(decodeJwt(tokens.id_token)).toMatchObject({ sub: 'carol', aud: 'web', tenant: 'acme' })
+    expect(decodeJwt(tokens.id_token)).toMatchObject({
+      sub: 'carol',
+      aud: 'web',
+      tenant: 'acme',
+      email: 'carol@example.test',
+    })
     expect(tokens.refresh_token).not.toBe(issued.refreshToken)
     await expect(op.issueTokens({ accountId: 'carol', clientId: 'nobody' })).rejects.toThrow(
       /no client "nobody"/,

@@ -44,6 +44,8 @@ interface Parsed {
   readonly httpOnly: boolean
   readonly secure: boolean
   readonly sameSite: BrowserCookie['sameSite']
+  /** an `Expires` in the past: a deletion */
+  readonly expired: boolean
 }
 
 function parseSetCookie(header: string): Parsed | undefined {
@@ -55,6 +57,7 @@ function parseSetCookie(header: string): Parsed | undefined {
   let httpOnly = false
   let secure = false
   let sameSite: BrowserCookie['sameSite'] = 'Lax'
+  let expired = false
   for (const attribute of attributes) {
     const [key = '', ...rest] = attribute.split('=')
     const value = rest.join('=')
@@ -64,6 +67,9 @@ function parseSetCookie(header: string): Parsed | undefined {
         break
       case 'max-age':
         maxAge = Number(value)
+        break
+      case 'expires':
+        expired = Date.parse(value) <= Date.now()
         break
       case 'httponly':
         httpOnly = true
@@ -86,6 +92,7 @@ function parseSetCookie(header: string): Parsed | undefined {
     httpOnly,
     secure,
     sameSite,
+    expired,
   }
 }
 
@@ -103,7 +110,8 @@ export function signedIn(
   for (const header of setCookie) {
     const cookie = parseSetCookie(header)
     if (cookie === undefined) continue
-    if (cookie.maxAge !== undefined && cookie.maxAge <= 0) kept.delete(cookie.name)
+    if ((cookie.maxAge !== undefined && cookie.maxAge <= 0) || cookie.expired)
+      kept.delete(cookie.name)
     else kept.set(cookie.name, cookie)
   }
   const cookies: BrowserCookie[] = [...kept.values()].map((cookie) => ({

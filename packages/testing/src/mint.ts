@@ -5,7 +5,8 @@
  */
 import { randomBytes } from 'node:crypto'
 import type { Auth, AuthOptions, CustomClaims, SessionData, UserClaims } from '@codeflow/core'
-import { appNow, homeUrl, mintSessionCookies, sessionOrigin, toAuth } from '@codeflow/core/adapter'
+import { homeUrl, toAuth } from '@codeflow/core/adapter'
+import { appNow, mintSessionCookies, sessionOrigin } from '@codeflow/core/testing'
 import { type SignedIn, signedIn } from './cookies.js'
 
 /** What a minted session holds; only `user.sub` is required. */
@@ -18,6 +19,13 @@ export interface MintOptions {
     Readonly<Record<string, unknown>>
   /** with `providers`: the id of the provider the user signed in at; default the first */
   readonly provider?: string
+  /**
+   * the session's `iss`, as the provider's tokens spell it; default `issuer` as the app wrote it.
+   * Logouts (back-channel, front-channel) name sessions by the provider's spelling: write
+   * `issuer` exactly as its metadata does (the dev provider's: `provider.issuer`, no final
+   * slash), or give it here
+   */
+  readonly iss?: string
   /** the access token; default a random string (an API that checks it will refuse it) */
   readonly accessToken?: string
   /** default `Bearer` */
@@ -43,7 +51,7 @@ export interface MintOptions {
    * absolute lifetime: a session past it is refused like any other
    */
   readonly createdAt?: number
-  /** its last recorded activity, epoch seconds; default `createdAt` (tests the idle lifetime) */
+  /** its last recorded activity, epoch seconds; default now (an old one tests the idle lifetime) */
   readonly updatedAt?: number
 }
 
@@ -74,9 +82,9 @@ export async function mintSession(
   const now = appNow(auth)
   const createdAt = options.createdAt ?? now
   const origin = sessionOrigin(auth, options.provider)
-  const session: SessionData = {
-    id: randomBytes(16).toString('base64url'),
+  const data: Omit<SessionData, 'id'> = {
     ...origin,
+    ...(options.iss === undefined ? {} : { iss: options.iss }),
     sub: options.user.sub,
     ...(options.sid === undefined ? {} : { sid: options.sid }),
     ...(options.idToken === undefined ? {} : { idToken: options.idToken }),
@@ -89,9 +97,9 @@ export async function mintSession(
     authTime: options.authTime ?? createdAt,
     ...(options.acr === undefined ? {} : { acr: options.acr }),
     createdAt,
-    updatedAt: options.updatedAt ?? createdAt,
+    updatedAt: options.updatedAt ?? Math.max(now, createdAt),
   }
-  const cookies = await mintSessionCookies(auth, session)
+  const { session, cookies } = await mintSessionCookies(auth, data)
   const base = new URL(homeUrl(auth))
   return {
     ...signedIn(

@@ -24,6 +24,11 @@ export interface SignInOptions {
   readonly query?: Readonly<Record<string, string>>
   /** the path of the app's login route; default `/login` */
   readonly loginPath?: string
+  /**
+   * the path of the app's callback, when the login does not show it (a pushed authorization
+   * request); default `/callback`
+   */
+  readonly callbackPath?: string
   /** the `fetch` to send the requests with; default the global one */
   readonly fetch?: typeof fetch
 }
@@ -46,7 +51,7 @@ class Jar {
       const eq = pair.indexOf('=')
       if (eq <= 0) continue
       const name = pair.slice(0, eq).trim()
-      if (/;\s*max-age=0\b/i.test(header)) jar.delete(name)
+      if (isDeletion(header)) jar.delete(name)
       else jar.set(name, pair.slice(eq + 1).trim())
     }
   }
@@ -55,6 +60,26 @@ class Jar {
     const jar = this.#hosts.get(url.hostname)
     return jar ? [...jar].map(([name, value]) => `${name}=${value}`).join('; ') : ''
   }
+}
+
+/** Whether a `Set-Cookie` value deletes its cookie (`Max-Age=0`, or an `Expires` in the past). */
+export function isDeletion(header: string): boolean {
+  if (/;\s*max-age=(0|-\d+)\s*(;|$)/i.test(header)) return true
+  const expires = /;\s*expires=([^;]+)/i.exec(header)?.[1]
+  return expires !== undefined && Date.parse(expires) <= Date.now()
+}
+
+/** A page's text, short, for an error message. */
+function text(page: string): string {
+  return page
+    .replace(/<[^>]+>/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim()
+    .slice(0, 300)
+}
+
+async function pageText(response: Response): Promise<string> {
+  return text(await response.text())
 }
 
 /** The action of the page's (first) form. */
@@ -105,18 +130,37 @@ export async function signIn(
     return response
   }
 
-  let url = login
+  const first = await request(login)
+  const start = first.headers.get('location')
+  if (first.status < 300 || first.status >= 400 || !start) {
+    throw new Error(`signIn: ${login.pathname} answered ${first.status}: ${await pageText(first)}`)
+  }
+  await first.arrayBuffer()
+  // the redirect_uri the provider answers at (a pushed request does not show it: the default)
+  const authorization = new URL(start, login)
+  const named = authorization.searchParams.get('redirect_uri')
+  const callback = new URL(
+    named ?? `${base.pathname.replace(/\/$/, '')}${options.callbackPath ?? '/callback'}`,
+    app,
+  )
+  let url = authorization
   let response = await request(url)
   for (let step = 0; step < MAX_STEPS; step++) {
+    if (url.origin === callback.origin && url.pathname === callback.pathname) {
+      // the app's callback: signed in when it sets a session and sends the browser on
+      const sets = response.headers.getSetCookie().some((header) => !isDeletion(header))
+      if (response.status >= 300 && response.status < 400 && sets) {
+        await response.arrayBuffer()
+        return signedIn(base, appCookies, Math.floor(Date.now() / 1000))
+      }
+      throw new Error(
+        `signIn: the callback answered ${response.status}${sets ? '' : ' without a session'}: ${await pageText(response)}`,
+      )
+    }
     const location = response.headers.get('location')
     if (response.status >= 300 && response.status < 400 && location) {
       await response.arrayBuffer()
-      const next = new URL(location, url)
-      // back at the app after its callback: signed in
-      if (url.origin === app && url.pathname !== login.pathname && next.origin === app) {
-        return signedIn(base, appCookies, Math.floor(Date.now() / 1000))
-      }
-      url = next
+      url = new URL(location, url)
       response = await request(url)
       continue
     }
@@ -133,11 +177,7 @@ export async function signIn(
       continue
     }
     throw new Error(
-      `signIn: ${url.origin}${url.pathname} answered ${response.status}: ${page
-        .replace(/<[^>]+>/g, ' ')
-        .replace(/\s+/g, ' ')
-        .trim()
-        .slice(0, 300)}`,
+      `signIn: ${url.origin}${url.pathname} answered ${response.status}: ${text(page)}`,
     )
   }
   throw new Error(`signIn: no sign-in after ${MAX_STEPS} steps`)

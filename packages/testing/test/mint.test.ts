@@ -104,14 +104,26 @@ describe('mintSession', () => {
     expect(await read(app, `codeflow=${flipped}`)).toBeUndefined()
 
     const now = Math.floor(Date.now() / 1000)
-    const old = await mintSession(app, { user: { sub: 'u' }, createdAt: now - 8 * 24 * 3600 })
+    // active a moment ago, but logged in eight days ago: past the absolute lifetime (7 days)
+    const old = await mintSession(app, {
+      user: { sub: 'u' },
+      createdAt: now - 8 * 24 * 3600,
+      updatedAt: now - 60,
+    })
     expect(await read(app, old.cookie)).toBeUndefined()
+    // logged in three days ago and active since: signed in
+    const active = await mintSession(app, { user: { sub: 'u' }, createdAt: now - 3 * 24 * 3600 })
+    expect((await read(app, active.cookie))?.sub).toBe('u')
     const idle = await mintSession(app, {
       user: { sub: 'u' },
       createdAt: now - 3 * 24 * 3600,
       updatedAt: now - 2 * 24 * 3600,
     })
     expect(await read(app, idle.cookie)).toBeUndefined()
+    // a time in the future would outlive the lifetimes and the logouts by sub
+    await expect(mintSession(app, { user: { sub: 'u' }, createdAt: now + 3600 })).rejects.toThrow(
+      /future/,
+    )
     // another issuer's app with the same secret
     expect(
       await read(options({ issuer: 'https://other.example.com' }), minted.cookie),
@@ -160,16 +172,34 @@ describe('mintSession', () => {
         }),
       )
       const minted = await mintSession(auth, {
-        user: { sub: 'alice' },
+        user: { sub: 'alice', groups: ['kit'] },
         accessToken: 'expired',
         expiresAt: Math.floor(Date.now() / 1000) - 60,
         refreshToken: issued.refreshToken,
       })
       const ctx = createWebContext(new Request(APP, { headers: { cookie: minted.cookie } }))
       const token = await getAccessToken(auth, ctx)
+      // the minted claims are the session's own: a refresh keeps them
+      expect((await getSession(auth, ctx))?.user).toMatchObject({ sub: 'alice', groups: ['kit'] })
       expect(token.token).not.toBe('expired')
       expect(token.expiresAt).toBeGreaterThan(Date.now() / 1000)
       expect(op.counts('token')).toBe(1)
+    })
+
+    it('spells iss as asked, so logouts by the provider spelling find the session', async () => {
+      const auth = createAuth(
+        options({
+          issuer: `${op.issuer}/`,
+          clientId: 'web',
+          clientSecret: 'web-secret',
+          allowInsecureRequests: true,
+        }),
+      )
+      const asWritten = await mintSession(auth, { user: { sub: 'u' } })
+      expect(asWritten.session.iss).toBe(`${op.issuer}/`)
+      const asTokens = await mintSession(auth, { user: { sub: 'u' }, iss: op.issuer })
+      expect(asTokens.session.iss).toBe(op.issuer)
+      expect((await read(auth, asTokens.cookie))?.iss).toBe(op.issuer)
     })
   })
 })

@@ -37,16 +37,16 @@ const frontchannelLogout: RouteHandler = async (app, ctx) => {
   const [of] = app.providers.byIssuer(issuer)
   if (of === undefined) throw invalid('unexpected "iss"')
   const provider = await app.providers.get(of)
-  if (!app.providers.sameIssuer(issuer, provider.issuer)) throw invalid('unexpected "iss"')
+  // exactly the provider's issuer (Front-Channel Logout 1.0 §2: the RP checks it)
+  if (issuer !== provider.issuer) throw invalid('unexpected "iss"')
   if (ctx.method === 'GET') {
     // read before the revocation, which would make it read as anonymous
     const current = await readSession(app, ctx)
-    // as the provider spells its issuer, as its ID tokens (and so the sessions) do
     await app.revocations.revoke(
-      { iss: provider.issuer, sid: providerSession },
+      { iss: issuer, sid: providerSession },
       settings.absoluteDuration + settings.clockTolerance,
     )
-    if (current?.sid === providerSession && app.providers.sameIssuer(current.iss, issuer)) {
+    if (current?.sid === providerSession && current.iss === issuer) {
       // the revocation of its provider session (above) ends every copy of it
       await endSession(app, ctx, 'dropped')
     }

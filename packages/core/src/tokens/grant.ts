@@ -75,10 +75,18 @@ export async function refreshAtProvider(
   if (!session.refreshToken) throw new TokenRefreshError('no refresh token', 401)
   const tokens = await refreshGrant(app, { ...session, refreshToken: session.refreshToken }, target)
   checkRefreshedIdToken(app, session, tokens)
-  // only what is sealed: a `Session` also carries `user` and `endsAt`, derived when it is read
-  const { user: _user, endsAt: _endsAt, ...data } = session as SessionData & Partial<Session>
+  // only what is sealed: a `Session` also carries `user` and `endsAt`, derived when it is read;
+  // claims the session keeps itself (chosen by beforeSessionSaved, merged with userinfo, or of a
+  // session without an ID token) stay what they were, else they come from the new ID token
+  const { user, endsAt: _endsAt, ...data } = session as SessionData & Partial<Session>
+  const { settings } = app
+  const kept =
+    session.idToken === undefined ||
+    settings.beforeSessionSaved !== undefined ||
+    settings.fetchUserinfo
   const common = {
     ...data,
+    ...(kept && user !== undefined ? { user } : {}),
     idToken: tokens.idToken ?? session.idToken,
     refreshToken: tokens.refreshToken ?? session.refreshToken,
     updatedAt: epoch(app.settings),
