@@ -7,19 +7,17 @@ import { type DevProvider, startDevProvider } from '@codeflow/dev-provider'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createWebContext, handleLogin } from '../src/adapter.js'
 import { type Auth, createAuth } from '../src/index.js'
-import { APP, SECRET } from './support.js'
+import { APP, clientAt, devClient, SECRET } from './support.js'
 
 describe('LoginOptions', () => {
   let provider: DevProvider
   let auth: Auth
   beforeAll(async () => {
     provider = await startDevProvider({
-      clients: [{ clientId: 'app', clientSecret: 'app-secret', redirectUris: [`${APP}/callback`] }],
+      clients: [devClient('app')],
     })
     auth = createAuth({
-      issuer: provider.issuer,
-      clientId: 'app',
-      clientSecret: 'app-secret',
+      ...clientAt(provider, 'app'),
       baseUrl: APP,
       secret: SECRET,
       allowInsecureRequests: true,

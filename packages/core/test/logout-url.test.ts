@@ -13,22 +13,20 @@ import {
   createAuth,
   type LogoutUrlContext,
 } from '../src/index.js'
-import { APP, SECRET, sessionCookie, sessionData } from './support.js'
+import { APP, clientAt, devClient, SECRET, sessionCookie, sessionData } from './support.js'
 
 describe('logoutUrl', () => {
   let provider: DevProvider
   beforeAll(async () => {
     provider = await startDevProvider({
-      clients: [{ clientId: 'app', clientSecret: 'app-secret', redirectUris: [`${APP}/callback`] }],
+      clients: [devClient('app')],
     })
   })
   afterAll(() => provider?.close())
 
   async function logout(logoutUrl: AuthOptions['logoutUrl'], events: AuthLogEvent[] = []) {
     const auth = createAuth({
-      issuer: provider.issuer,
-      clientId: 'app',
-      clientSecret: 'app-secret',
+      ...clientAt(provider, 'app'),
       baseUrl: APP,
       secret: SECRET,
       allowInsecureRequests: true,

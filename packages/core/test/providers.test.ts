@@ -18,8 +18,10 @@ import {
 } from '../src/index.js'
 import {
   APP,
+  clientAt,
   context,
   cookieHeader,
+  devClient,
   SECRET,
   sessionCookie,
   sessionData,
@@ -131,13 +133,8 @@ describe('providers: discovery, resolver, login URLs and sessions', () => {
   let first: DevProvider
   let second: DevProvider
   beforeAll(async () => {
-    const client = (clientId: string) => ({
-      clientId,
-      clientSecret: `${clientId}-secret`,
-      redirectUris: [`${APP}/callback`],
-    })
-    first = await startDevProvider({ clients: [client('first')] })
-    second = await startDevProvider({ clients: [client('second')] })
+    first = await startDevProvider({ clients: [devClient('first')] })
+    second = await startDevProvider({ clients: [devClient('second')] })
   })
   afterAll(async () => {
     await first?.close()
@@ -146,10 +143,7 @@ describe('providers: discovery, resolver, login URLs and sessions', () => {
 
   function twoProviders(overrides: Partial<AuthOptions> = {}): AuthOptions {
     return {
-      providers: [
-        { issuer: first.issuer, clientId: 'first', clientSecret: 'first-secret' },
-        { id: 'second', issuer: second.issuer, clientId: 'second', clientSecret: 'second-secret' },
-      ],
+      providers: [clientAt(first, 'first'), { id: 'second', ...clientAt(second, 'second') }],
       baseUrl: APP,
       secret: SECRET,
       allowInsecureRequests: true,
@@ -203,6 +197,11 @@ describe('providers: discovery, resolver, login URLs and sessions', () => {
     const url = new URL(loginUrl(many, '/x', { maxAge: 60, provider: 'second' }))
     expect(url.searchParams.get('provider')).toBe('second')
     expect(() => loginUrl(many, '/x', { provider: 'third' })).toThrow(/"third"/)
+    // a guard's list of providers: the login goes to the first
+    const listed = new URL(
+      loginUrl(many, '/x', { provider: ['second', new URL(first.issuer).href] }),
+    )
+    expect(listed.searchParams.get('provider')).toBe('second')
     const one = createAuth(validOptions())
     expect(new URL(loginUrl(one, '/x', { maxAge: 60, provider: 'x' })).search).toBe(
       '?returnTo=%2Fx&max_age=60',
@@ -276,23 +275,16 @@ describe('providers: discovery, resolver, login URLs and sessions', () => {
 
   it('drops the least recently used discovery, not the oldest', async () => {
     const third = await startDevProvider({
-      clients: [
-        { clientId: 'third', clientSecret: 'third-secret', redirectUris: [`${APP}/callback`] },
-      ],
+      clients: [devClient('third')],
     })
     try {
       const auth = createAuth(
         twoProviders({
           maxCachedProviders: 2,
           providers: [
-            { issuer: first.issuer, clientId: 'first', clientSecret: 'first-secret' },
-            {
-              id: 'second',
-              issuer: second.issuer,
-              clientId: 'second',
-              clientSecret: 'second-secret',
-            },
-            { id: 'third', issuer: third.issuer, clientId: 'third', clientSecret: 'third-secret' },
+            clientAt(first, 'first'),
+            { id: 'second', ...clientAt(second, 'second') },
+            { id: 'third', ...clientAt(third, 'third') },
           ],
         }),
       )
@@ -349,18 +341,14 @@ describe('providers: discovery, resolver, login URLs and sessions', () => {
 
   it('tells two clients at one issuer apart by their ids', async () => {
     const shared = await startDevProvider({
-      clients: ['one', 'two'].map((clientId) => ({
-        clientId,
-        clientSecret: `${clientId}-secret`,
-        redirectUris: [`${APP}/callback`],
-      })),
+      clients: [devClient('one'), devClient('two')],
     })
     try {
       const auth = createAuth(
         twoProviders({
           providers: [
-            { id: 'one', issuer: shared.issuer, clientId: 'one', clientSecret: 'one-secret' },
-            { id: 'two', issuer: shared.issuer, clientId: 'two', clientSecret: 'two-secret' },
+            { id: 'one', ...clientAt(shared, 'one') },
+            { id: 'two', ...clientAt(shared, 'two') },
           ],
         }),
       )
@@ -421,9 +409,7 @@ describe('providers: discovery, resolver, login URLs and sessions', () => {
     let own: DevProvider
     beforeAll(async () => {
       own = await startDevProvider({
-        clients: [
-          { clientId: 'own', clientSecret: 'own-secret', redirectUris: [`${APP}/callback/own`] },
-        ],
+        clients: [devClient('own', '/callback/own')],
       })
     })
     afterAll(() => own?.close())
@@ -432,18 +418,11 @@ describe('providers: discovery, resolver, login URLs and sessions', () => {
       createAuth(
         twoProviders({
           providers: [
-            { issuer: first.issuer, clientId: 'first', clientSecret: 'first-secret' },
-            {
-              id: 'second',
-              issuer: second.issuer,
-              clientId: 'second',
-              clientSecret: 'second-secret',
-            },
+            clientAt(first, 'first'),
+            { id: 'second', ...clientAt(second, 'second') },
             {
               id: 'own',
-              issuer: own.issuer,
-              clientId: 'own',
-              clientSecret: 'own-secret',
+              ...clientAt(own, 'own'),
               callbackPath: '/callback/own',
             },
           ],

@@ -129,3 +129,16 @@ export async function sessionCookie(
   await storeSession(auth, ctx, data)
   return cookieHeader(ctx.cookies)
 }
+
+/**
+ * A client of a dev provider for an app on {@link APP}: `clientId`, its secret
+ * `<clientId>-secret`, and the redirect URI `APP + callbackPath`.
+ */
+export function devClient(clientId: string, callbackPath = '/callback') {
+  return { clientId, clientSecret: `${clientId}-secret`, redirectUris: [`${APP}${callbackPath}`] }
+}
+
+/** The client options of an app signed in at `provider` as {@link devClient}(`clientId`). */
+export function clientAt(provider: { readonly issuer: string }, clientId: string) {
+  return { issuer: provider.issuer, clientId, clientSecret: `${clientId}-secret` }
+}

@@ -1,9 +1,3 @@
-/**
- * The dev provider's controls for tests: each does what it says, seen from a client of the
- * provider (the code flow, the refresh grant, introspection, back-channel logout).
- */
-import { createServer } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { decodeJwt, decodeProtectedHeader } from 'jose'
 import { afterEach, describe, expect, it } from 'vitest'
 import { type DevClient, type DevProvider, startDevProvider } from '../src/index.js'
@@ -12,6 +6,7 @@ import {
   basicAuth,
   CookieJar,
   exchangeCode,
+  logoutReceiver,
   tokenRequest,
   WEB_CLIENT,
 } from './support.js'
@@ -138,24 +133,8 @@ describe('revokeTokens and expireAccessTokens', () => {
 
 describe('backchannelLogout', () => {
   it('sends a logout token to each client of the account, and ends its provider sessions', async () => {
-    const received: string[] = []
-    const app = createServer((req, res) => {
-      let body = ''
-      req.on('data', (chunk) => {
-        body += chunk
-      })
-      req.on('end', () => {
-        received.push(new URLSearchParams(body).get('logout_token') ?? '')
-        res.writeHead(200).end()
-      })
-    })
-    await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve))
+    const { received, client, close } = await logoutReceiver()
     try {
-      const client: DevClient = {
-        ...WEB_CLIENT,
-        backchannelLogoutUri: `http://127.0.0.1:${(app.address() as AddressInfo).port}/bcl`,
-        backchannelLogoutSessionRequired: true,
-      }
       op = await startDevProvider({ clients: [client] })
       const jar = new CookieJar()
       const tokens = await exchangeCode(op, client, await authorize(op, jar, client))
@@ -169,7 +148,7 @@ describe('backchannelLogout', () => {
       expect(await active(op, tokens.access_token)).toBe(false)
       expect(await op.backchannelLogout('alice')).toEqual([])
     } finally {
-      app.close()
+      close()
     }
   })
 })

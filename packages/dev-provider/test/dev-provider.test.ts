@@ -1,9 +1,8 @@
-import { Agent, createServer, request as httpRequest } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import { Agent, request as httpRequest } from 'node:http'
 import { connect } from 'node:net'
 import { decodeJwt } from 'jose'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
-import { type DevClient, type DevProvider, startDevProvider } from '../src/index.js'
+import { type DevProvider, startDevProvider } from '../src/index.js'
 import {
   APP,
   authorize,
@@ -11,6 +10,7 @@ import {
   CookieJar,
   exchangeCode,
   GROUPS,
+  logoutReceiver,
   PUBLIC_CLIENT,
   send,
   type TokenResponse,
@@ -213,23 +213,7 @@ describe('startDevProvider', () => {
 
 describe('back-channel logout', () => {
   it('posts a logout token to a client on 127.0.0.1', async () => {
-    const received: string[] = []
-    const app = createServer((req, res) => {
-      let body = ''
-      req.on('data', (chunk) => {
-        body += chunk
-      })
-      req.on('end', () => {
-        received.push(new URLSearchParams(body).get('logout_token') ?? '')
-        res.writeHead(204).end()
-      })
-    })
-    await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve))
-    const client: DevClient = {
-      ...WEB_CLIENT,
-      backchannelLogoutUri: `http://127.0.0.1:${(app.address() as AddressInfo).port}/backchannel`,
-      backchannelLogoutSessionRequired: true,
-    }
+    const { received, client, close } = await logoutReceiver(204)
     const logged: string[] = []
     const op = await startDevProvider({ clients: [client], logger: (line) => logged.push(line) })
     try {
@@ -250,7 +234,7 @@ describe('back-channel logout', () => {
       expect(logoutToken.sid).toBe(decodeJwt(tokens.id_token ?? '').sid)
     } finally {
       await op.close()
-      app.close()
+      close()
     }
   })
 })

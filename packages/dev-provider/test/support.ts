@@ -1,5 +1,7 @@
 /** What the dev provider's tests share: clients, a cookie jar, and the code flow driven over HTTP. */
 import { createHash, randomBytes } from 'node:crypto'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { expect } from 'vitest'
 import type { DevClient, DevProvider } from '../src/index.js'
 
@@ -154,4 +156,33 @@ export async function exchangeCode(
   })
   expect(response.status, await response.clone().text()).toBe(200)
   return (await response.json()) as TokenResponse
+}
+
+/**
+ * An app's back-channel logout endpoint on 127.0.0.1: the logout tokens it received, the client
+ * `WEB_CLIENT` registered with it, and what stops it. It answers `status`.
+ */
+export async function logoutReceiver(status = 200): Promise<{
+  received: string[]
+  client: DevClient
+  close(): void
+}> {
+  const received: string[] = []
+  const app = createServer((req, res) => {
+    let body = ''
+    req.on('data', (chunk) => {
+      body += chunk
+    })
+    req.on('end', () => {
+      received.push(new URLSearchParams(body).get('logout_token') ?? '')
+      res.writeHead(status).end()
+    })
+  })
+  await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve))
+  const client: DevClient = {
+    ...WEB_CLIENT,
+    backchannelLogoutUri: `http://127.0.0.1:${(app.address() as AddressInfo).port}/backchannel`,
+    backchannelLogoutSessionRequired: true,
+  }
+  return { received, client, close: () => app.close() }
 }

@@ -483,8 +483,7 @@ export function createCodeflow(
     // imported here: bundled into a route handler, next/navigation's client half fails to load
     const navigation = await import('next/navigation.js')
     const { claims, maxAge, acr, provider } = options
-    const first = typeof provider === 'string' ? provider : provider?.[0]
-    if (!session) return navigation.redirect(loginUrl(config, back, { provider: first }))
+    if (!session) return navigation.redirect(loginUrl(config, back, { provider }))
     if (claims === undefined && maxAge === undefined && acr === undefined && !provider) {
       return session
     }

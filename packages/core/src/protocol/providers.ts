@@ -38,10 +38,12 @@ export class Providers {
   /** discovery caches, least recently used first */
   readonly #caches = new Map<ProviderSettings, ProviderCache>()
   readonly #max: number
+  readonly #resolve: Settings['resolveProvider']
 
   constructor(settings: Settings) {
     this.all = settings.providers
     this.#max = settings.maxCachedProviders
+    this.#resolve = settings.resolveProvider
     for (const provider of this.all) {
       this.#byId.set(provider.providerId, provider)
       const list = this.#byIssuer.get(provider.issuer.href) ?? []
@@ -98,8 +100,8 @@ export class Providers {
    * resolver or it does not decide. A resolver that names no provider of the app is the app's
    * mistake: a 500 whose hint names the id.
    */
-  forRequest(settings: Settings, ctx: HttpContext): ProviderSettings | undefined {
-    const resolve = settings.resolveProvider
+  forRequest(ctx: HttpContext): ProviderSettings | undefined {
+    const resolve = this.#resolve
     if (resolve === undefined) return undefined
     const id = resolve({ url: ctx.url, headers: ctx.headers })
     if (id === undefined) return undefined

@@ -237,7 +237,7 @@ function providerOfLogin(
     }
     return named
   }
-  const resolved = providers.forRequest(app.settings, ctx)
+  const resolved = providers.forRequest(ctx)
   if (asked === undefined) return resolved ?? providers.default
   if (resolved === undefined) return asked[0] as Settings
   if (!asked.includes(resolved)) {
@@ -255,10 +255,9 @@ function providerOfLogin(
  */
 function queryProviders(app: App, query: URLSearchParams): readonly Settings[] | undefined {
   const { providers } = app
-  for (const name of ['provider', 'iss']) {
-    if (query.getAll(name).length > 1) {
-      throw new LoginRequestError(`the "${name}" parameter is repeated`)
-    }
+  // a repeated `iss` is refused with `target_link_uri` (thirdPartyTarget), before this
+  if (query.getAll('provider').length > 1) {
+    throw new LoginRequestError('the "provider" parameter is repeated')
   }
   let named: readonly Settings[] | undefined
   const id = query.get('provider')

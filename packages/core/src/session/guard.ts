@@ -74,7 +74,7 @@ export interface StepUp {
    * the `id` of the provider to log in at (the session's, for a step-up): with `providers`, sent
    * as `provider`
    */
-  readonly provider?: string | undefined
+  readonly provider?: string | readonly string[] | undefined
 }
 
 /**
@@ -94,8 +94,12 @@ export function loginUrlOf(app: App, returnTo?: string, stepUp: StepUp = {}): st
   return query.length === 0 ? url : `${url}?${query.join('&')}`
 }
 
-/** `id`, when it is the id of one of the app's providers (a `TypeError` otherwise). */
-function providerOf(app: App, id: string | undefined): string | undefined {
+/**
+ * The provider a login URL names: `provider`'s first id (a guard's list: log in at the first),
+ * when it is the id of one of the app's providers (a `TypeError` otherwise).
+ */
+function providerOf(app: App, provider: StepUp['provider']): string | undefined {
+  const id = typeof provider === 'string' ? provider : provider?.[0]
   if (id !== undefined && app.providers.byId(id) === undefined) {
     throw new TypeError(
       `loginUrl: "provider" ${JSON.stringify(id)} is not the "id" of one of "providers"`,
@@ -111,9 +115,7 @@ export function loginUrlFor(app: App, ctx: HttpContext, provider?: string): stri
   // by path), and a login elsewhere would come back to a page that refuses its session
   const own =
     provider ??
-    (app.settings.multipleProviders
-      ? app.providers.forRequest(app.settings, ctx)?.providerId
-      : undefined)
+    (app.settings.multipleProviders ? app.providers.forRequest(ctx)?.providerId : undefined)
   return loginUrlOf(app, back, { provider: own })
 }
 

@@ -104,7 +104,7 @@ function ofThisProvider(app: App, ctx: HttpContext, data: SessionData): boolean 
   if (settings.resolveProvider === undefined || settings.routeNames.has(ctx.url.pathname)) {
     return true
   }
-  const resolved = app.providers.forRequest(settings, ctx)
+  const resolved = app.providers.forRequest(ctx)
   if (resolved === undefined || resolved === provider) return true
   app.report({
     level: 'info',
