@@ -111,7 +111,8 @@ async function koaApp() {
   }
   const { auth, requireAuth } = await import('@codeflow/koa')
   const guard = requireAuth({ unauthenticated: 'json' })
-  app.use(auth(authOptions))
+  const extra = scenario === 'koa-redis' ? { session: await redisStores() } : {}
+  app.use(auth({ ...authOptions, ...extra }))
   // the bare app's route behind requireAuth(), and nothing else (no async layer of its own)
   app.use((ctx, next) => {
     if (ctx.path !== '/api/me') return next()

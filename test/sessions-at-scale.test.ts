@@ -37,7 +37,7 @@ const groups = Array.from(
 )
 
 describe.each(harnesses)('sessions in Redis ($name)', (harness) => {
-  it('keeps a 20 KB-claims session in Redis with a cookie under 300 bytes, sealed', async () => {
+  it('keeps a 20 KB-claims session in Redis with a cookie under 500 bytes, sealed', async () => {
     const stack = await startStack(harness, {
       redisUrl: redis.url,
       provider: { claims: { groups } },
@@ -50,8 +50,10 @@ describe.each(harnesses)('sessions in Redis ($name)', (harness) => {
       const cookies = callback.setCookies.filter((c) => /^codeflow(\.\d+)?=[^;]/.test(c))
       expect(cookies).toHaveLength(1)
       // what the browser sends back on every request: name=value
+      // (the reference, and the user's sub, sid and login time: the read's revocation check goes
+      // out beside the store's read)
       const sent = (cookies[0] as string).split(';')[0] as string
-      expect(sent.length).toBeLessThan(300)
+      expect(sent.length).toBeLessThan(500)
       const response = await browser.request(`${stack.baseUrl}/api/me`)
       expect(response.status).toBe(200)
       expect(response.json().groups).toEqual(groups)

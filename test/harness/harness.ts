@@ -5,7 +5,7 @@
 import { once } from 'node:events'
 import type { Server } from 'node:http'
 import type { AuthOptions } from '@codeflow/core'
-import { type ExampleOptions, redisConnection } from '@codeflow/example-shared'
+import { type ExampleOptions, type RedisTarget, redisConnection } from '@codeflow/example-shared'
 import type { TestClock } from '../support/clock.js'
 
 /** What a harness is started with. */
@@ -15,10 +15,11 @@ export interface HarnessOptions {
   /** the app's codeflow options */
   readonly auth: AuthOptions
   /**
-   * a Redis to keep sessions in (as the examples' REDIS_URL): in-process harnesses connect a
-   * store themselves, process harnesses pass it on in the environment
+   * a Redis to keep sessions in (as the examples' REDIS_URL), or a Redis Cluster's seed nodes
+   * (`{ cluster }`, as REDIS_CLUSTER_NODES): in-process harnesses connect a store themselves,
+   * process harnesses pass it on in the environment
    */
-  readonly redisUrl?: string
+  readonly redisUrl?: RedisTarget
   /**
    * with `redisUrl`: whether sessions live there (default true); logout revocations always do.
    * `false` keeps cookie sessions (the examples' SESSION_STORE=cookie)

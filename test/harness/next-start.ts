@@ -170,7 +170,11 @@ export const nextStartHarness: Harness = {
         cwd: exampleDir,
         env: {
           ...exampleEnvironment(auth),
-          ...(redisUrl === undefined ? {} : { REDIS_URL: redisUrl }),
+          ...(redisUrl === undefined
+            ? {}
+            : typeof redisUrl === 'string'
+              ? { REDIS_URL: redisUrl }
+              : { REDIS_CLUSTER_NODES: redisUrl.cluster.join(',') }),
           ...(redisSessions === false ? { SESSION_STORE: 'cookie' } : {}),
           ...(apiUrl === undefined ? {} : { API_URL: apiUrl }),
           ...(example.adminGroup === undefined ? {} : { ADMIN_GROUP: example.adminGroup }),

@@ -7,6 +7,7 @@ import {
   type DevProviderOptions,
   startDevProvider,
 } from '@codeflow/dev-provider'
+import type { RedisTarget } from '@codeflow/example-shared'
 import type { Harness, HarnessOptions, RunningApp } from '../harness/harness.js'
 import { Browser } from './browser.js'
 import type { TestClock } from './clock.js'
@@ -88,8 +89,8 @@ export interface StackOptions {
   >
   /** the CA certificate (PEM) the stack's browsers trust, for a provider on https */
   browserCa?: string
-  /** keep sessions in this Redis (the examples' REDIS_URL) */
-  redisUrl?: string
+  /** keep sessions in this Redis (the examples' REDIS_URL), or cluster (`{ cluster: seeds }`) */
+  redisUrl?: RedisTarget
   /**
    * with `redisUrl`: keep the sessions there too (default true); `false` keeps cookie sessions,
    * with only the logout revocations in Redis (the examples' SESSION_STORE=cookie)
@@ -178,7 +179,7 @@ async function startStackOnce(harness: Harness, options: StackOptions = {}): Pro
 export async function startInstances(
   harness: Harness,
   ports: readonly number[],
-  redisUrl: string | undefined,
+  redisUrl: RedisTarget | undefined,
   auth: (baseUrl: string) => AuthOptions,
   extra: Pick<HarnessOptions, 'redisSessions' | 'clock' | 'apiUrl' | 'example'> = {},
 ): Promise<Instance[]> {

@@ -10,7 +10,7 @@ export {
 export { banner } from './banner.js'
 export { type ExampleConfig, loadExampleConfig } from './config.js'
 export { adminPage, homePage, internalErrorPage, profilePage, stepUpPage } from './pages.js'
-export { type RedisConnection, redisConnection } from './redis.js'
+export { type RedisConnection, type RedisTarget, redisConnection } from './redis.js'
 export { type Listener, serveExample } from './serve.js'
 export {
   DEV_CLIENT,

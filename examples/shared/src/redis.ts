@@ -1,6 +1,6 @@
 import type { RevocationStore, SessionStore } from '@codeflow/core'
 import { createRedisRevocationStore, createRedisStore } from '@codeflow/redis'
-import { createClient } from 'redis'
+import { createClient, createCluster } from 'redis'
 
 /** A Redis-backed session store and revocation store, and the connection behind them. */
 export interface RedisConnection {
@@ -10,20 +10,37 @@ export interface RedisConnection {
   close(): Promise<void>
 }
 
+/** Where the Redis is: one server's URL (REDIS_URL), or a cluster's seed nodes (REDIS_CLUSTER_NODES). */
+export type RedisTarget = string | { readonly cluster: readonly string[] }
+
+/** How every connection of the examples behaves (one server, or each node of a cluster). */
+const CONNECTION = {
+  // no offline queue: a Redis outage fails requests at once with 503 instead of piling them up
+  disableOfflineQueue: true,
+  socket: {
+    connectTimeout: 2000,
+    reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 2000),
+  },
+} as const
+
+/** The commands the stores use, on either kind of client. */
+type Client = ReturnType<typeof createClient> | ReturnType<typeof createCluster>
+
 /**
- * A session store on the Redis at `url`, connected on first use (so configuration can be read
- * synchronously), the way production should connect: no offline queue (a Redis outage fails
- * requests at once with 503 instead of piling them up), bounded reconnection, a connect timeout.
+ * A session store on the Redis (or Redis Cluster) at `target`, connected on first use (so
+ * configuration can be read synchronously), the way production should connect: no offline
+ * queue, bounded reconnection, a connect timeout. A cluster client finds the shards from its seed
+ * nodes, follows slots that move (a replica promoted after its master failed) and reconnects by
+ * itself.
  */
-export function redisConnection(url: string): RedisConnection {
-  const client = createClient({
-    url,
-    disableOfflineQueue: true,
-    socket: {
-      connectTimeout: 2000,
-      reconnectStrategy: (retries) => Math.min(50 * 2 ** retries, 2000),
-    },
-  })
+export function redisConnection(target: RedisTarget): RedisConnection {
+  const cluster = typeof target !== 'string'
+  const client: Client = cluster
+    ? createCluster({
+        rootNodes: target.cluster.map((url) => ({ url })),
+        defaults: CONNECTION,
+      })
+    : createClient({ url: target, ...CONNECTION })
   // errors surface on the commands (as 503); the client's own events would crash the process
   client.on('error', () => undefined)
   let connecting: Promise<unknown> | undefined
@@ -34,38 +51,44 @@ export function redisConnection(url: string): RedisConnection {
     })
     return connecting
   }
-  const store = createRedisStore({
-    async get(key) {
-      await connected()
-      return client.get(key)
+  const store = createRedisStore(
+    {
+      async get(key) {
+        await connected()
+        return client.get(key)
+      },
+      async set(key, value, options) {
+        await connected()
+        return client.set(key, value, options)
+      },
+      async del(key) {
+        await connected()
+        return client.del(key)
+      },
+      async eval(script, options) {
+        await connected()
+        return client.eval(script, options)
+      },
     },
-    async set(key, value, options) {
-      await connected()
-      return client.set(key, value, options)
+    { cluster },
+  )
+  const revocationStore = createRedisRevocationStore(
+    {
+      async get(key) {
+        await connected()
+        return client.get(key)
+      },
+      async mGet(keys) {
+        await connected()
+        return client.mGet(keys)
+      },
+      async set(key, value, options) {
+        await connected()
+        return client.set(key, value, options)
+      },
     },
-    async del(key) {
-      await connected()
-      return client.del(key)
-    },
-    async eval(script, options) {
-      await connected()
-      return client.eval(script, options)
-    },
-  })
-  const revocationStore = createRedisRevocationStore({
-    async get(key) {
-      await connected()
-      return client.get(key)
-    },
-    async mGet(keys) {
-      await connected()
-      return client.mGet(keys)
-    },
-    async set(key, value, options) {
-      await connected()
-      return client.set(key, value, options)
-    },
-  })
+    { cluster },
+  )
   return {
     store,
     revocationStore,

@@ -22,6 +22,32 @@ import {
 } from './dev-certificates.js'
 import { type RedisConnection, redisConnection } from './redis.js'
 
+/**
+ * REDIS_URL (one server) or REDIS_CLUSTER_NODES (a cluster's seed nodes, comma-separated
+ * `redis://host:port`): the connection, made on first use; neither: none.
+ */
+function redisOf(source: NodeJS.ProcessEnv): RedisConnection | undefined {
+  const url = env('REDIS_URL', source)
+  const nodes = env('REDIS_CLUSTER_NODES', source)
+  if (url && nodes) {
+    throw new EnvironmentError('set REDIS_URL or REDIS_CLUSTER_NODES, not both')
+  }
+  if (url) {
+    if (!URL.canParse(url)) throw new EnvironmentError('REDIS_URL must be a URL')
+    return redisConnection(url)
+  }
+  if (!nodes) return undefined
+  const cluster = nodes.split(',').map((node) => node.trim())
+  for (const node of cluster) {
+    if (!URL.canParse(node) || !/^rediss?:$/.test(new URL(node).protocol)) {
+      throw new EnvironmentError(
+        `REDIS_CLUSTER_NODES must be comma-separated redis:// URLs (${JSON.stringify(node)} is not one)`,
+      )
+    }
+  }
+  return redisConnection({ cluster })
+}
+
 /** The development secret used when SESSION_SECRET is unset (refused in production). */
 const DEV_SECRET = 'codeflow-example-development-secret-not-for-production'
 /** The client the embedded dev provider registers for the example. */
@@ -81,7 +107,7 @@ export interface ExampleSettings {
       }
     | undefined
   /**
-   * when REDIS_URL is set: the session store (unless SESSION_STORE=cookie) and the logout
+   * when REDIS_URL or REDIS_CLUSTER_NODES is set: the session store (unless SESSION_STORE=cookie) and the logout
    * revocation store on it (connected on first use)
    */
   readonly redis: RedisConnection | undefined
@@ -303,7 +329,8 @@ function certificateRegistration(pem: string | Uint8Array): {
  * OIDC_ISSUER, OIDC_CLIENT_ID, OIDC_CLIENT_SECRET, OIDC_CLIENT_AUTH, OIDC_CLIENT_PRIVATE_KEY,
  * OIDC_CLIENT_CERT, OIDC_CLIENT_CERT_KEY, OIDC_SCOPE, OIDC_ID_TOKEN_SIGNING_ALG,
  * SESSION_SECRET, SESSION_ABSOLUTE_DURATION, SESSION_IDLE_DURATION, SESSION_PERSISTENT,
- * REDIS_URL, SESSION_STORE (`redis`, the default with REDIS_URL, or `cookie`), DEV_PROVIDER_PORT.
+ * REDIS_URL or REDIS_CLUSTER_NODES, SESSION_STORE (`redis`, the default with either, or `cookie`),
+ * DEV_PROVIDER_PORT.
  * Without OIDC_ISSUER the issuer is the embedded dev provider's, `http://127.0.0.1:<its port>`.
  */
 export function readExampleSettings(
@@ -321,9 +348,7 @@ export function readExampleSettings(
   if (!secret && production) {
     throw new EnvironmentError('SESSION_SECRET must be set when NODE_ENV=production')
   }
-  const redisUrl = env('REDIS_URL', source)
-  if (redisUrl && !URL.canParse(redisUrl)) throw new EnvironmentError('REDIS_URL must be a URL')
-  const redis = redisUrl ? redisConnection(redisUrl) : undefined
+  const redis = redisOf(source)
 
   let issuer = env('OIDC_ISSUER', source)
   let devProvider: ExampleSettings['devProvider']
@@ -443,7 +468,7 @@ export function readExampleSettings(
     throw new EnvironmentError('SESSION_STORE must be redis or cookie')
   }
   if (sessionStore === 'redis' && !redis) {
-    throw new EnvironmentError('SESSION_STORE=redis needs REDIS_URL')
+    throw new EnvironmentError('SESSION_STORE=redis needs REDIS_URL or REDIS_CLUSTER_NODES')
   }
   const session = {
     ...(redis && sessionStore === 'redis' ? { store: redis.store } : {}),

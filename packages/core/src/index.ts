@@ -57,11 +57,17 @@ export { getSession } from './session/read.js'
 export {
   createMemoryRevocationStore,
   type MemoryRevocationStoreOptions,
+  type ProviderSession,
   type Revocation,
   type RevocationQuery,
   type RevocationStore,
 } from './session/revocation.js'
-export { createMemoryStore, type MemoryStoreOptions, type SessionStore } from './session/store.js'
+export {
+  createMemoryStore,
+  type MemoryStoreOptions,
+  type SessionOwner,
+  type SessionStore,
+} from './session/store.js'
 export type {
   CustomClaims,
   ExtraToken,

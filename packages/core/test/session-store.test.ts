@@ -7,17 +7,24 @@ import {
   createMemoryStore,
   destroySession,
   getSession,
+  type RevocationQuery,
+  type RevocationStore,
   type SessionStore,
   SessionStoreError,
 } from '../src/index.js'
+import { seal } from '../src/seal/seal.js'
+import { writeStored } from '../src/session/stored.js'
 import {
+  appFor,
   context,
   cookieHeader,
   epoch,
   fakeIdToken,
   SECRET,
+  sealKeysOf,
   sessionCookie,
   sessionData,
+  settingsOf,
   storeSession,
   testAuth,
 } from './support.js'
@@ -49,7 +56,8 @@ describe('a session in a server-side store', () => {
     const store = recordingStore()
     const auth = testAuth({ session: { store } })
     const cookie = await sessionCookie(auth, sessionData({ id: 'id-1' }))
-    expect(cookie.length).toBeLessThan(300)
+    // the reference, and what the revocation store is asked (sub, login time): no claims, no tokens
+    expect(cookie.length).toBeLessThan(400)
     expect(cookie).not.toContain('access-token')
     const stored = store.values.get('id-1') as string
     expect(stored.startsWith('Fe26.2*')).toBe(true)
@@ -195,5 +203,115 @@ describe('secret rotation', () => {
 describe('beforeSessionSaved', () => {
   it('is validated as a function', async () => {
     expect(() => testAuth({ beforeSessionSaved: 'no' as never })).toThrow(/beforeSessionSaved/)
+  })
+})
+
+describe('the revocation check beside the store read', () => {
+  /** A store whose reads wait for `open()`, and a revocation store that records what it is asked. */
+  function gated() {
+    const inner = createMemoryStore()
+    let open: () => void = () => undefined
+    let gate = Promise.resolve()
+    const events: string[] = []
+    const store: SessionStore = {
+      async get(id, owner) {
+        events.push(`get ${owner?.sub ?? '-'}`)
+        await gate
+        events.push('got')
+        return inner.get(id)
+      },
+      set: (id, value, ttl) => inner.set(id, value, ttl),
+      delete: (id) => inner.delete(id),
+    }
+    const asked: RevocationQuery[] = []
+    const revoked = new Set<string>()
+    const revocationStore: RevocationStore = {
+      async revoke(revocation) {
+        if (revocation.sid !== undefined) revoked.add(revocation.sid)
+      },
+      async isRevoked(query) {
+        events.push('isRevoked')
+        asked.push(query)
+        return query.sid !== undefined && revoked.has(query.sid)
+      },
+      async recordJti() {
+        return true
+      },
+    }
+    return {
+      store,
+      revocationStore,
+      events,
+      asked,
+      inner,
+      close() {
+        gate = new Promise((resolve) => {
+          open = resolve
+        })
+      },
+      open: () => open(),
+    }
+  }
+
+  it('asks the revocation store while the store read is in flight, once per read', async () => {
+    const stores = gated()
+    const auth = testAuth({
+      session: { store: stores.store, revocationStore: stores.revocationStore },
+    })
+    const data = sessionData({ iss: settingsOf(auth).issuer.href, id: 'early-1' })
+    const cookie = await sessionCookie(auth, data)
+    stores.close()
+    const read = getSession(auth, context('/', { headers: { cookie } }))
+    await new Promise((resolve) => setTimeout(resolve, 10))
+    // both went out before either answered: one round trip
+    expect(stores.events).toEqual(['isRevoked', 'get user-1'])
+    stores.open()
+    expect((await read)?.id).toBe('early-1')
+    expect(stores.events).toEqual(['isRevoked', 'get user-1', 'got'])
+    expect(stores.asked).toEqual([
+      { id: 'early-1', iss: data.iss, sub: 'user-1', sid: 'op-session', createdAt: data.createdAt },
+    ])
+  })
+
+  it('a session revoked by its provider session reads as anonymous, and its stored data goes', async () => {
+    const stores = gated()
+    const auth = testAuth({
+      session: { store: stores.store, revocationStore: stores.revocationStore },
+    })
+    const cookie = await sessionCookie(
+      auth,
+      sessionData({ iss: settingsOf(auth).issuer.href, id: 'early-2' }),
+    )
+    await stores.revocationStore.revoke({ iss: 'x', sid: 'op-session' }, 60)
+    expect(await getSession(auth, context('/', { headers: { cookie } }))).toBeUndefined()
+    expect(await stores.inner.get('early-2')).toBeUndefined()
+  })
+
+  it('asks again when the stored session has changed since the reference was sealed', async () => {
+    const stores = gated()
+    const auth = testAuth({
+      session: { store: stores.store, revocationStore: stores.revocationStore },
+    })
+    const data = sessionData({ iss: settingsOf(auth).issuer.href, id: 'early-3' })
+    const cookie = await sessionCookie(auth, data)
+    // another instance refreshed it, and the provider's new ID token names another sid
+    await writeStored(appFor(auth), { ...data, sid: 'op-session-2' })
+    await stores.revocationStore.revoke({ iss: data.iss, sid: 'op-session-2' }, 60)
+    expect(await getSession(auth, context('/', { headers: { cookie } }))).toBeUndefined()
+    expect(stores.asked.map((query) => query.sid)).toEqual(['op-session', 'op-session-2'])
+  })
+
+  it('reads a reference sealed before references carried the query, checking after the read', async () => {
+    const stores = gated()
+    const auth = testAuth({
+      session: { store: stores.store, revocationStore: stores.revocationStore },
+    })
+    const data = sessionData({ iss: settingsOf(auth).issuer.href, id: 'early-4' })
+    await writeStored(appFor(auth), data)
+    const keys = sealKeysOf(auth)
+    const old = await seal('session', { ref: 'early-4' }, keys, 3600)
+    const session = await getSession(auth, context('/', { headers: { cookie: `codeflow=${old}` } }))
+    expect(session?.id).toBe('early-4')
+    expect(stores.events).toEqual(['get -', 'got', 'isRevoked'])
   })
 })

@@ -2,12 +2,13 @@
  * @codeflow/redis: codeflow's server-side state in Redis, for apps that run several instances or
  * must survive a restart. Values arrive sealed by the core: Redis never sees a token in clear.
  */
-import type { SessionStore } from '@codeflow/core'
+import type { SessionOwner, SessionStore } from '@codeflow/core'
+import { clusterOption, userTag } from './cluster.js'
 import { command } from './deadline.js'
 
 /**
- * The few commands the store needs, as node-redis (v5, v6) offers them. Any client with these
- * methods works; a cluster client too.
+ * The few commands the store needs, as node-redis (v5, v6) offers them: a client
+ * (`createClient`) or a cluster client (`createCluster`). Any client with these methods works.
  */
 export interface RedisCommands {
   get(key: string): Promise<string | null | unknown>
@@ -37,6 +38,14 @@ export interface RedisStoreOptions {
   prefix?: string
   /** milliseconds one command may take before the request fails with 503; default 2000 */
   commandTimeout?: number
+  /**
+   * whether `client` is a Redis Cluster client: each session's keys then carry its user's hash
+   * tag (`<prefix>{<issuer>:<sub>}:<id>`), so that they share a slot with that user's logout
+   * revocations (one shard per request) and users spread over the shards. Default: detected
+   * (node-redis's cluster client has `getSlotMaster`); set it when `client` wraps a cluster
+   * client. Give both stores the same value
+   */
+  cluster?: boolean
 }
 
 /**
@@ -54,23 +63,30 @@ export function createRedisStore(
   if (!Number.isInteger(timeout) || timeout < 1) {
     throw new TypeError('"commandTimeout" must be a positive integer of milliseconds')
   }
+  const cluster = clusterOption(options.cluster, client)
   const run = <T>(operation: () => Promise<T>): Promise<T> => command(operation, timeout)
+  // one server: `<prefix><id>`, as ever; a cluster: in the owner's slot
+  const key = (id: string, owner: SessionOwner | undefined) =>
+    cluster && owner !== undefined ? `${prefix}${userTag(owner.iss, owner.sub)}:${id}` : prefix + id
 
   return {
-    async get(id) {
-      const value = await run(() => client.get(prefix + id))
+    async get(id, owner) {
+      const value = await run(() => client.get(key(id, owner)))
       return typeof value === 'string' ? value : undefined
     },
-    async set(id, value, ttl) {
-      await run(() => client.set(prefix + id, value, { EX: Math.max(1, Math.ceil(ttl)) }))
+    async set(id, value, ttl, owner) {
+      await run(() => client.set(key(id, owner), value, { EX: Math.max(1, Math.ceil(ttl)) }))
     },
-    async delete(id) {
-      await run(() => client.del(prefix + id))
+    async delete(id, owner) {
+      await run(() => client.del(key(id, owner)))
     },
     ...(client.eval
       ? {
-          async lock(name: string, ttl: number) {
-            const key = `${prefix}lock:${name}`
+          async lock(name: string, ttl: number, owner?: SessionOwner) {
+            const key =
+              cluster && owner !== undefined
+                ? `${prefix}lock:${userTag(owner.iss, owner.sub)}:${name}`
+                : `${prefix}lock:${name}`
             const token = randomToken()
             const taken = await run(() =>
               client.set(key, token, { PX: Math.max(1, Math.round(ttl * 1000)), NX: true }),

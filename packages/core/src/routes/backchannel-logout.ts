@@ -70,7 +70,7 @@ const backchannelLogout: RouteHandler = async (app, ctx) => {
   // a revoked session could live at most absoluteDuration after its login
   const ttl = settings.absoluteDuration + settings.clockTolerance
   if (claims.sid !== undefined) {
-    await revocations.revoke({ iss: claims.iss, sid: claims.sid }, ttl)
+    await revocations.revoke({ iss: claims.iss, sid: claims.sid, user: claims.sub }, ttl)
   } else if (claims.sub !== undefined) {
     await revocations.revoke({ iss: claims.iss, sub: claims.sub, before: claims.iat }, ttl)
   }

@@ -9,6 +9,7 @@ import { requestState } from '../http/jar.js'
 import { UNREAD } from '../http/request-state.js'
 import { chain, type MaybePromise, promised } from '../maybe.js'
 import type { CachedSeal } from './cache.js'
+import { referenceQuery } from './revoked.js'
 import { unsealSession } from './sealed.js'
 import type { SessionData } from './types.js'
 import { isSessionData, viewOf } from './view.js'
@@ -51,6 +52,13 @@ export function endSession(app: App, ctx: HttpContext, how: SessionEnd): Promise
 export async function replaceSession(app: App, ctx: HttpContext, data: SessionData): Promise<void> {
   const previous = app.cookies.session(ctx)
   if (previous !== undefined) await endSealed(app, previous, 'dropped')
+  const { remember } = app.revocations
+  if (remember !== undefined && typeof data.sid === 'string') {
+    // for as long as the session may live: a logout by its `sid` alone can find its user
+    const { settings } = app
+    const ttl = settings.absoluteDuration + settings.clockTolerance
+    await remember.call(app.revocations, { iss: data.iss, sid: data.sid, sub: data.sub }, ttl)
+  }
   await writeSession(app, ctx, data)
 }
 
@@ -66,7 +74,9 @@ async function endServerSide(app: App, cookie: CachedSeal, how: SessionEnd): Pro
   const { settings } = app
   const { payload } = cookie
   if (settings.store) {
-    if (typeof payload.ref === 'string') await settings.store.delete(payload.ref)
+    if (typeof payload.ref === 'string') {
+      await settings.store.delete(payload.ref, referenceQuery(app, payload))
+    }
     return
   }
   if (how === 'dropped' || !isSessionData(payload)) return
@@ -80,7 +90,7 @@ async function endServerSide(app: App, cookie: CachedSeal, how: SessionEnd): Pro
   try {
     // as long as the session could have lived, and the clock tolerance
     const ttl = Math.max(1, endsAt - epoch(settings)) + settings.clockTolerance
-    await app.revocations.revoke({ iss: payload.iss, id: payload.id }, ttl)
+    await app.revocations.revoke({ iss: payload.iss, id: payload.id, user: payload.sub }, ttl)
   } catch (error) {
     app.report({
       level: 'warn',

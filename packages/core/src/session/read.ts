@@ -11,12 +11,11 @@
  */
 import { type App, type Auth, appOf } from '../auth.js'
 import { epoch } from '../clock.js'
-import { AuthError, SessionStoreError } from '../errors.js'
 import type { HttpContext } from '../http/context.js'
 import { requestState } from '../http/jar.js'
 import { UNREAD } from '../http/request-state.js'
 import { chain, type MaybePromise, promised } from '../maybe.js'
-import type { RevocationQuery } from './revocation.js'
+import { isRevoked, sameQuery } from './revoked.js'
 import { openSession, type Sealed } from './sealed.js'
 import type { Session, SessionData } from './types.js'
 import { isSessionData, type SessionView, sessionEnd, touchInterval, viewOf } from './view.js'
@@ -75,16 +74,21 @@ function check(app: App, ctx: HttpContext, sealed: Sealed): MaybePromise<Session
   const now = epoch(app.settings)
   if (now >= view.endsAt) {
     app.rejectCookie('expired')
-    return ended(app, data.id)
+    return ended(app, data)
   }
-  return chain(isRevoked(app, view.query), (revoked) => {
+  const { early } = sealed
+  const revocation =
+    early !== undefined && sameQuery(early.query, view.query)
+      ? early.revoked
+      : isRevoked(app, view.query)
+  return chain(revocation, (revoked) => {
     if (!revoked) return current(app, ctx, view, stale, now)
     app.report({
       level: 'info',
       code: 'session_revoked',
       message: 'the session was ended by a logout; the request is anonymous',
     })
-    return ended(app, data.id)
+    return ended(app, data)
   })
 }
 
@@ -115,9 +119,9 @@ function ofThisProvider(app: App, ctx: HttpContext, data: SessionData): boolean 
 }
 
 /** An ended session: `undefined`, once its data is deleted from a server-side store. */
-function ended(app: App, id: string): MaybePromise<undefined> {
+function ended(app: App, data: SessionData): MaybePromise<undefined> {
   const { store } = app.settings
-  return store ? store.delete(id).then(() => undefined) : undefined
+  return store ? store.delete(data.id, data).then(() => undefined) : undefined
 }
 
 /**
@@ -148,26 +152,4 @@ function current(
     }))
   }
   return { ...fields, user, endsAt }
-}
-
-/**
- * Whether a logout (back-channel, front-channel, or a local logout of a copy of this cookie) ended
- * the session: one lookup in the revocation store. A store that fails is a 503, never a session.
- */
-function isRevoked(app: App, query: RevocationQuery): MaybePromise<boolean> {
-  const store = app.revocations
-  try {
-    // the memory store answers at once: no await on the hot path
-    if (store.isRevokedNow) return store.isRevokedNow(query)
-    return store.isRevoked(query).catch(revocationFailure)
-  } catch (error) {
-    return revocationFailure(error)
-  }
-}
-
-function revocationFailure(error: unknown): never {
-  if (error instanceof AuthError) throw error
-  throw new SessionStoreError('the revocation store is unavailable, try again shortly', {
-    cause: error,
-  })
 }

@@ -18,6 +18,8 @@ export type Revocation =
       readonly sid: string
       readonly sub?: undefined
       readonly id?: undefined
+      /** the user's `sub`, when the logout names it: a store may keep a user's keys together */
+      readonly user?: string | undefined
     }
   | {
       readonly iss: string
@@ -31,6 +33,8 @@ export type Revocation =
       readonly id: string
       readonly sid?: undefined
       readonly sub?: undefined
+      /** the session's user (`sub`): a store may keep a user's keys together */
+      readonly user?: string | undefined
     }
 
 /** What a revocation check needs to know about a session. */
@@ -70,6 +74,21 @@ export interface RevocationStore {
    * already recorded (a replayed token), atomically
    */
   recordJti(iss: string, jti: string, ttl: number): Promise<boolean>
+  /**
+   * optional: told, for `ttl` seconds, that a session of the provider session `sid` of user `sub`
+   * began, before any logout can name it by `sid` alone (a front-channel logout, a logout token
+   * without `sub`). A store that keeps each user's keys together (the Redis Cluster store: one
+   * slot per user) finds the user of such a logout from it. Called at login, before the session
+   * is written: a store that fails fails the login (503)
+   */
+  remember?(session: ProviderSession, ttl: number): Promise<void>
+}
+
+/** A provider session (`sid`) and its user, as `RevocationStore.remember` is told them. */
+export interface ProviderSession {
+  readonly iss: string
+  readonly sid: string
+  readonly sub: string
 }
 
 /** Options of `createMemoryRevocationStore`. */

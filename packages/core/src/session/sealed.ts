@@ -9,12 +9,17 @@ import { chain, type MaybePromise } from '../maybe.js'
 import { unseal } from '../seal/seal.js'
 import type { CachedSeal } from './cache.js'
 import { unpackSession } from './compact.js'
+import { type EarlyCheck, isRevoked, referenceQuery } from './revoked.js'
 
 /** A verified session payload and whether a retired (older) password sealed it. */
 export interface Sealed {
   readonly entry: CachedSeal
   readonly stale: boolean
+  /** the revocation check that went out beside the store's read, when the reference allowed it */
+  readonly early?: EarlyCheck | undefined
 }
+
+const ignore = () => undefined
 
 /**
  * The payload of a sealed session value (a cookie's or a store's), through the app's cache: a
@@ -62,20 +67,35 @@ export function openSession(
       rejected('a store reference without a store')
       return undefined
     }
-    if (typeof ref === 'string') return fromStore(app, ref, stale, rejected)
+    if (typeof ref === 'string') return fromStore(app, cookie, ref, stale, rejected)
     rejected('a cookie session while a store is configured')
     return undefined
   })
 }
 
+/**
+ * The session a reference names, read from the store. The revocation check goes out at the same
+ * time when the reference carries its query (one round trip: a client that pipelines, such as
+ * node-redis, sends both commands together); the read uses that answer only when the stored
+ * session asks the same question (it may have changed since the reference was sealed).
+ */
 async function fromStore(
   app: App,
+  cookie: CachedSeal,
   ref: string,
   stale: boolean,
   rejected: Rejected,
 ): Promise<Sealed | undefined> {
+  const query = referenceQuery(app, cookie.payload)
+  let early: EarlyCheck | undefined
+  if (query !== undefined) {
+    const revoked = isRevoked(app, query)
+    // its failure is seen when the read awaits it; when the read does not, it is not a crash
+    if (revoked instanceof Promise) revoked.catch(ignore)
+    early = { query, revoked }
+  }
   // a store failure is a 503 (SessionStoreError), never a silent anonymous request
-  const stored = await app.settings.store?.get(ref)
+  const stored = await app.settings.store?.get(ref, query)
   if (stored === undefined) {
     rejected('not in the store (ended or expired)')
     return undefined
@@ -85,5 +105,5 @@ async function fromStore(
     rejected('store value does not match')
     return undefined
   }
-  return { entry, stale: stale || entry.passwordId !== app.settings.newestPasswordId }
+  return { entry, stale: stale || entry.passwordId !== app.settings.newestPasswordId, early }
 }

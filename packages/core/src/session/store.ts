@@ -4,21 +4,32 @@
  * seals every value before it reaches a store: the store never sees tokens in clear.
  */
 
+/**
+ * Whose session a store entry is: the core passes it wherever it knows it, so that a store may
+ * keep a user's entries together (the Redis Cluster store puts them, and the user's logout
+ * revocations, in one slot). A store must find an entry by its `id` with the same `owner` it was
+ * written with; the core passes the same one for a session's whole life.
+ */
+export interface SessionOwner {
+  readonly iss: string
+  readonly sub: string
+}
+
 /** A key-value store with expiry, for sealed session values. Every duration is in seconds. */
 export interface SessionStore {
   /** the value stored under `id`, or `undefined` when there is none (or it expired) */
-  get(id: string): Promise<string | undefined>
+  get(id: string, owner?: SessionOwner): Promise<string | undefined>
   /** stores `value` under `id` for `ttl` seconds, replacing any previous value */
-  set(id: string, value: string, ttl: number): Promise<void>
+  set(id: string, value: string, ttl: number, owner?: SessionOwner): Promise<void>
   /** deletes `id`; deleting a missing id is not an error */
-  delete(id: string): Promise<void>
+  delete(id: string, owner?: SessionOwner): Promise<void>
   /**
    * Takes the short lock `name` for `ttl` seconds (a fraction is fine): resolves with the
    * function that releases it, or `undefined` while another holder has it. Optional; with it, a
    * session is refreshed by one instance at a time (others wait and read the result from the
    * store).
    */
-  lock?(name: string, ttl: number): Promise<(() => Promise<void>) | undefined>
+  lock?(name: string, ttl: number, owner?: SessionOwner): Promise<(() => Promise<void>) | undefined>
 }
 
 /** Options of `createMemoryStore`. */

@@ -5,6 +5,7 @@
 import type { App } from '../auth.js'
 import { seal, unseal } from '../seal/seal.js'
 import { packSession, unpackSession } from './compact.js'
+import type { SessionOwner } from './store.js'
 import type { SessionData } from './types.js'
 import { claimsOf, isSessionData } from './view.js'
 import { lifetime } from './write.js'
@@ -13,8 +14,12 @@ import { lifetime } from './write.js'
  * The session `id` as the store holds it now (another instance may have refreshed it), or
  * `undefined` when it is gone or there is no store.
  */
-export async function readStored(app: App, id: string): Promise<SessionData | undefined> {
-  const stored = await app.settings.store?.get(id)
+export async function readStored(
+  app: App,
+  id: string,
+  owner: SessionOwner,
+): Promise<SessionData | undefined> {
+  const stored = await app.settings.store?.get(id, owner)
   if (stored === undefined) return undefined
   const sealed = await unseal('session', stored, app.settings.sealKeys.session, () => undefined)
   const data = sealed && (await unpackSession(sealed))
@@ -32,5 +37,6 @@ export async function writeStored(app: App, data: SessionData): Promise<void> {
     data.id,
     await seal('session', await packSession(data), sealKeys.session, ttl),
     ttl,
+    data,
   )
 }

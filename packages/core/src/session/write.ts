@@ -108,8 +108,17 @@ async function sealInto(
   if (settings.store) {
     const sealed = await seal('session', await packSession(data), settings.sealKeys.session, ttl)
     app.sessions.set(sealed, asUnsealed({ ...data }), settings.sealKeys.session)
-    await settings.store.set(data.id, sealed, ttl)
-    const reference = { ref: data.id }
+    await settings.store.set(data.id, sealed, ttl, data)
+    // with what the revocation store is asked about the session, so that the read asks it beside
+    // the store's read (one round trip); short names, and the app's own issuer left out: this
+    // cookie comes with every request
+    const reference = {
+      ref: data.id,
+      u: data.sub,
+      t: data.createdAt,
+      ...(typeof data.sid === 'string' ? { s: data.sid } : {}),
+      ...(data.iss === settings.issuerName ? {} : { i: data.iss }),
+    }
     const value = await seal('session', reference, settings.sealKeys.session, ttl)
     app.sessions.set(value, asUnsealed(reference), settings.sealKeys.session)
     app.cookies.writeSession(ctx, value, maxAge)

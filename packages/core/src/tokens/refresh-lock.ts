@@ -31,10 +31,10 @@ export async function refreshAcrossInstances(
   const holdMs = httpTimeout * 3 + 1000
   const deadline = Date.now() + holdMs
   for (;;) {
-    const release = await store.lock(`refresh:${session.id}`, holdMs / 1000)
+    const release = await store.lock(`refresh:${session.id}`, holdMs / 1000, session)
     if (release) {
       try {
-        const latest = await readLatest(app, session.id)
+        const latest = await readLatest(app, session)
         if (done(latest)) return latest
         const next = await refreshAtProvider(app, latest, target)
         await writeStored(app, next)
@@ -45,7 +45,7 @@ export async function refreshAcrossInstances(
     }
     // another instance is refreshing this session: read what it saves
     await sleep(POLL_MS)
-    const latest = await readLatest(app, session.id)
+    const latest = await readLatest(app, session)
     if (done(latest)) return latest
     if (Date.now() > deadline) {
       throw new TokenRefreshError('another instance did not finish refreshing in time', 504)
@@ -54,8 +54,8 @@ export async function refreshAcrossInstances(
 }
 
 /** The session `id` as the store holds it now; a 401 when it has ended. */
-async function readLatest(app: App, id: string): Promise<SessionData> {
-  const latest = await readStored(app, id)
+async function readLatest(app: App, session: SessionData): Promise<SessionData> {
+  const latest = await readStored(app, session.id, session)
   if (!latest) throw new TokenRefreshError('the session has ended', 401)
   return latest
 }

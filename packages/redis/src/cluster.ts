@@ -1,0 +1,26 @@
+/**
+ * Redis Cluster keys: a cluster hashes a key's `{hash tag}` (or the whole key without one) to one
+ * of 16,384 slots, each served by one shard, and refuses a command whose keys span slots. The
+ * cluster stores tag every key of a user with that user, so that one request's commands (the
+ * session's read and its revocation check) go to one shard, and users spread over all of them.
+ */
+
+/** Whether `client` is node-redis's cluster client (`createCluster`). */
+export function isClusterClient(client: object): boolean {
+  return typeof (client as { getSlotMaster?: unknown }).getSlotMaster === 'function'
+}
+
+/**
+ * The hash tag of user `sub` of issuer `iss`. encodeURIComponent escapes "{", "}" and ":", so
+ * that no user's tag ends early or spells another's.
+ */
+export function userTag(iss: string, sub: string): string {
+  return `{${encodeURIComponent(iss)}:${encodeURIComponent(sub)}}`
+}
+
+/** The `cluster` option of a store: given, or detected from the client. */
+export function clusterOption(value: unknown, client: object): boolean {
+  if (value === undefined) return isClusterClient(client)
+  if (typeof value !== 'boolean') throw new TypeError('"cluster" must be a boolean')
+  return value
+}
