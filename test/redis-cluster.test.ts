@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { harnesses } from './harness/index.js'
 import type { Browser } from './support/browser.js'
 import { signIn } from './support/flow.js'
-import { signOutAtProvider } from './support/provider-logout.js'
+import { providerSid, signOutAtProvider } from './support/provider-logout.js'
 import { type RedisCluster, startRedisCluster } from './support/redis-cluster.js'
 import { CLIENT_ID, startStack } from './support/stack.js'
 
@@ -75,6 +75,43 @@ describe.each(harnesses)('sessions in a Redis Cluster ($name)', (harness) => {
       expect(deliveries).toEqual([{ clientId: CLIENT_ID, ok: true }])
       expect(await status(leaving, b)).toBe(401)
       expect(await status(leaving, a)).toBe(401)
+      expect(await status(bystander, b)).toBe(200)
+    } finally {
+      await stack.close()
+    }
+  })
+})
+
+describe.each(harnesses)('front-channel logout on a Redis Cluster ($name)', (harness) => {
+  it('ends the session at the other instance from iss and sid alone, by the user remembered at login', async () => {
+    const stack = await startStack(harness, {
+      redisUrl: { cluster: cluster.urls.slice(4) },
+      instances: 2,
+    })
+    try {
+      const [a, b] = stack.instances.map((instance) => instance.baseUrl) as [string, string]
+      const browser = stack.browser()
+      await signIn(browser, a, { login: 'front' })
+      const bystander = stack.browser()
+      await signIn(bystander, a, { login: 'bystander' })
+      const sid = await providerSid(stack.provider, browser, CLIENT_ID)
+      expect(await status(browser, b)).toBe(200)
+      // the login remembered whose provider session it is (a front-channel logout names no user)
+      const remembered = `codeflow:revoked:sidmap:${encodeURIComponent(stack.provider.issuer)}:${encodeURIComponent(sid)}`
+      expect(await cluster.cli(await cluster.masterOf(remembered), 'get', remembered)).toBe('front')
+      const url = `${a}/frontchannel-logout?${new URLSearchParams({ iss: stack.provider.issuer, sid })}`
+      const iframe = await browser.request(url, {
+        cookies: false,
+        headers: {
+          'sec-fetch-dest': 'iframe',
+          'sec-fetch-mode': 'navigate',
+          'sec-fetch-site': 'cross-site',
+          accept: 'text/html',
+        },
+      })
+      expect(iframe.status).toBe(200)
+      expect(await status(browser, b)).toBe(401)
+      expect(await status(browser, a)).toBe(401)
       expect(await status(bystander, b)).toBe(200)
     } finally {
       await stack.close()
