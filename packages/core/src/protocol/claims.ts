@@ -1,5 +1,6 @@
 /** What codeflow reads from a JWT whose signature was verified when it was received. */
 import type { UserClaims } from '../session/types.js'
+import { decodeBase64urlText } from './base64url.js'
 
 /** Claims that describe the token rather than the user; left out of `user`. */
 const PROTOCOL_CLAIMS = new Set([
@@ -20,9 +21,8 @@ const PROTOCOL_CLAIMS = new Set([
 /** The payload of a JWT (verified when it was received), as an object. */
 export function jwtPayload(jwt: string): Record<string, unknown> {
   const part = jwt.split('.')[1] ?? ''
-  const base64 = part.replace(/-/g, '+').replace(/_/g, '/')
-  const binary = atob(base64 + '='.repeat((4 - (base64.length % 4)) % 4))
-  const json = new TextDecoder().decode(Uint8Array.from(binary, (c) => c.charCodeAt(0)))
+  const json = decodeBase64urlText(part)
+  if (json === undefined) throw new SyntaxError('a JWT payload is not base64url')
   const payload: unknown = JSON.parse(json)
   return payload !== null && typeof payload === 'object' ? (payload as Record<string, unknown>) : {}
 }
