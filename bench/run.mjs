@@ -3,7 +3,7 @@
 // interleaved rounds; with two CPUs or more and taskset, the app is pinned to one CPU and the load
 // to another, so that they do not take turns on the same one. Medians and ratios go to
 // bench/results/latest.md and latest.json. Flags: --rounds N (5), --duration S (5),
-// --connections C (10), --sessions N (100000: the memory measurement), --flows N (40: logins).
+// --connections C (10), --sessions N (1000000: the memory measurement), --flows N (40: logins).
 import { execFile, execFileSync, fork, spawn } from 'node:child_process'
 import { generateKeyPairSync } from 'node:crypto'
 import { once } from 'node:events'
@@ -25,7 +25,7 @@ const { values: flags } = parseArgs({
     rounds: { type: 'string', default: '5' },
     duration: { type: 'string', default: '5' },
     connections: { type: 'string', default: '10' },
-    sessions: { type: 'string', default: '100000' },
+    sessions: { type: 'string', default: '1000000' },
     flows: { type: 'string', default: '40' },
   },
 })
@@ -532,6 +532,7 @@ async function main() {
     },
     coldPath: {
       usPerColdRead: memory.coldUs,
+      cpuUsPerColdRead: memory.coldCpuUs,
       usPerWarmRead: memory.warmUs,
       cookieBytes: memory.cookieBytes,
     },
@@ -649,10 +650,11 @@ codeflow's own CPU per request (codeflow minus bare, medians): Express ${r.cpuOv
 
 | measurement | value | goal |
 | --- | ---: | --- |
-| full login: app CPU per flow | ${r.login.appCpuMsPerFlow.toFixed(2)} ms | ≤ 5 ms |
+| full login: app CPU per flow | ${r.login.appCpuMsPerFlow.toFixed(2)} ms | ≤ 2 ms |
 | full login: flows/s (sequential, provider included) | ${r.login.flowsPerSecond.toFixed(1)} | |
 | full login with private_key_jwt (ES256), PAR and DPoP: app CPU per flow | ${r.loginFapi.appCpuMsPerFlow.toFixed(2)} ms | beside the plain login's |
-| cold read (unseal of a never-seen ${r.coldPath.cookieBytes}-byte cookie), in-process | ${r.coldPath.usPerColdRead.toFixed(0)} µs | |
+| cold read (unseal of a never-seen ${r.coldPath.cookieBytes}-byte cookie), in-process: main-thread CPU | ${r.coldPath.cpuUsPerColdRead.toFixed(0)} µs | ≤ 50 µs |
+| cold read, wall time (the awaits included) | ${r.coldPath.usPerColdRead.toFixed(0)} µs | |
 | warm read (cache hit), in-process | ${r.coldPath.usPerWarmRead.toFixed(1)} µs | |
 | heap after ${r.memory.sessions} distinct sessions (before: ${r.memory.heapBeforeMiB.toFixed(0)} MiB) | ${r.memory.heapAfterMiB.toFixed(0)} MiB | bounded |
 
