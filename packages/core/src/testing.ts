@@ -8,6 +8,7 @@ import { epoch } from './clock.js'
 import { createWebContext } from './http/context.js'
 import type { SetCookie } from './http/cookies.js'
 import { randomId } from './random.js'
+import { rememberProviderSession } from './session/end.js'
 import type { SessionData } from './session/types.js'
 import { writeSession } from './session/write.js'
 
@@ -32,6 +33,8 @@ export async function mintSessionCookies(
   }
   const session: SessionData = { ...data, id: randomId() }
   const ctx = createWebContext(new Request(app.settings.homeUrl))
+  // as a login does: a logout that names only the provider session finds its user
+  await rememberProviderSession(app, session)
   await writeSession(app, ctx, session)
   return { session, cookies: ctx.cookies }
 }

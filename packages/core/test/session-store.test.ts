@@ -301,6 +301,32 @@ describe('the revocation check beside the store read', () => {
     expect(stores.asked.map((query) => query.sid)).toEqual(['op-session', 'op-session-2'])
   })
 
+  it("gives the store the session's owner, its issuer and user and nothing else", async () => {
+    const owners: unknown[] = []
+    const inner = createMemoryStore()
+    const store: SessionStore = {
+      get: (id, owner) => {
+        owners.push(owner)
+        return inner.get(id)
+      },
+      set: (id, value, ttl, owner) => {
+        owners.push(owner)
+        return inner.set(id, value, ttl)
+      },
+      delete: (id, owner) => {
+        owners.push(owner)
+        return inner.delete(id)
+      },
+    }
+    const auth = testAuth({ session: { store } })
+    const data = sessionData({ iss: settingsOf(auth).issuer.href, id: 'owned-1' })
+    const cookie = await sessionCookie(auth, data)
+    expect((await getSession(auth, context('/', { headers: { cookie } })))?.id).toBe('owned-1')
+    await destroySession(auth, context('/', { headers: { cookie } }))
+    expect(owners).toHaveLength(3)
+    for (const owner of owners) expect(owner).toEqual({ iss: data.iss, sub: 'user-1' })
+  })
+
   it('reads a reference sealed before references carried the query, checking after the read', async () => {
     const stores = gated()
     const auth = testAuth({

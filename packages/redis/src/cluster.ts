@@ -18,6 +18,14 @@ export function userTag(iss: string, sub: string): string {
   return `{${encodeURIComponent(iss)}:${encodeURIComponent(sub)}}`
 }
 
+/** Whether `prefix` has a hash tag of its own (`{…}` with something inside): one slot for all. */
+export function hasHashTag(prefix: string): boolean {
+  const open = prefix.indexOf('{')
+  if (open === -1) return false
+  const close = prefix.indexOf('}', open + 1)
+  return close > open + 1
+}
+
 /** The `cluster` option of a store: given, or detected from the client. */
 export function clusterOption(value: unknown, client: object): boolean {
   if (value === undefined) return isClusterClient(client)

@@ -38,8 +38,11 @@ export function deadline<T>(operation: Promise<T>, ms: number): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     const entry: Pending = { at: performance.now() + ms, ms, reject }
     pending.add(entry)
-    // the operation keeps the process alive, not its deadline
-    timer ??= setInterval(expire, Math.min(DEADLINE_RESOLUTION_MS, ms)).unref()
+    if (timer === undefined) {
+      timer = setInterval(expire, Math.min(DEADLINE_RESOLUTION_MS, ms))
+      // the operation keeps the process alive, not its deadline (where timers are objects)
+      if (typeof timer === 'object') timer.unref?.()
+    }
     operation.then(
       (value) => {
         pending.delete(entry)

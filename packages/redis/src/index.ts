@@ -3,7 +3,7 @@
  * must survive a restart. Values arrive sealed by the core: Redis never sees a token in clear.
  */
 import type { SessionOwner, SessionStore } from '@codeflow/core'
-import { clusterOption, userTag } from './cluster.js'
+import { clusterOption, hasHashTag, userTag } from './cluster.js'
 import { command } from './deadline.js'
 
 /**
@@ -63,28 +63,42 @@ export function createRedisStore(
   if (!Number.isInteger(timeout) || timeout < 1) {
     throw new TypeError('"commandTimeout" must be a positive integer of milliseconds')
   }
-  const cluster = clusterOption(options.cluster, client)
+  // a prefix with a hash tag of its own keeps every key in its one slot: the flat layout
+  const perUser = clusterOption(options.cluster, client) && !hasHashTag(prefix)
   const run = <T>(operation: () => Promise<T>): Promise<T> => command(operation, timeout)
   // one server: `<prefix><id>`, as ever; a cluster: in the owner's slot
   const key = (id: string, owner: SessionOwner | undefined) =>
-    cluster && owner !== undefined ? `${prefix}${userTag(owner.iss, owner.sub)}:${id}` : prefix + id
+    perUser && owner !== undefined ? `${prefix}${userTag(owner.iss, owner.sub)}:${id}` : prefix + id
+  const text = (value: unknown) => (typeof value === 'string' ? value : undefined)
 
   return {
     async get(id, owner) {
-      const value = await run(() => client.get(key(id, owner)))
-      return typeof value === 'string' ? value : undefined
+      const value = text(await run(() => client.get(key(id, owner))))
+      if (value !== undefined || !perUser || owner === undefined) return value
+      // a session written before the cluster layout (`<prefix><id>`), until it is written again
+      return text(await run(() => client.get(prefix + id)))
     },
     async set(id, value, ttl, owner) {
-      await run(() => client.set(key(id, owner), value, { EX: Math.max(1, Math.ceil(ttl)) }))
+      const set = run(() => client.set(key(id, owner), value, { EX: Math.max(1, Math.ceil(ttl)) }))
+      // written in the cluster layout: a copy in the earlier one goes, or a copy of its cookie
+      // would outlive a logout
+      await Promise.all([
+        set,
+        perUser && owner !== undefined ? run(() => client.del(prefix + id)) : undefined,
+      ])
     },
     async delete(id, owner) {
-      await run(() => client.del(key(id, owner)))
+      const deleted = run(() => client.del(key(id, owner)))
+      await Promise.all([
+        deleted,
+        perUser && owner !== undefined ? run(() => client.del(prefix + id)) : undefined,
+      ])
     },
     ...(client.eval
       ? {
           async lock(name: string, ttl: number, owner?: SessionOwner) {
             const key =
-              cluster && owner !== undefined
+              perUser && owner !== undefined
                 ? `${prefix}lock:${userTag(owner.iss, owner.sub)}:${name}`
                 : `${prefix}lock:${name}`
             const token = randomToken()

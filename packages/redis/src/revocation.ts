@@ -1,5 +1,5 @@
 import type { ProviderSession, Revocation, RevocationQuery, RevocationStore } from '@codeflow/core'
-import { clusterOption, userTag } from './cluster.js'
+import { clusterOption, hasHashTag, userTag } from './cluster.js'
 import { command } from './deadline.js'
 
 /**
@@ -51,7 +51,9 @@ export function createRedisRevocationStore(
   if (!Number.isInteger(timeout) || timeout < 1) {
     throw new TypeError('"commandTimeout" must be a positive integer of milliseconds')
   }
-  const cluster = clusterOption(options.cluster, client)
+  // a prefix with a hash tag of its own (`{codeflow}:revoked:`) keeps every key in its one slot:
+  // the flat layout, as before the per-user one
+  const cluster = clusterOption(options.cluster, client) && !hasHashTag(prefix)
   const run = <T>(operation: () => Promise<T>): Promise<T> => command(operation, timeout)
   const seconds = (ttl: number) => Math.max(1, Math.ceil(ttl))
   // encodeURIComponent escapes ":", "{" and "}": no issuer and id pair spells another's key, and

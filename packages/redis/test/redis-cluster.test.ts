@@ -68,6 +68,34 @@ describe('the stores on a real Redis Cluster (three masters, a replica each)', (
     expect(await store.get('session-1', owner)).toBeUndefined()
   })
 
+  it('reads a session written before the cluster layout, and leaves no copy of it behind', async () => {
+    const store = createRedisStore(client, { prefix: 'c5:' })
+    const owner = { iss: ISS, sub: 'user-5' }
+    // what an earlier version wrote: `<prefix><id>`, no hash tag
+    await client.set('c5:session-5', 'earlier', { EX: 60 })
+    expect(await store.get('session-5')).toBe('earlier')
+    expect(await store.get('session-5', owner)).toBe('earlier')
+    // written again (a touch, a refresh): in the user's slot, and the earlier copy is gone
+    await store.set('session-5', 'now', 60, owner)
+    expect(await client.get('c5:session-5')).toBeNull()
+    expect(await store.get('session-5', owner)).toBe('now')
+    // a logout deletes both
+    await client.set('c5:session-6', 'earlier', { EX: 60 })
+    await store.delete('session-6', { iss: ISS, sub: 'user-6' })
+    expect(await client.get('c5:session-6')).toBeNull()
+  })
+
+  it('keeps the flat layout under a prefix with a hash tag of its own', async () => {
+    const store = createRedisStore(client, { prefix: '{app}:s:' })
+    await store.set('session-7', 'sealed', 60, { iss: ISS, sub: 'user-7' })
+    expect(await client.get('{app}:s:session-7')).toBe('sealed')
+    const revocations = createRedisRevocationStore(client, { prefix: '{app}:r:' })
+    expect(revocations.remember).toBeUndefined()
+    await revocations.revoke({ iss: ISS, sid: 'op-9' }, 60)
+    expect(await client.get(`{app}:r:sid:${encodeURIComponent(ISS)}:op-9`)).toBe('1')
+    expect(await revocations.isRevoked(query({ sid: 'op-9' }))).toBe(true)
+  })
+
   it('spreads users over the shards', async () => {
     const store = createRedisStore(client, { prefix: 'c2:' })
     for (let i = 0; i < 30; i++) {

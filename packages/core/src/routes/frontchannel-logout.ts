@@ -42,11 +42,14 @@ const frontchannelLogout: RouteHandler = async (app, ctx) => {
   if (ctx.method === 'GET') {
     // read before the revocation, which would make it read as anonymous
     const current = await readSession(app, ctx)
+    const ours = current?.sid === providerSession && current.iss === issuer
     await app.revocations.revoke(
-      { iss: issuer, sid: providerSession },
+      // the user, when this browser's session is of that provider session (a cluster store
+      // keeps each user's revocations in the user's slot)
+      { iss: issuer, sid: providerSession, ...(ours ? { user: current.sub } : {}) },
       settings.absoluteDuration + settings.clockTolerance,
     )
-    if (current?.sid === providerSession && current.iss === issuer) {
+    if (ours) {
       // the revocation of its provider session (above) ends every copy of it
       await endSession(app, ctx, 'dropped')
     }

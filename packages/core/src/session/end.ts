@@ -4,6 +4,7 @@
  */
 import { type App, type Auth, appOf } from '../auth.js'
 import { epoch } from '../clock.js'
+import { AuthError, SessionStoreError } from '../errors.js'
 import type { HttpContext } from '../http/context.js'
 import { requestState } from '../http/jar.js'
 import { UNREAD } from '../http/request-state.js'
@@ -11,6 +12,7 @@ import { chain, type MaybePromise, promised } from '../maybe.js'
 import type { CachedSeal } from './cache.js'
 import { referenceQuery } from './revoked.js'
 import { unsealSession } from './sealed.js'
+import { ownerOf } from './store.js'
 import type { SessionData } from './types.js'
 import { isSessionData, viewOf } from './view.js'
 import { writeSession } from './write.js'
@@ -52,14 +54,27 @@ export function endSession(app: App, ctx: HttpContext, how: SessionEnd): Promise
 export async function replaceSession(app: App, ctx: HttpContext, data: SessionData): Promise<void> {
   const previous = app.cookies.session(ctx)
   if (previous !== undefined) await endSealed(app, previous, 'dropped')
-  const { remember } = app.revocations
-  if (remember !== undefined && typeof data.sid === 'string') {
-    // for as long as the session may live: a logout by its `sid` alone can find its user
-    const { settings } = app
-    const ttl = settings.absoluteDuration + settings.clockTolerance
-    await remember.call(app.revocations, { iss: data.iss, sid: data.sid, sub: data.sub }, ttl)
-  }
+  await rememberProviderSession(app, data)
   await writeSession(app, ctx, data)
+}
+
+/**
+ * Tells the revocation store (when it listens: `remember`) whose provider session `data.sid` is,
+ * for as long as the session may live, before the session is written: a logout that names the
+ * `sid` alone can then find its user. A store that fails is a 503 (no session is written).
+ */
+export async function rememberProviderSession(app: App, data: SessionData): Promise<void> {
+  const { revocations, settings } = app
+  if (revocations.remember === undefined || typeof data.sid !== 'string') return
+  const ttl = settings.absoluteDuration + settings.clockTolerance
+  try {
+    await revocations.remember({ iss: data.iss, sid: data.sid, sub: data.sub }, ttl)
+  } catch (error) {
+    if (error instanceof AuthError) throw error
+    throw new SessionStoreError('the revocation store is unavailable, try again shortly', {
+      cause: error,
+    })
+  }
 }
 
 /** Ends the server-side life of the session whose cookie value is `value`. */
@@ -75,7 +90,8 @@ async function endServerSide(app: App, cookie: CachedSeal, how: SessionEnd): Pro
   const { payload } = cookie
   if (settings.store) {
     if (typeof payload.ref === 'string') {
-      await settings.store.delete(payload.ref, referenceQuery(app, payload))
+      const query = referenceQuery(app, payload)
+      await settings.store.delete(payload.ref, query && ownerOf(query))
     }
     return
   }

@@ -17,6 +17,7 @@ import { UNREAD } from '../http/request-state.js'
 import { chain, type MaybePromise, promised } from '../maybe.js'
 import { isRevoked, sameQuery } from './revoked.js'
 import { openSession, type Sealed } from './sealed.js'
+import { ownerOf } from './store.js'
 import type { Session, SessionData } from './types.js'
 import { isSessionData, type SessionView, sessionEnd, touchInterval, viewOf } from './view.js'
 import { touchSession } from './write.js'
@@ -121,7 +122,7 @@ function ofThisProvider(app: App, ctx: HttpContext, data: SessionData): boolean 
 /** An ended session: `undefined`, once its data is deleted from a server-side store. */
 function ended(app: App, data: SessionData): MaybePromise<undefined> {
   const { store } = app.settings
-  return store ? store.delete(data.id, data).then(() => undefined) : undefined
+  return store ? store.delete(data.id, ownerOf(data)).then(() => undefined) : undefined
 }
 
 /**

@@ -10,6 +10,7 @@ import { unseal } from '../seal/seal.js'
 import type { CachedSeal } from './cache.js'
 import { unpackSession } from './compact.js'
 import { type EarlyCheck, isRevoked, referenceQuery } from './revoked.js'
+import { ownerOf } from './store.js'
 
 /** A verified session payload and whether a retired (older) password sealed it. */
 export interface Sealed {
@@ -95,7 +96,7 @@ async function fromStore(
     early = { query, revoked }
   }
   // a store failure is a 503 (SessionStoreError), never a silent anonymous request
-  const stored = await app.settings.store?.get(ref, query)
+  const stored = await app.settings.store?.get(ref, query && ownerOf(query))
   if (stored === undefined) {
     rejected('not in the store (ended or expired)')
     return undefined

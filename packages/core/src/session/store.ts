@@ -15,6 +15,11 @@ export interface SessionOwner {
   readonly sub: string
 }
 
+/** The owner of `session`: its issuer and user, and nothing else of it (never a token). */
+export function ownerOf(session: { readonly iss: string; readonly sub: string }): SessionOwner {
+  return { iss: session.iss, sub: session.sub }
+}
+
 /** A key-value store with expiry, for sealed session values. Every duration is in seconds. */
 export interface SessionStore {
   /** the value stored under `id`, or `undefined` when there is none (or it expired) */

@@ -5,7 +5,7 @@
 import type { App } from '../auth.js'
 import { seal, unseal } from '../seal/seal.js'
 import { packSession, unpackSession } from './compact.js'
-import type { SessionOwner } from './store.js'
+import { ownerOf, type SessionOwner } from './store.js'
 import type { SessionData } from './types.js'
 import { claimsOf, isSessionData } from './view.js'
 import { lifetime } from './write.js'
@@ -37,6 +37,6 @@ export async function writeStored(app: App, data: SessionData): Promise<void> {
     data.id,
     await seal('session', await packSession(data), sealKeys.session, ttl),
     ttl,
-    data,
+    ownerOf(data),
   )
 }

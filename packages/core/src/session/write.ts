@@ -11,6 +11,7 @@ import { requestState } from '../http/jar.js'
 import { UNREAD } from '../http/request-state.js'
 import { seal } from '../seal/seal.js'
 import { packSession } from './compact.js'
+import { ownerOf } from './store.js'
 import type { SessionData, UserClaims } from './types.js'
 import { claimsOf, sessionEnd } from './view.js'
 
@@ -108,7 +109,7 @@ async function sealInto(
   if (settings.store) {
     const sealed = await seal('session', await packSession(data), settings.sealKeys.session, ttl)
     app.sessions.set(sealed, asUnsealed({ ...data }), settings.sealKeys.session)
-    await settings.store.set(data.id, sealed, ttl, data)
+    await settings.store.set(data.id, sealed, ttl, ownerOf(data))
     // with what the revocation store is asked about the session, so that the read asks it beside
     // the store's read (one round trip); short names, and the app's own issuer left out: this
     // cookie comes with every request

@@ -5,6 +5,7 @@
  */
 import type { App } from '../auth.js'
 import { TokenRefreshError } from '../errors.js'
+import { ownerOf } from '../session/store.js'
 import { readStored, writeStored } from '../session/stored.js'
 import type { SessionData } from '../session/types.js'
 import { refreshAtProvider, type Target } from './grant.js'
@@ -31,7 +32,7 @@ export async function refreshAcrossInstances(
   const holdMs = httpTimeout * 3 + 1000
   const deadline = Date.now() + holdMs
   for (;;) {
-    const release = await store.lock(`refresh:${session.id}`, holdMs / 1000, session)
+    const release = await store.lock(`refresh:${session.id}`, holdMs / 1000, ownerOf(session))
     if (release) {
       try {
         const latest = await readLatest(app, session)
@@ -55,7 +56,7 @@ export async function refreshAcrossInstances(
 
 /** The session `id` as the store holds it now; a 401 when it has ended. */
 async function readLatest(app: App, session: SessionData): Promise<SessionData> {
-  const latest = await readStored(app, session.id, session)
+  const latest = await readStored(app, session.id, ownerOf(session))
   if (!latest) throw new TokenRefreshError('the session has ended', 401)
   return latest
 }
