@@ -44,6 +44,10 @@ describe('base64url text', () => {
   it('makes a malformed ID token payload throw, as before', () => {
     expect(() => jwtPayload('a.b+c.d')).toThrow()
     expect(jwtPayload(`x.${encodeBase64urlText('{"sub":"a"}')}.y`)).toEqual({ sub: 'a' })
+    // a verified token with padding (a provider that pads, a verifier that took it) still reads
+    const padded = Buffer.from('{"sub":"abc"}').toString('base64')
+    expect(padded.endsWith('=')).toBe(true)
+    expect(jwtPayload(`x.${padded}.y`)).toEqual({ sub: 'abc' })
   })
 })
 

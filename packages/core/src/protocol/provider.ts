@@ -106,7 +106,7 @@ const nodeCrypto = builtin<typeof NodeCrypto>('node:crypto')
  */
 export async function pkceChallenge(verifier: string): Promise<string> {
   if (nodeCrypto)
-    return nodeCrypto.createHash('sha256').update(verifier, 'ascii').digest('base64url')
+    return nodeCrypto.createHash('sha256').update(verifier, 'utf8').digest('base64url')
   return client.calculatePKCECodeChallenge(verifier)
 }
 
