@@ -259,6 +259,7 @@ async function main() {
     'express-redis',
     'koa',
     'koa-redis',
+    'koa-app',
     'next',
     'express-fapi',
     'express-dpop',
@@ -301,6 +302,7 @@ async function main() {
     },
     koa: { scenario: 'koa-codeflow', port: ports.koa, env: env('koa') },
     'koa-redis': { scenario: 'koa-redis', port: ports['koa-redis'], env: env('koa-redis') },
+    'koa-app': { scenario: 'koa-app-codeflow', port: ports['koa-app'], env: env('koa-app') },
     'express-dpop': {
       scenario: 'express-dpop',
       port: ports['express-dpop'],
@@ -315,11 +317,12 @@ async function main() {
   const startApp = (name) => startServer(apps[name].scenario, apps[name].port, apps[name].env)
 
   log('starting the apps')
-  const [express, expressRedis, koa, koaRedis, expressDpop, next] = await Promise.all([
+  const [express, expressRedis, koa, koaRedis, koaApp, expressDpop, next] = await Promise.all([
     startApp('express'),
     startApp('express-redis'),
     startApp('koa'),
     startApp('koa-redis'),
+    startApp('koa-app'),
     startApp('express-dpop'),
     startNext(ports.next, {
       OIDC_ISSUER: provider.issuer,
@@ -335,13 +338,14 @@ async function main() {
     'express-redis': await login(expressRedis.url),
     koa: await login(koa.url),
     'koa-redis': await login(koaRedis.url),
+    'koa-app': await login(koaApp.url),
     'express-dpop': await login(expressDpop.url),
     next: await login(next.url),
   }
   const me = await fetch(`${express.url}/api/me`, { headers: { cookie: cookies.express } })
   if (!me.ok) throw new Error(`/api/me answered ${me.status}`)
   const claimsText = await me.text()
-  await Promise.all([express, expressRedis, koa, koaRedis, expressDpop].map(stopServer))
+  await Promise.all([express, expressRedis, koa, koaRedis, koaApp, expressDpop].map(stopServer))
 
   // express-openid-connect's own cookie (its appSession JWE, made by its own crypto module) for
   // the same tokens as the codeflow session
@@ -351,6 +355,7 @@ async function main() {
   const bareEnv = { BENCH_CLAIMS: claimsText }
   apps['express-bare'] = { scenario: 'express-bare', port: await freePort(), env: bareEnv }
   apps['koa-bare'] = { scenario: 'koa-bare', port: await freePort(), env: bareEnv }
+  apps['koa-app-bare'] = { scenario: 'koa-app-bare', port: await freePort(), env: bareEnv }
   apps.eoc = {
     scenario: 'express-eoc',
     port: await freePort(),
@@ -378,6 +383,9 @@ async function main() {
     },
     { name: 'koa bare', app: 'koa-bare', path: '/api/me', cookie: cookies.koa },
     { name: 'koa codeflow', app: 'koa', path: '/api/me', cookie: cookies.koa },
+    // the example's shape (router, error handling), with and without codeflow
+    { name: 'koa app bare', app: 'koa-app-bare', path: '/api/me', cookie: cookies['koa-app'] },
+    { name: 'koa app codeflow', app: 'koa-app', path: '/api/me', cookie: cookies['koa-app'] },
     {
       name: 'koa codeflow redis',
       app: 'koa-redis',
@@ -505,6 +513,7 @@ async function main() {
       expressOpenidConnectVsBare: perRoundRatios('express express-openid-connect', 'express bare'),
       expressRedisVsBare: perRoundRatios('express codeflow redis', 'express bare'),
       koaRedisVsBare: perRoundRatios('koa codeflow redis', 'koa bare'),
+      koaAppCodeflowVsBare: perRoundRatios('koa app codeflow', 'koa app bare'),
       expressDpopVsBearer: perRoundRatios('express codeflow dpop', 'express codeflow'),
     },
     ratios: {
@@ -518,6 +527,7 @@ async function main() {
       expressOpenidConnectVsBare: ratio('express express-openid-connect', 'express bare'),
       expressRedisVsBare: ratio('express codeflow redis', 'express bare'),
       koaRedisVsBare: ratio('koa codeflow redis', 'koa bare'),
+      koaAppCodeflowVsBare: ratio('koa app codeflow', 'koa app bare'),
       expressDpopVsBearer: ratio('express codeflow dpop', 'express codeflow'),
     },
     cpuOverheadMicroseconds: {
@@ -623,6 +633,11 @@ function markdown(r) {
       '≥ 0.8×',
     ],
     ['koaRedisVsBare', 'Koa: codeflow with Redis sessions and revocations / bare', '≥ 0.8×'],
+    [
+      'koaAppCodeflowVsBare',
+      'Koa, an app like examples/koa (router, error handling): with codeflow / without',
+      '≥ 0.9×',
+    ],
     [
       'expressDpopVsBearer',
       'Express: codeflow with DPoP sessions / with Bearer sessions',

@@ -103,6 +103,9 @@ async function expressApp() {
 async function koaApp() {
   const { default: Koa } = await import('koa')
   const app = new Koa()
+  if (scenario === 'koa-app-bare' || scenario === 'koa-app-codeflow') {
+    return koaExampleApp(app, scenario === 'koa-app-codeflow')
+  }
   if (scenario === 'koa-bare') {
     app.use((ctx) => {
       if (ctx.path === '/api/me') ctx.body = claims
@@ -120,6 +123,44 @@ async function koaApp() {
       ctx.body = ctx.state.auth.user
     })
   })
+  return app
+}
+
+/**
+ * An app shaped like examples/koa, as a user builds it: @koa/router, a last-resort error
+ * middleware and an error-rendering one, the route's guard before its handler, the handler
+ * setting Cache-Control; with codeflow, or with the same layers doing nothing in its place.
+ */
+async function koaExampleApp(app, withCodeflow) {
+  const { default: Router } = await import('@koa/router')
+  const codeflow = withCodeflow ? await import('@codeflow/koa') : undefined
+  const router = new Router()
+  const guard = codeflow
+    ? codeflow.requireAuth({ unauthenticated: 'json' })
+    : (_ctx, next) => next()
+  router.get('/api/me', guard, (ctx) => {
+    ctx.set('Cache-Control', 'no-store')
+    ctx.body = codeflow ? ctx.state.auth.user : claims
+  })
+  app.use(async (ctx, next) => {
+    try {
+      await next()
+    } catch (error) {
+      console.error(error)
+      ctx.status = 500
+      ctx.type = 'html'
+      ctx.body = '<!doctype html><title>Error</title><p>Something went wrong.</p>'
+    }
+  })
+  app.use(
+    codeflow
+      ? codeflow.authErrorHandler()
+      : async (_ctx, next) => {
+          await next()
+        },
+  )
+  if (codeflow) app.use(codeflow.auth(authOptions))
+  app.use(router.routes())
   return app
 }
 
