@@ -11,13 +11,11 @@
 // thread), and the wall time; then the same for each stage alone, on the same cookies. The median
 // of `rounds` rounds, each over fresh cookies. With --cpu-prof, the reads of the last round are
 // profiled (node:inspector) and summed by function.
-import { randomBytes } from 'node:crypto'
 import { Session } from 'node:inspector/promises'
 import { dirname, join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
-import { createAuth } from '@codeflow/core'
-import { authenticate, createNodeContext } from '@codeflow/core/adapter'
+import { auth, benchSession, read } from './session.mjs'
 
 const { values: flags } = parseArgs({
   options: {
@@ -37,74 +35,14 @@ const { packSession, unpackSession } = await module('dist/session/compact.js')
 const { claimsOf } = await module('dist/session/view.js')
 const nodeCrypto = await import('node:crypto')
 
-const SECRET = 'a-benchmark-secret-of-at-least-32-characters'
-const ISSUER = 'http://127.0.0.1:9'
-const auth = createAuth({
-  issuer: ISSUER,
-  clientId: 'bench',
-  clientSecret: 'bench-secret',
-  baseUrl: 'http://127.0.0.1:3000',
-  secret: SECRET,
-  allowInsecureRequests: true,
-})
 const keys = { ...appOf(auth).settings.sealKeys.session }
-const b64 = (value) => Buffer.from(JSON.stringify(value)).toString('base64url')
-const now = () => Math.floor(Date.now() / 1000)
-
-/** bench/inprocess.mjs's session: ID, access and refresh tokens, ~300 B of claims. */
-function session(n) {
-  const t = now()
-  const sub = `user-${n}`
-  const claims = {
-    iss: ISSUER,
-    sub,
-    aud: 'bench',
-    iat: t,
-    exp: t + 3600,
-    sid: `sid-${n}`,
-    name: 'Alice Example',
-    email: 'alice@example.com',
-    email_verified: true,
-    org: 'Example Organisation',
-    roles: ['reader', 'writer', 'reviewer'],
-    department: 'Research and Development',
-    locale: 'en-GB',
-    zoneinfo: 'Europe/London',
-    picture: 'https://example.com/avatars/alice-example-profile.png',
-  }
-  const sig = randomBytes(256).toString('base64url')
-  return {
-    id: randomBytes(16).toString('base64url'),
-    iss: ISSUER,
-    sub,
-    sid: `sid-${n}`,
-    idToken: `${b64({ alg: 'RS256', kid: 'k1' })}.${b64(claims)}.${sig}`,
-    accessToken: `${b64({ alg: 'RS256', typ: 'at+jwt' })}.${b64({ ...claims, scope: 'openid profile email', client_id: 'bench', jti: randomBytes(16).toString('hex') })}.${sig}`,
-    tokenType: 'bearer',
-    expiresAt: t + 3600,
-    refreshToken: randomBytes(32).toString('base64url'),
-    scope: 'openid profile email offline_access',
-    createdAt: t,
-    updatedAt: t,
-  }
-}
+const session = benchSession
 
 const kinds = {
   /** as bench/inprocess.mjs: iron-session's sealData, the payload as it is */
   'iron-session': (n) => sealData({ ...session(n), k: 'session' }, { password: keys, ttl: 86_400 }),
   /** as a login: codeflow's seal of the packed session */
   codeflow: async (n) => seal('session', await packSession(session(n)), keys, 86_400),
-}
-
-function context(header) {
-  const req = { method: 'GET', url: '/api/me', headers: { cookie: header } }
-  const res = { headersSent: false, getHeader: () => undefined, setHeader: () => undefined }
-  return createNodeContext(req, res, 'http://127.0.0.1:3000')
-}
-
-async function read(header) {
-  const session = (await authenticate(auth, context(header))).auth?.session
-  if (!session) throw new Error('the benchmark session did not read back')
 }
 
 /** µs per call of `run` over `values`: main thread CPU, every thread's CPU, wall. */

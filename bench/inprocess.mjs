@@ -1,11 +1,9 @@
 // In-process measurements, in a fresh process (`node --expose-gc bench/inprocess.mjs SESSIONS`):
 // the cold path (a session read of a never-seen cookie: one unseal), the warm path (the same
 // cookies again: cache hits), and the heap after SESSIONS distinct sessions were read.
-import { randomBytes } from 'node:crypto'
 import { dirname, join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
-import { createAuth } from '@codeflow/core'
-import { authenticate, createNodeContext } from '@codeflow/core/adapter'
+import { auth, benchSession, read } from './session.mjs'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const { sealData } = await import(
@@ -18,85 +16,21 @@ const { appOf } = await import(pathToFileURL(join(root, 'packages/core/dist/auth
 const { seal } = await import(pathToFileURL(join(root, 'packages/core/dist/seal/seal.js')).href)
 
 const sessions = Number(process.argv[2] ?? 100_000)
-const SECRET = 'a-benchmark-secret-of-at-least-32-characters'
-const ISSUER = 'http://127.0.0.1:9'
-const auth = createAuth({
-  issuer: ISSUER,
-  clientId: 'bench',
-  clientSecret: 'bench-secret',
-  baseUrl: 'http://127.0.0.1:3000',
-  secret: SECRET,
-  allowInsecureRequests: true,
-})
 // the session cookie's name on http (codeflow's default)
 const name = 'codeflow'
 // a session is sealed with the session's own key (one key per purpose, derived from the secret)
 const sessionKeys = { ...appOf(auth).settings.sealKeys.session }
-
-const b64 = (value) => Buffer.from(JSON.stringify(value)).toString('base64url')
-const now = () => Math.floor(Date.now() / 1000)
 
 /**
  * A session the size of the HTTP benchmarks' (ID, access and refresh tokens, ~300 B of claims),
  * sealed by iron-session's sealData (`fast`: by the core's seal, the same format).
  */
 async function cookie(n, fast = false) {
-  const t = now()
-  const sub = `user-${n}`
-  const claims = {
-    iss: ISSUER,
-    sub,
-    aud: 'bench',
-    iat: t,
-    exp: t + 3600,
-    sid: `sid-${n}`,
-    name: 'Alice Example',
-    email: 'alice@example.com',
-    email_verified: true,
-    org: 'Example Organisation',
-    roles: ['reader', 'writer', 'reviewer'],
-    department: 'Research and Development',
-    locale: 'en-GB',
-    zoneinfo: 'Europe/London',
-    picture: 'https://example.com/avatars/alice-example-profile.png',
-  }
-  const sig = randomBytes(256).toString('base64url')
-  const idToken = `${b64({ alg: 'RS256', kid: 'k1' })}.${b64(claims)}.${sig}`
-  const accessToken = `${b64({ alg: 'RS256', typ: 'at+jwt' })}.${b64({ ...claims, scope: 'openid profile email', client_id: 'bench', jti: randomBytes(16).toString('hex') })}.${sig}`
-  const data = {
-    id: randomBytes(16).toString('base64url'),
-    iss: ISSUER,
-    sub,
-    sid: `sid-${n}`,
-    idToken,
-    accessToken,
-    tokenType: 'bearer',
-    expiresAt: t + 3600,
-    refreshToken: randomBytes(32).toString('base64url'),
-    scope: 'openid profile email offline_access',
-    createdAt: t,
-    updatedAt: t,
-    k: 'session',
-  }
+  const data = { ...benchSession(n), k: 'session' }
   const value = fast
     ? await seal('session', data, sessionKeys, 86_400)
     : await sealData(data, { password: sessionKeys, ttl: 86_400 })
   return `${name}=${value}`
-}
-
-/** The context Express and Koa build, over the least of a Node request that a session read uses. */
-function context(header) {
-  const req = { method: 'GET', url: '/api/me', headers: { cookie: header } }
-  // the least of a response that a session read uses (Vary: Cookie)
-  const res = { headersSent: false, getHeader: () => undefined, setHeader: () => undefined }
-  return createNodeContext(req, res, 'http://127.0.0.1:3000')
-}
-
-async function read(header) {
-  // what the adapters call: at once on a cache hit
-  const session = (await authenticate(auth, context(header))).auth?.session
-  if (!session) throw new Error('the benchmark session did not read back')
-  return session
 }
 
 // cold and warm paths, on 2,000 distinct cookies

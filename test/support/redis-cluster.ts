@@ -5,12 +5,13 @@
  * TAKEOVER` on a replica), and the nodes' own failure detection is slow on purpose
  * (`cluster-node-timeout`), so that nothing in a test depends on how fast this machine is.
  */
-import { type ChildProcess, execFile, spawn } from 'node:child_process'
+import { type ChildProcess, execFile } from 'node:child_process'
 import { once } from 'node:events'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
+import { spawnRedis } from './redis.js'
 import { freePort } from './stack.js'
 
 const run = promisify(execFile)
@@ -54,51 +55,25 @@ async function startNode(nodeTimeout: number): Promise<Started> {
   const port = await freePort()
   const busPort = await freePort()
   const dir = await mkdtemp(join(tmpdir(), 'codeflow-redis-cluster-'))
-  const child = spawn(
-    'redis-server',
-    [
-      '--port',
-      String(port),
-      '--bind',
-      '127.0.0.1',
-      '--cluster-enabled',
-      'yes',
-      '--cluster-port',
-      String(busPort),
-      '--cluster-config-file',
-      join(dir, 'nodes.conf'),
-      '--cluster-node-timeout',
-      String(nodeTimeout),
-      '--save',
-      '',
-      '--appendonly',
-      'no',
-      '--dir',
-      dir,
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  )
-  let output = ''
-  const collect = (chunk: Buffer) => {
-    output += chunk.toString()
-  }
-  child.stdout?.on('data', collect)
-  child.stderr?.on('data', collect)
-  const spawned = await Promise.race([
-    once(child, 'spawn').then(() => true),
-    once(child, 'error').then(() => false),
-  ])
-  if (!spawned || child.pid === undefined) {
-    throw new Error('redis-server is not installed: run `apt-get install -y redis-server`')
-  }
-  const deadline = Date.now() + 10_000
-  while (!/Ready to accept connections/.test(output)) {
-    if (child.exitCode !== null || Date.now() > deadline) {
-      child.kill('SIGKILL')
-      throw new Error(`redis-server (cluster node) did not start:\n${output}`)
-    }
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  }
+  const child = await spawnRedis([
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--cluster-enabled',
+    'yes',
+    '--cluster-port',
+    String(busPort),
+    '--cluster-config-file',
+    join(dir, 'nodes.conf'),
+    '--cluster-node-timeout',
+    String(nodeTimeout),
+    '--dir',
+    dir,
+  ]).catch(async (error: unknown) => {
+    await rm(dir, { recursive: true, force: true })
+    throw error
+  })
   return { port, child, dir }
 }
 

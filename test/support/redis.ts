@@ -18,26 +18,15 @@ export interface RedisServer {
   stop(): Promise<void>
 }
 
-/** Starts redis-server; fails with a clear message when it is not installed. */
-export async function startRedis(): Promise<RedisServer> {
-  const port = await freePort()
-  const dir = await mkdtemp(join(tmpdir(), 'codeflow-redis-'))
-  const child: ChildProcess = spawn(
-    'redis-server',
-    [
-      '--port',
-      String(port),
-      '--bind',
-      '127.0.0.1',
-      '--save',
-      '',
-      '--appendonly',
-      'no',
-      '--dir',
-      dir,
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  )
+/**
+ * Spawns `redis-server <args>` without persistence and waits until it accepts connections; fails
+ * with a clear message when redis-server is not installed, and with its output when it does not
+ * start (it is killed then).
+ */
+export async function spawnRedis(args: readonly string[]): Promise<ChildProcess & { pid: number }> {
+  const child: ChildProcess = spawn('redis-server', [...args, '--save', '', '--appendonly', 'no'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
   let output = ''
   const collect = (chunk: Buffer) => {
     output += chunk.toString()
@@ -59,6 +48,14 @@ export async function startRedis(): Promise<RedisServer> {
     }
     await new Promise((resolve) => setTimeout(resolve, 20))
   }
+  return child as ChildProcess & { pid: number }
+}
+
+/** Starts redis-server; fails with a clear message when it is not installed. */
+export async function startRedis(): Promise<RedisServer> {
+  const port = await freePort()
+  const dir = await mkdtemp(join(tmpdir(), 'codeflow-redis-'))
+  const child = await spawnRedis(['--port', String(port), '--bind', '127.0.0.1', '--dir', dir])
   const pid = child.pid
   return {
     url: `redis://127.0.0.1:${port}`,
