@@ -3,6 +3,7 @@
 //   node bench/profile.mjs express-codeflow                 # load /api/me: req/s, app CPU µs/request
 //   node bench/profile.mjs express-codeflow --logins 200    # sequential logins: app CPU ms/login
 //   node bench/profile.mjs koa-codeflow --cpu-prof          # the same under `node --cpu-prof`
+//   node bench/profile.mjs express-redis                    # starts a redis-server for it
 //   node bench/profile.mjs koa-codeflow --node-flags=--trace-gc   # the app's output on stderr
 //
 // Starts the dev provider, the scenario (pinned to the last CPU when taskset is there), signs in,
@@ -16,6 +17,7 @@ import { parseArgs } from 'node:util'
 import { startDevProvider } from '@codeflow/dev-provider'
 import autocannon from 'autocannon'
 import { login } from './login.mjs'
+import { startRedis } from './redis.mjs'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const { values: flags, positionals } = parseArgs({
@@ -51,6 +53,8 @@ const provider = await startDevProvider({
   ],
   claims: { org: 'Example Organisation', roles: ['reader', 'writer', 'reviewer'] },
 })
+// the -redis scenarios keep their sessions and revocations in a redis-server of their own
+const redis = scenario.endsWith('-redis') ? await startRedis({ pinned }) : undefined
 const execArgv = [
   ...(flags['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${join(here, 'results')}`] : []),
   ...flags['node-flags'].split(' ').filter(Boolean),
@@ -70,6 +74,7 @@ const child = fork(join(here, 'server.mjs'), [scenario], {
     BENCH_CLIENT_ID: 'profile',
     BENCH_CLIENT_SECRET: 'profile-secret',
     BENCH_SECRET: secret,
+    ...(redis ? { BENCH_REDIS_URL: redis.url } : {}),
     BENCH_CLAIMS: JSON.stringify({ sub: 'alice', name: 'Alice', org: 'Example Organisation' }),
   },
   stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
@@ -124,6 +129,7 @@ try {
   child.kill('SIGINT')
   await new Promise((resolve) => child.once('exit', resolve))
   await provider.close()
+  redis?.stop()
 }
 
 async function load() {

@@ -7,15 +7,16 @@
 import { execFile, execFileSync, fork, spawn } from 'node:child_process'
 import { generateKeyPairSync } from 'node:crypto'
 import { once } from 'node:events'
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
-import { cpus, tmpdir } from 'node:os'
+import { cpus } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
 import { startDevProvider } from '@codeflow/dev-provider'
 import autocannon from 'autocannon'
 import { login } from './login.mjs'
+import { startRedis } from './redis.mjs'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const root = join(here, '..')
@@ -85,43 +86,6 @@ async function waitFor(check, what, ms = 30_000) {
     if (Date.now() > deadline) throw new Error(`${what} did not start`)
     await new Promise((resolve) => setTimeout(resolve, 50))
   }
-}
-
-async function startRedis() {
-  const port = await freePort()
-  const dir = mkdtempSync(join(tmpdir(), 'codeflow-bench-redis-'))
-  // on the load generator's CPU, as a Redis on its own machine would be: not on the app's
-  const server = ['redis-server']
-  const child = spawn(
-    pinned ? 'taskset' : server[0],
-    [
-      ...(pinned ? ['-c', '0', ...server] : []),
-      '--port',
-      String(port),
-      '--bind',
-      '127.0.0.1',
-      '--save',
-      '',
-      '--appendonly',
-      'no',
-      '--dir',
-      dir,
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  )
-  let output = ''
-  child.stdout.on('data', (chunk) => {
-    output += chunk
-  })
-  const [spawned] = await Promise.race([
-    once(child, 'spawn').then(() => [true]),
-    once(child, 'error').then(() => [false]),
-  ])
-  if (!spawned) throw new Error('redis-server is not installed: apt-get install -y redis-server')
-  children.push(child)
-  cleanups.push(() => rmSync(dir, { recursive: true, force: true }))
-  await waitFor(async () => /Ready to accept connections/.test(output), 'redis-server', 10_000)
-  return `redis://127.0.0.1:${port}`
 }
 
 /** Starts `bench/server.mjs <scenario>` on a free port and waits for it. */
@@ -280,7 +244,9 @@ async function main() {
   }))
   const provider = await startDevProvider({ clients, claims: EXTRA_CLAIMS })
   cleanups.push(() => provider.close())
-  const redisUrl = await startRedis()
+  const redis = await startRedis({ pinned })
+  cleanups.push(redis.stop)
+  const redisUrl = redis.url
   const env = (n) => ({
     BENCH_ISSUER: provider.issuer,
     BENCH_CLIENT_ID: `bench-${n}`,

@@ -4,7 +4,7 @@
  */
 import type { SessionOwner, SessionStore } from '@codeflow/core'
 import { clusterOption, hasHashTag, userTag } from './cluster.js'
-import { command } from './deadline.js'
+import { commandRunner } from './deadline.js'
 
 /**
  * The few commands the store needs, as node-redis (v5, v6) offers them: a client
@@ -65,7 +65,7 @@ export function createRedisStore(
   }
   // a prefix with a hash tag of its own keeps every key in its one slot: the flat layout
   const perUser = clusterOption(options.cluster, client) && !hasHashTag(prefix)
-  const run = <T>(operation: () => Promise<T>): Promise<T> => command(operation, timeout)
+  const run = commandRunner(client, timeout)
   // one server: `<prefix><id>`, as ever; a cluster: in the owner's slot
   const key = (id: string, owner: SessionOwner | undefined) =>
     perUser && owner !== undefined ? `${prefix}${userTag(owner.iss, owner.sub)}:${id}` : prefix + id
@@ -73,25 +73,27 @@ export function createRedisStore(
 
   return {
     async get(id, owner) {
-      const value = text(await run(() => client.get(key(id, owner))))
+      const value = text(await run((redis) => redis.get(key(id, owner))))
       if (value !== undefined || !perUser || owner === undefined) return value
       // a session written before the cluster layout (`<prefix><id>`), until it is written again
-      return text(await run(() => client.get(prefix + id)))
+      return text(await run((redis) => redis.get(prefix + id)))
     },
     async set(id, value, ttl, owner) {
-      const set = run(() => client.set(key(id, owner), value, { EX: Math.max(1, Math.ceil(ttl)) }))
+      const set = run((redis) =>
+        redis.set(key(id, owner), value, { EX: Math.max(1, Math.ceil(ttl)) }),
+      )
       // written in the cluster layout: a copy in the earlier one goes, or a copy of its cookie
       // would outlive a logout
       await Promise.all([
         set,
-        perUser && owner !== undefined ? run(() => client.del(prefix + id)) : undefined,
+        perUser && owner !== undefined ? run((redis) => redis.del(prefix + id)) : undefined,
       ])
     },
     async delete(id, owner) {
-      const deleted = run(() => client.del(key(id, owner)))
+      const deleted = run((redis) => redis.del(key(id, owner)))
       await Promise.all([
         deleted,
-        perUser && owner !== undefined ? run(() => client.del(prefix + id)) : undefined,
+        perUser && owner !== undefined ? run((redis) => redis.del(prefix + id)) : undefined,
       ])
     },
     ...(client.eval
@@ -102,12 +104,12 @@ export function createRedisStore(
                 ? `${prefix}lock:${userTag(owner.iss, owner.sub)}:${name}`
                 : `${prefix}lock:${name}`
             const token = randomToken()
-            const taken = await run(() =>
-              client.set(key, token, { PX: Math.max(1, Math.round(ttl * 1000)), NX: true }),
+            const taken = await run((redis) =>
+              redis.set(key, token, { PX: Math.max(1, Math.round(ttl * 1000)), NX: true }),
             )
             if (taken !== 'OK') return undefined
             return async () => {
-              await run(async () => client.eval?.(RELEASE, { keys: [key], arguments: [token] }))
+              await run(async (redis) => redis.eval?.(RELEASE, { keys: [key], arguments: [token] }))
             }
           },
         }

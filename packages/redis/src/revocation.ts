@@ -1,6 +1,6 @@
 import type { ProviderSession, Revocation, RevocationQuery, RevocationStore } from '@codeflow/core'
 import { clusterOption, hasHashTag, userTag } from './cluster.js'
-import { command } from './deadline.js'
+import { commandRunner } from './deadline.js'
 
 /**
  * The commands the revocation store needs, as node-redis (v5, v6) offers them: a client
@@ -54,7 +54,7 @@ export function createRedisRevocationStore(
   // a prefix with a hash tag of its own (`{codeflow}:revoked:`) keeps every key in its one slot:
   // the flat layout, as before the per-user one
   const cluster = clusterOption(options.cluster, client) && !hasHashTag(prefix)
-  const run = <T>(operation: () => Promise<T>): Promise<T> => command(operation, timeout)
+  const run = commandRunner(client, timeout)
   const seconds = (ttl: number) => Math.max(1, Math.ceil(ttl))
   // encodeURIComponent escapes ":", "{" and "}": no issuer and id pair spells another's key, and
   // no key has a hash tag but the cluster layout's own
@@ -79,11 +79,11 @@ export function createRedisRevocationStore(
     const userKey = keys.sub(revocation.iss, revocation.sub)
     // a later logout of the same user covers an earlier one: keep the latest `before` (a race of
     // two logouts of one user within one round trip may keep the earlier; both are revocations)
-    const previous = Number(await run(() => client.get(userKey)))
+    const previous = Number(await run((redis) => redis.get(userKey)))
     const before = Number.isFinite(previous)
       ? Math.max(previous, revocation.before)
       : revocation.before
-    await run(() => client.set(userKey, String(before), { EX: seconds(ttl) }))
+    await run((redis) => redis.set(userKey, String(before), { EX: seconds(ttl) }))
   }
 
   /**
@@ -92,7 +92,7 @@ export function createRedisRevocationStore(
    */
   async function usersOf(iss: string, sid: string, named: string | undefined): Promise<string[]> {
     if (!cluster) return ['']
-    const remembered = await run(() => client.get(flat('sidmap', iss, sid)))
+    const remembered = await run((redis) => redis.get(flat('sidmap', iss, sid)))
     const users = new Set<string>()
     if (typeof remembered === 'string') users.add(remembered)
     if (named !== undefined) users.add(named)
@@ -108,14 +108,14 @@ export function createRedisRevocationStore(
           throw new TypeError('a cluster revocation store needs the "user" of a session revocation')
         }
         const revoked = keys.id(iss, revocation.user ?? '', revocation.id)
-        await run(() => client.set(revoked, '1', { EX: seconds(ttl) }))
+        await run((redis) => redis.set(revoked, '1', { EX: seconds(ttl) }))
         return
       }
       const { sid } = revocation
       const users = await usersOf(iss, sid, revocation.user)
       await Promise.all(
         users.map((user) =>
-          run(() => client.set(keys.sid(iss, user, sid), '1', { EX: seconds(ttl) })),
+          run((redis) => redis.set(keys.sid(iss, user, sid), '1', { EX: seconds(ttl) })),
         ),
       )
     },
@@ -123,15 +123,15 @@ export function createRedisRevocationStore(
       const { iss, sub } = session
       const query = [keys.id(iss, sub, session.id), keys.sub(iss, sub)]
       if (session.sid !== undefined) query.push(keys.sid(iss, sub, session.sid))
-      const values = await run(() => client.mGet(query))
+      const values = await run((redis) => redis.mGet(query))
       if (!Array.isArray(values)) throw new TypeError('MGET did not answer with a list')
       const [id, user, sid] = values as unknown[]
       if (typeof id === 'string' || typeof sid === 'string') return true
       return typeof user === 'string' && session.createdAt <= Number(user)
     },
     async recordJti(iss, jti, ttl) {
-      const set = await run(() =>
-        client.set(flat('jti', iss, jti), '1', { EX: seconds(ttl), NX: true }),
+      const set = await run((redis) =>
+        redis.set(flat('jti', iss, jti), '1', { EX: seconds(ttl), NX: true }),
       )
       return set === 'OK'
     },
@@ -139,8 +139,8 @@ export function createRedisRevocationStore(
     ...(cluster
       ? {
           async remember(session: ProviderSession, ttl: number) {
-            await run(() =>
-              client.set(flat('sidmap', session.iss, session.sid), session.sub, {
+            await run((redis) =>
+              redis.set(flat('sidmap', session.iss, session.sid), session.sub, {
                 EX: seconds(ttl),
               }),
             )

@@ -1,8 +1,8 @@
 import { SessionStoreError } from '@codeflow/core'
 import { createClient } from 'redis'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { startRedis } from '../../../test/support/redis.js'
-import { createRedisStore } from '../src/index.js'
+import { createRedisRevocationStore, createRedisStore } from '../src/index.js'
 import { redisForTests } from './support.js'
 
 describe('createRedisStore against a real redis-server', () => {
@@ -66,6 +66,77 @@ describe('createRedisStore against a real redis-server', () => {
 
   it('validates its options', () => {
     expect(() => createRedisStore(redis.client, { commandTimeout: 0 })).toThrow(/commandTimeout/)
+  })
+
+  it("gives node-redis's commands no timer of their own: one shared deadline aborts them", async () => {
+    const store = createRedisStore(redis.client)
+    const revocations = createRedisRevocationStore(redis.client)
+    // node-redis's default 5 s timeout is an AbortSignal.timeout per command, alive until it fires
+    const timeouts = vi.spyOn(AbortSignal, 'timeout')
+    try {
+      await Promise.all(
+        Array.from({ length: 200 }, (_, i) => store.set(`many-${i}`, `value-${i}`, 60)),
+      )
+      const values = await Promise.all(
+        Array.from({ length: 200 }, (_, i) => store.get(`many-${i}`)),
+      )
+      expect(values).toEqual(Array.from({ length: 200 }, (_, i) => `value-${i}`))
+      const query = { id: 'x', iss: 'https://op.example', sub: 'u', createdAt: 1 }
+      expect(await revocations.isRevoked(query)).toBe(false)
+      expect(timeouts).not.toHaveBeenCalled()
+    } finally {
+      timeouts.mockRestore()
+    }
+  })
+
+  it('drops the commands a disconnected client queued once their deadline passed', async () => {
+    const other = await startRedis()
+    // the offline queue on (node-redis's default): commands wait there while Redis is away
+    const client = createClient({ url: other.url, socket: { reconnectStrategy: () => 50 } })
+    client.on('error', () => undefined)
+    await client.connect()
+    try {
+      const store = createRedisStore(client, { commandTimeout: 200 })
+      await other.stop()
+      const errors = await Promise.all(
+        Array.from({ length: 20 }, (_, i) => store.get(`gone-${i}`).catch((e: unknown) => e)),
+      )
+      for (const error of errors) expect(error).toBeInstanceOf(SessionStoreError)
+      // node-redis's queue (internal, read here to pin what the deadline promises)
+      const queue = (client as unknown as { _getQueue(): { pendingCount: number } })._getQueue()
+      expect(queue.pendingCount).toBe(0)
+    } finally {
+      client.destroy()
+    }
+  })
+
+  it('fails with a 503 when a real Redis stops answering, and reads right once it answers again', async () => {
+    const other = await startRedis()
+    const client = createClient({ url: other.url, disableOfflineQueue: true })
+    client.on('error', () => undefined)
+    await client.connect()
+    try {
+      const store = createRedisStore(client, { commandTimeout: 200 })
+      await store.set('a', 'value-a', 60)
+      await store.set('b', 'value-b', 60)
+      process.kill(other.pid, 'SIGSTOP')
+      let error: unknown
+      try {
+        // sent, never answered while the server is stopped
+        error = await store.get('a').catch((e: unknown) => e)
+      } finally {
+        process.kill(other.pid, 'SIGCONT')
+      }
+      expect(error).toBeInstanceOf(SessionStoreError)
+      expect((error as SessionStoreError).status).toBe(503)
+      expect(String((error as Error).cause)).toMatch(/did not answer within 200 ms/)
+      // the late answer to the aborted GET is not taken for the next command's
+      expect(await store.get('b')).toBe('value-b')
+      expect(await store.get('a')).toBe('value-a')
+    } finally {
+      client.destroy()
+      await other.stop()
+    }
   })
 })
 
