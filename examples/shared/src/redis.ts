@@ -1,5 +1,10 @@
 import type { RevocationStore, SessionStore } from '@codeflow/core'
-import { createRedisRevocationStore, createRedisStore } from '@codeflow/redis'
+import {
+  createRedisRevocationStore,
+  createRedisStore,
+  type RedisCommands,
+  type RedisRevocationCommands,
+} from '@codeflow/redis'
 import { createClient, createCluster } from 'redis'
 
 /** A Redis-backed session store and revocation store, and the connection behind them. */
@@ -23,8 +28,42 @@ const CONNECTION = {
   },
 } as const
 
-/** The commands the stores use, on either kind of client. */
+/** Either kind of client. */
 type Client = ReturnType<typeof createClient> | ReturnType<typeof createCluster>
+
+/** The commands both stores use. */
+type Commands = RedisCommands & RedisRevocationCommands
+
+/**
+ * `client`'s commands, each after `connected()`; with node-redis's `withCommandOptions`, which the
+ * stores use to give their commands one shared deadline instead of a timer each.
+ */
+function connectedFirst(client: Client, connected: () => Promise<unknown>): Commands {
+  return {
+    async get(key) {
+      await connected()
+      return client.get(key)
+    },
+    async mGet(keys) {
+      await connected()
+      return client.mGet(keys)
+    },
+    async set(key, value, options) {
+      await connected()
+      return client.set(key, value, options)
+    },
+    async del(key) {
+      await connected()
+      return client.del(key)
+    },
+    async eval(script, options) {
+      await connected()
+      return client.eval(script, options)
+    },
+    withCommandOptions: (options: object) =>
+      connectedFirst(client.withCommandOptions(options) as Client, connected),
+  } as Commands
+}
 
 /**
  * A session store on the Redis (or Redis Cluster) at `target`, connected on first use (so
@@ -51,44 +90,9 @@ export function redisConnection(target: RedisTarget): RedisConnection {
     })
     return connecting
   }
-  const store = createRedisStore(
-    {
-      async get(key) {
-        await connected()
-        return client.get(key)
-      },
-      async set(key, value, options) {
-        await connected()
-        return client.set(key, value, options)
-      },
-      async del(key) {
-        await connected()
-        return client.del(key)
-      },
-      async eval(script, options) {
-        await connected()
-        return client.eval(script, options)
-      },
-    },
-    { cluster },
-  )
-  const revocationStore = createRedisRevocationStore(
-    {
-      async get(key) {
-        await connected()
-        return client.get(key)
-      },
-      async mGet(keys) {
-        await connected()
-        return client.mGet(keys)
-      },
-      async set(key, value, options) {
-        await connected()
-        return client.set(key, value, options)
-      },
-    },
-    { cluster },
-  )
+  const commands = connectedFirst(client, connected)
+  const store = createRedisStore(commands, { cluster })
+  const revocationStore = createRedisRevocationStore(commands, { cluster })
   return {
     store,
     revocationStore,
