@@ -159,7 +159,8 @@ export const codeflow: FastifyPluginCallback<AuthOptions | Auth> = (fastify, opt
     done(error as Error)
     return
   }
-  // a second codeflow instance on the same server shares the decoration
+  // declared up front, as Fastify wants (a stable shape); null only before the hook has run. A
+  // second codeflow instance on the same server shares it
   if (!fastify.hasRequestDecorator('auth')) fastify.decorateRequest('auth', null as never)
   fastify.addHook('onRequest', (request, reply, next) => {
     // what `step` does, written out: no closures made per request on the hot path
