@@ -64,6 +64,11 @@ function bareApp(
     handled.push(error)
     done()
   })
+  // an async onSend hook that waits for I/O (as compression plugins do): the reply ends later
+  app.addHook('onSend', async (_request, _reply, payload) => {
+    await new Promise((resolve) => setImmediate(resolve))
+    return payload
+  })
   app.addHook('onResponse', (request, reply, done) => {
     responses.push(`${request.method} ${request.url} ${reply.statusCode}`)
     done()
@@ -157,6 +162,15 @@ describe('@codeflow/fastify with Fastify’s own error handling', () => {
     const completed = logs.filter((line) => line.msg === 'request completed')
     expect(completed).toHaveLength(1)
     expect(completed[0]).toMatchObject({ res: { statusCode: 302 } })
+    expect(logs.filter((line) => Number(line.level) >= 40)).toEqual([])
+  })
+
+  it('sends login() once from a handler, also with an async onSend hook', async () => {
+    responses.length = 0
+    logs.length = 0
+    const response = await stack.browser().navigate(`${stack.baseUrl}/signup`)
+    expect(response.status).toBe(302)
+    expect(responses).toEqual(['GET /signup 302'])
     expect(logs.filter((line) => Number(line.level) >= 40)).toEqual([])
   })
 
@@ -305,6 +319,23 @@ describe('@codeflow/fastify mounting', () => {
     const app = Fastify()
     app.register(codeflow, { ...options, secret: 'short' })
     await expect(app.ready()).rejects.toThrow(/"secret"/)
+  })
+
+  it('answers a provider that is down with 503 and Retry-After, through Fastify’s own handler', async () => {
+    const app = Fastify()
+    // nothing listens on port 9 of the loopback: the discovery fails at once
+    app.register(codeflow, {
+      ...options,
+      issuer: 'http://127.0.0.1:9',
+      allowInsecureRequests: true,
+      logger: false,
+    })
+    const response = await app.inject('/login')
+    expect(response.statusCode).toBe(503)
+    expect(response.headers['retry-after']).toBeDefined()
+    expect(response.json()).toMatchObject({ statusCode: 503 })
+    expect(response.body).not.toMatch(/\bat .*\.js/)
+    await app.close()
   })
 
   it('takes an existing Auth as it is', async () => {
