@@ -1,6 +1,6 @@
 // The adapters' own cost on a cached cookie session, in-process and without sockets:
-// `node bench/hot-path.mjs [repo]` prints the nanoseconds Express's auth() + requireAuth() and
-// Koa's take per request beyond building Node's request and response objects (median of 5
+// `node bench/hot-path.mjs [repo]` prints the nanoseconds Express's auth() + requireAuth(), Koa's,
+// and Fastify's plugin hook + requireAuth() take per request beyond building Node's request and response objects (median of 5
 // rounds of 200,000 requests; the adapters must call next() at once, or it fails). A second
 // repository path compares another checkout (built with `pnpm build`) on the same machine.
 import { IncomingMessage, ServerResponse } from 'node:http'
@@ -14,6 +14,8 @@ const core = await load('packages/core/dist/index.js')
 const kit = await load('packages/core/dist/adapter.js')
 const express = await load('packages/express/dist/index.js')
 const koa = await load('packages/koa/dist/index.js')
+// an older checkout may have no Fastify adapter
+const fastify = await load('packages/fastify/dist/index.js').catch(() => undefined)
 // the core's own session writer, from the same build (an Auth belongs to the copy that made it)
 const { writeSession } = await load('packages/core/dist/session/write.js')
 const { appOf } = await load('packages/core/dist/auth.js')
@@ -60,6 +62,32 @@ const expressAuth = express.auth(auth)
 const expressGuard = express.requireAuth()
 const koaAuth = koa.auth(auth)
 const koaGuard = koa.requireAuth()
+// Fastify's plugin, registered on a stand-in for the instance: it hands over its onRequest hook
+let fastifyHook
+fastify?.codeflow(
+  {
+    hasRequestDecorator: () => true,
+    addHook: (_name, hook) => {
+      fastifyHook = hook
+    },
+  },
+  auth,
+  () => {},
+)
+const fastifyGuard = fastify?.requireAuth()
+/** What the adapter uses of Fastify's reply. */
+class Reply {
+  constructor(raw) {
+    this.raw = raw
+  }
+  getHeader(name) {
+    return this.raw.getHeader(name)
+  }
+  header(name, value) {
+    this.raw.setHeader(name, value)
+    return this
+  }
+}
 const N = 200_000
 
 function bare() {
@@ -102,16 +130,35 @@ function viaKoa() {
   return ns
 }
 
+function viaFastify() {
+  let calls = 0
+  const next = () => {
+    calls++
+  }
+  const start = process.hrtime.bigint()
+  for (let i = 0; i < N; i++) {
+    const { req, res } = request()
+    const fastifyRequest = { raw: req, originalUrl: '/api/me', body: undefined, auth: null }
+    const reply = new Reply(res)
+    fastifyHook(fastifyRequest, reply, next)
+    fastifyGuard(fastifyRequest, reply, next)
+  }
+  const ns = Number(process.hrtime.bigint() - start) / N
+  if (calls !== 2 * N) throw new Error('Fastify did not call done() at once')
+  return ns
+}
+
 // warm-up: the session cache and the JIT
 for (let i = 0; i < 5000; i++) {
   const { req, res } = request()
   expressAuth(req, res, () => {})
 }
-const rounds = { bare: [], express: [], koa: [] }
+const rounds = { bare: [], express: [], koa: [], fastify: [] }
 for (let round = 0; round < 5; round++) {
   rounds.bare.push(bare())
   rounds.express.push(viaExpress())
   rounds.koa.push(viaKoa())
+  if (fastify) rounds.fastify.push(viaFastify())
   await new Promise((resolve) => setTimeout(resolve, 20))
 }
 const median = (values) => values.sort((a, b) => a - b)[Math.floor(values.length / 2)]
@@ -122,5 +169,6 @@ console.log(
     requestObjectsNs: Math.round(base),
     expressNs: Math.round(median(rounds.express) - base),
     koaNs: Math.round(median(rounds.koa) - base),
+    ...(fastify ? { fastifyNs: Math.round(median(rounds.fastify) - base) } : {}),
   }),
 )

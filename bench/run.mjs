@@ -224,6 +224,7 @@ async function main() {
     'koa',
     'koa-redis',
     'koa-app',
+    'fastify',
     'next',
     'express-fapi',
     'express-dpop',
@@ -269,6 +270,7 @@ async function main() {
     koa: { scenario: 'koa-codeflow', port: ports.koa, env: env('koa') },
     'koa-redis': { scenario: 'koa-redis', port: ports['koa-redis'], env: env('koa-redis') },
     'koa-app': { scenario: 'koa-app-codeflow', port: ports['koa-app'], env: env('koa-app') },
+    fastify: { scenario: 'fastify-codeflow', port: ports.fastify, env: env('fastify') },
     'express-dpop': {
       scenario: 'express-dpop',
       port: ports['express-dpop'],
@@ -283,22 +285,24 @@ async function main() {
   const startApp = (name) => startServer(apps[name].scenario, apps[name].port, apps[name].env)
 
   log('starting the apps')
-  const [express, expressRedis, koa, koaRedis, koaApp, expressDpop, next] = await Promise.all([
-    startApp('express'),
-    startApp('express-redis'),
-    startApp('koa'),
-    startApp('koa-redis'),
-    startApp('koa-app'),
-    startApp('express-dpop'),
-    startNext(ports.next, {
-      OIDC_ISSUER: provider.issuer,
-      OIDC_CLIENT_ID: 'bench-next',
-      OIDC_CLIENT_SECRET: CLIENT_SECRET,
-      OIDC_SCOPE: 'openid profile email offline_access',
-      SESSION_SECRET: SECRET,
-      APP_BASE_URL: `http://127.0.0.1:${ports.next}`,
-    }),
-  ])
+  const [express, expressRedis, koa, koaRedis, koaApp, expressDpop, fastify, next] =
+    await Promise.all([
+      startApp('express'),
+      startApp('express-redis'),
+      startApp('koa'),
+      startApp('koa-redis'),
+      startApp('koa-app'),
+      startApp('express-dpop'),
+      startApp('fastify'),
+      startNext(ports.next, {
+        OIDC_ISSUER: provider.issuer,
+        OIDC_CLIENT_ID: 'bench-next',
+        OIDC_CLIENT_SECRET: CLIENT_SECRET,
+        OIDC_SCOPE: 'openid profile email offline_access',
+        SESSION_SECRET: SECRET,
+        APP_BASE_URL: `http://127.0.0.1:${ports.next}`,
+      }),
+    ])
   const cookies = {
     express: await login(express.url),
     'express-redis': await login(expressRedis.url),
@@ -306,12 +310,15 @@ async function main() {
     'koa-redis': await login(koaRedis.url),
     'koa-app': await login(koaApp.url),
     'express-dpop': await login(expressDpop.url),
+    fastify: await login(fastify.url),
     next: await login(next.url),
   }
   const me = await fetch(`${express.url}/api/me`, { headers: { cookie: cookies.express } })
   if (!me.ok) throw new Error(`/api/me answered ${me.status}`)
   const claimsText = await me.text()
-  await Promise.all([express, expressRedis, koa, koaRedis, koaApp, expressDpop].map(stopServer))
+  await Promise.all(
+    [express, expressRedis, koa, koaRedis, koaApp, expressDpop, fastify].map(stopServer),
+  )
 
   // express-openid-connect's own cookie (its appSession JWE, made by its own crypto module) for
   // the same tokens as the codeflow session
@@ -322,6 +329,7 @@ async function main() {
   apps['express-bare'] = { scenario: 'express-bare', port: await freePort(), env: bareEnv }
   apps['koa-bare'] = { scenario: 'koa-bare', port: await freePort(), env: bareEnv }
   apps['koa-app-bare'] = { scenario: 'koa-app-bare', port: await freePort(), env: bareEnv }
+  apps['fastify-bare'] = { scenario: 'fastify-bare', port: await freePort(), env: bareEnv }
   apps.eoc = {
     scenario: 'express-eoc',
     port: await freePort(),
@@ -358,6 +366,8 @@ async function main() {
       path: '/api/me',
       cookie: cookies['koa-redis'],
     },
+    { name: 'fastify bare', app: 'fastify-bare', path: '/api/me', cookie: cookies.fastify },
+    { name: 'fastify codeflow', app: 'fastify', path: '/api/me', cookie: cookies.fastify },
     // a cookie of another app, as long as the session cookie: the same request, no session
     { name: 'next public', server: next, path: '/api/public', cookie: fillerCookie(cookies.next) },
     { name: 'next codeflow', server: next, path: '/api/me', cookie: cookies.next },
@@ -480,6 +490,7 @@ async function main() {
       expressRedisVsBare: perRoundRatios('express codeflow redis', 'express bare'),
       koaRedisVsBare: perRoundRatios('koa codeflow redis', 'koa bare'),
       koaAppCodeflowVsBare: perRoundRatios('koa app codeflow', 'koa app bare'),
+      fastifyCodeflowVsBare: perRoundRatios('fastify codeflow', 'fastify bare'),
       expressDpopVsBearer: perRoundRatios('express codeflow dpop', 'express codeflow'),
     },
     ratios: {
@@ -494,11 +505,13 @@ async function main() {
       expressRedisVsBare: ratio('express codeflow redis', 'express bare'),
       koaRedisVsBare: ratio('koa codeflow redis', 'koa bare'),
       koaAppCodeflowVsBare: ratio('koa app codeflow', 'koa app bare'),
+      fastifyCodeflowVsBare: ratio('fastify codeflow', 'fastify bare'),
       expressDpopVsBearer: ratio('express codeflow dpop', 'express codeflow'),
     },
     cpuOverheadMicroseconds: {
       express: cpuPerRequest['express codeflow'] - cpuPerRequest['express bare'],
       koa: cpuPerRequest['koa codeflow'] - cpuPerRequest['koa bare'],
+      fastify: cpuPerRequest['fastify codeflow'] - cpuPerRequest['fastify bare'],
     },
     login: { flows, appCpuMsPerFlow: loginCpuMs, flowsPerSecond: plainLogin.flowsPerSecond },
     loginFapi: {
@@ -604,6 +617,7 @@ function markdown(r) {
       'Koa, an app like examples/koa (router, error handling): with codeflow / without',
       '≥ 0.9×',
     ],
+    ['fastifyCodeflowVsBare', 'Fastify: codeflow / bare', '≥ 0.9×'],
     [
       'expressDpopVsBearer',
       'Express: codeflow with DPoP sessions / with Bearer sessions',
@@ -627,7 +641,7 @@ ${ratioRows
   )
   .join('\n')}
 
-codeflow's own CPU per request (codeflow minus bare, medians): Express ${r.cpuOverheadMicroseconds.express.toFixed(1)} µs, Koa ${r.cpuOverheadMicroseconds.koa.toFixed(1)} µs. Iron key derivations per request, every round (0: every session read hit the cache): Express ${r.keyDerivationsPerRequest['express codeflow'].map((n) => n.toFixed(3)).join(', ')}; Koa ${r.keyDerivationsPerRequest['koa codeflow'].map((n) => n.toFixed(3)).join(', ')}.
+codeflow's own CPU per request (codeflow minus bare, medians): Express ${r.cpuOverheadMicroseconds.express.toFixed(1)} µs, Koa ${r.cpuOverheadMicroseconds.koa.toFixed(1)} µs, Fastify ${r.cpuOverheadMicroseconds.fastify.toFixed(1)} µs. Iron key derivations per request, every round (0: every session read hit the cache): Express ${r.keyDerivationsPerRequest['express codeflow'].map((n) => n.toFixed(3)).join(', ')}; Koa ${r.keyDerivationsPerRequest['koa codeflow'].map((n) => n.toFixed(3)).join(', ')}; Fastify ${r.keyDerivationsPerRequest['fastify codeflow'].map((n) => n.toFixed(3)).join(', ')}.
 
 | measurement | value | goal |
 | --- | ---: | --- |

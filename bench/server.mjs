@@ -164,13 +164,37 @@ async function koaExampleApp(app, withCodeflow) {
   return app
 }
 
+/** Fastify, with no logger (its default): the bare route, or the same behind requireAuth(). */
+async function fastifyApp() {
+  const { default: Fastify } = await import('fastify')
+  const app = Fastify({ keepAliveTimeout: 60_000 })
+  if (scenario === 'fastify-bare') {
+    app.get('/api/me', () => claims)
+    return app
+  }
+  const { codeflow, requireAuth } = await import('@codeflow/fastify')
+  app.register(codeflow, authOptions)
+  app.get(
+    '/api/me',
+    { preHandler: requireAuth({ unauthenticated: 'json' }) },
+    (request) => request.auth.user,
+  )
+  return app
+}
+
 const { createServer } = await import('node:http')
 let handler
 if (scenario.startsWith('express')) handler = await expressApp()
 else if (scenario.startsWith('koa')) handler = (await koaApp()).callback()
-else throw new Error(`unknown scenario ${scenario}`)
-const server = createServer({ keepAliveTimeout: 60_000 }, handler)
-server.listen(port, '127.0.0.1', () => console.log('ready'))
+else if (!scenario.startsWith('fastify')) throw new Error(`unknown scenario ${scenario}`)
+if (handler) {
+  const server = createServer({ keepAliveTimeout: 60_000 }, handler)
+  server.listen(port, '127.0.0.1', () => console.log('ready'))
+} else {
+  // Fastify makes its own server
+  await (await fastifyApp()).listen({ port, host: '127.0.0.1' })
+  console.log('ready')
+}
 // the CPU this process has used and its key derivations so far (the orchestrator reads them)
 process.on('message', (message) => {
   if (message === 'cpu') {

@@ -1,13 +1,15 @@
 /**
  * The adapters' hot path (issue 9): with a cookie session already unsealed, Express's and Koa's
- * `auth()` and `requireAuth()` go on to the next middleware in the same tick (no promise on the
- * way), and the session is the one the cookie carries.
+ * `auth()` and `requireAuth()`, and Fastify's plugin hook and `requireAuth()`, go on to the next
+ * middleware in the same tick (no promise on the way), and the session is the one the cookie
+ * carries.
  */
 import { IncomingMessage, ServerResponse } from 'node:http'
 import { Socket } from 'node:net'
 import { createAuth, getSession } from '@codeflow/core'
 import { createWebContext } from '@codeflow/core/adapter'
 import * as express from '@codeflow/express'
+import * as fastify from '@codeflow/fastify'
 import * as koa from '@codeflow/koa'
 import { describe, expect, it } from 'vitest'
 
@@ -88,5 +90,33 @@ describe('the hot path of the adapters', () => {
     void koa.requireAuth()(ctx, next)
     expect(calls).toBe(2)
     expect((ctx.state as { auth: koa.RequestAuth }).auth.user?.sub).toBe('alice')
+  })
+
+  it('Fastify: the plugin’s onRequest hook and requireAuth() call done() before they return', async () => {
+    const cookie = await signedIn()
+    const { req, res } = nodeRequest(cookie)
+    // the plugin registered on a stand-in for the instance: it hands over its hook
+    let hook:
+      | ((request: unknown, reply: unknown, done: (error?: unknown) => void) => void)
+      | undefined
+    const instance = {
+      hasRequestDecorator: () => true,
+      addHook: (_name: string, handler: typeof hook) => {
+        hook = handler
+      },
+    }
+    fastify.codeflow(instance as never, auth, () => undefined)
+    const request = { raw: req, originalUrl: '/api/me', auth: null as fastify.RequestAuth | null }
+    const reply = { raw: res, getHeader: () => undefined, header: () => reply }
+    const calls: unknown[] = []
+    hook?.(request, reply, (error?: unknown) => calls.push(error))
+    expect(calls).toEqual([undefined])
+    fastify
+      .requireAuth()
+      .call(instance as never, request as never, reply as never, (error?: unknown) =>
+        calls.push(error),
+      )
+    expect(calls).toEqual([undefined, undefined])
+    expect(request.auth?.user?.sub).toBe('alice')
   })
 })

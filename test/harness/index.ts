@@ -1,5 +1,6 @@
 import { expressHarness } from './express.js'
 import { express4Harness } from './express4.js'
+import { fastifyHarness } from './fastify.js'
 import type { Harness } from './harness.js'
 import { koaHarness } from './koa.js'
 import { nextHandlersHarness } from './next-handlers.js'
@@ -10,6 +11,7 @@ export const harnesses: readonly Harness[] = [
   expressHarness,
   express4Harness,
   koaHarness,
+  fastifyHarness,
   nextHandlersHarness,
   nextStartHarness,
 ]

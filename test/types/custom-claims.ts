@@ -4,6 +4,7 @@
  */
 import type { UserClaims } from '@codeflow/core'
 import { requireAuth as expressGuard } from '@codeflow/express'
+import { requireAuth as fastifyGuard } from '@codeflow/fastify'
 import { requireAuth as koaGuard } from '@codeflow/koa'
 import { createCodeflow } from '@codeflow/next'
 import { mintSession } from '@codeflow/testing'
@@ -39,6 +40,11 @@ koaGuard(
   },
   { claims: (user) => user.tenant === 'acme' },
 )
+
+// Fastify: the handler behind the guard
+fastifyGuard((request) => ({ tenant: request.auth.user.tenant?.toUpperCase() }), {
+  claims: (user) => user.groups?.includes('admin') === true,
+})
 
 // Next.js: a route handler and a Server Component's session
 const codeflow = createCodeflow({

@@ -32,6 +32,7 @@ export {
   type HttpContext,
   MAX_FORM_BYTES,
   type NodeContext,
+  type ResponseHeaders,
   type WebContext,
 } from './http/context.js'
 export {

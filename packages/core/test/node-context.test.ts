@@ -86,3 +86,45 @@ describe('createNodeContext: cookies', () => {
     ])
   })
 })
+
+describe('createNodeContext: headers written through a view of a reply', () => {
+  it('appends Set-Cookie, sets Cache-Control and Vary through it, not on a ServerResponse', async () => {
+    const auth = testAuth()
+    const req = nodeRequest('/', { cookie: 'codeflow.0=a' })
+    const headers = new Map<string, string | string[]>([['vary', 'Accept']])
+    const calls: string[] = []
+    const view = {
+      headersSent: false,
+      getHeader: (name: string) => headers.get(name.toLowerCase()),
+      setHeader(name: string, value: string) {
+        calls.push(`set ${name}`)
+        headers.set(name.toLowerCase(), value)
+      },
+      appendHeader(name: string, value: string) {
+        calls.push(`append ${name}`)
+        const key = name.toLowerCase()
+        headers.set(key, [...[headers.get(key) ?? []].flat(), value])
+      },
+    }
+    const ctx = createNodeContext(req, view, APP)
+    ctx.varyOnCookie?.()
+    destroySession(auth, ctx)
+    expect(headers.get('vary')).toBe('Accept, Cookie')
+    expect(headers.get('set-cookie')).toEqual(ctx.cookies.map((cookie) => cookie.header))
+    expect(headers.get('cache-control')).toBe('no-store')
+    expect(calls).toEqual(['set Vary', 'append Set-Cookie', 'set Cache-Control'])
+  })
+
+  it('adds no Vary once the headers are sent', () => {
+    const req = nodeRequest('/')
+    const headers = new Map<string, string>()
+    const view = {
+      headersSent: true,
+      getHeader: (name: string) => headers.get(name),
+      setHeader: (name: string, value: string) => headers.set(name, value),
+      appendHeader: (name: string, value: string) => headers.set(name, value),
+    }
+    createNodeContext(req, view, APP).varyOnCookie?.()
+    expect(headers.size).toBe(0)
+  })
+})

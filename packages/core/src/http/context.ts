@@ -125,6 +125,20 @@ export function urlFromTarget(origin: string, target: string): URL {
   return url
 }
 
+/**
+ * What a Node context writes its headers through: Node's `ServerResponse` itself, or a view of a
+ * framework's reply that keeps headers of its own until it sends them (Fastify's), so that
+ * codeflow's `Set-Cookie` joins the app's instead of being replaced by them. `appendHeader` is
+ * called for `Set-Cookie` only.
+ */
+export interface ResponseHeaders {
+  /** whether the headers are sent already (nothing can be added then) */
+  readonly headersSent: boolean
+  getHeader(name: string): number | string | readonly string[] | undefined
+  setHeader(name: string, value: string): unknown
+  appendHeader(name: string, value: string): unknown
+}
+
 /** A context over Node's `req`/`res`, plus the cookies the core set during this request. */
 export interface NodeContext extends HttpContext {
   /** the cookies set during this request, in order (already appended to `res`) */
@@ -145,7 +159,7 @@ class NodeHttpContext implements NodeContext {
   readonly method: string
   readonly path: string
   readonly #req: NodeRequest
-  readonly #res: ServerResponse
+  readonly #res: ResponseHeaders
   readonly #origin: string
   readonly #target: string
   readonly #parsedBody: () => unknown
@@ -154,7 +168,7 @@ class NodeHttpContext implements NodeContext {
 
   constructor(
     req: NodeRequest,
-    res: ServerResponse,
+    res: ResponseHeaders,
     origin: string,
     target: string,
     parsedBody: () => unknown,
@@ -211,7 +225,10 @@ class NodeHttpContext implements NodeContext {
     const res = this.#res
     if (res.headersSent) return
     const vary = res.getHeader('vary')
-    res.setHeader('Vary', varyWithCookie(Array.isArray(vary) ? vary.join(', ') : vary?.toString()))
+    res.setHeader(
+      'Vary',
+      varyWithCookie(typeof vary === 'object' ? vary.join(', ') : vary?.toString()),
+    )
   }
 
   setCookie(cookie: SetCookie): void {
@@ -230,11 +247,12 @@ class NodeHttpContext implements NodeContext {
  * configured origin; the path and query come from `target`, by default `req.originalUrl`
  * (Express) or `req.url`. Koa passes its `ctx.originalUrl`: a mounted sub-app rewrites `req.url`.
  * `parsedBody` returns what a body parser already read from the stream, by default `req.body`
- * (Express); Koa's parsers put it on `ctx.request.body`.
+ * (Express); Koa's parsers put it on `ctx.request.body`. Headers are written on `res`, or on what
+ * stands for it (see `ResponseHeaders`: Fastify's reply).
  */
 export function createNodeContext(
   req: NodeRequest,
-  res: ServerResponse,
+  res: ServerResponse | ResponseHeaders,
   origin: string,
   target: string = req.originalUrl ?? req.url ?? '/',
   parsedBody: () => unknown = () => req.body,
