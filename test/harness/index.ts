@@ -1,6 +1,7 @@
 import { expressHarness } from './express.js'
 import { express4Harness } from './express4.js'
 import type { Harness } from './harness.js'
+import { honoHarness } from './hono.js'
 import { koaHarness } from './koa.js'
 import { nextHandlersHarness } from './next-handlers.js'
 import { nextStartHarness } from './next-start.js'
@@ -10,6 +11,7 @@ export const harnesses: readonly Harness[] = [
   expressHarness,
   express4Harness,
   koaHarness,
+  honoHarness,
   nextHandlersHarness,
   nextStartHarness,
 ]
