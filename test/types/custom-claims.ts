@@ -4,9 +4,11 @@
  */
 import type { UserClaims } from '@codeflow/core'
 import { requireAuth as expressGuard } from '@codeflow/express'
+import { type AuthEnv, requireAuth as honoGuard } from '@codeflow/hono'
 import { requireAuth as koaGuard } from '@codeflow/koa'
 import { createCodeflow } from '@codeflow/next'
 import { mintSession } from '@codeflow/testing'
+import { Hono } from 'hono'
 
 declare module '@codeflow/core' {
   interface CustomClaims {
@@ -39,6 +41,12 @@ koaGuard(
   },
   { claims: (user) => user.tenant === 'acme' },
 )
+
+// Hono
+new Hono<AuthEnv>().get('/tenant', honoGuard({ claims: (user) => user.tenant === 'acme' }), (c) => {
+  const tenant: string | undefined = c.var.auth.user.tenant
+  return c.json({ tenant, groups: c.var.auth.user.groups ?? [] })
+})
 
 // Next.js: a route handler and a Server Component's session
 const codeflow = createCodeflow({
