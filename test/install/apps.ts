@@ -9,7 +9,7 @@ import { join } from 'node:path'
 export interface AppSpec {
   /** its folder name, and the name in the test titles */
   readonly name: string
-  readonly framework: 'express' | 'koa' | 'next'
+  readonly framework: 'express' | 'koa' | 'hono' | 'next'
   /** the framework's major version */
   readonly major: number
   /** codeflow's packages it installs, from their tarballs */
@@ -60,6 +60,15 @@ export const APPS: readonly AppSpec[] = [
     packages: ['core', 'koa'],
     dependencies: ['koa@^2', '@koa/router@^15'],
     devDependencies: [TYPESCRIPT, TYPES_NODE, '@types/koa@^2'],
+    node: 'lowest',
+  },
+  {
+    name: 'hono4',
+    framework: 'hono',
+    major: 4,
+    packages: ['core', 'hono'],
+    dependencies: ['hono@^4', '@hono/node-server@^2'],
+    devDependencies: [TYPESCRIPT, TYPES_NODE],
     node: 'lowest',
   },
   {
@@ -137,7 +146,7 @@ export default function RootLayout({ children }: { children: ReactNode }) {
 /** The files of an app: the README's quick start for its framework, and what its framework needs. */
 export function appFiles(app: AppSpec, root: string): Record<string, string> {
   const readme = readFileSync(join(root, 'README.md'), 'utf8')
-  const title = { express: 'Express', koa: 'Koa', next: 'Next.js' }[app.framework]
+  const title = { express: 'Express', koa: 'Koa', hono: 'Hono', next: 'Next.js' }[app.framework]
   const files: Record<string, string> = {}
   const blocks = quickStart(readme, title).filter(
     (block) => block.next === undefined || block.next === app.major,
