@@ -260,6 +260,7 @@ async function main() {
     'koa',
     'koa-redis',
     'koa-app',
+    'hono',
     'next',
     'express-fapi',
     'express-dpop',
@@ -303,6 +304,7 @@ async function main() {
     koa: { scenario: 'koa-codeflow', port: ports.koa, env: env('koa') },
     'koa-redis': { scenario: 'koa-redis', port: ports['koa-redis'], env: env('koa-redis') },
     'koa-app': { scenario: 'koa-app-codeflow', port: ports['koa-app'], env: env('koa-app') },
+    hono: { scenario: 'hono-codeflow', port: ports.hono, env: env('hono') },
     'express-dpop': {
       scenario: 'express-dpop',
       port: ports['express-dpop'],
@@ -317,35 +319,41 @@ async function main() {
   const startApp = (name) => startServer(apps[name].scenario, apps[name].port, apps[name].env)
 
   log('starting the apps')
-  const [express, expressRedis, koa, koaRedis, koaApp, expressDpop, next] = await Promise.all([
-    startApp('express'),
-    startApp('express-redis'),
-    startApp('koa'),
-    startApp('koa-redis'),
-    startApp('koa-app'),
-    startApp('express-dpop'),
-    startNext(ports.next, {
-      OIDC_ISSUER: provider.issuer,
-      OIDC_CLIENT_ID: 'bench-next',
-      OIDC_CLIENT_SECRET: CLIENT_SECRET,
-      OIDC_SCOPE: 'openid profile email offline_access',
-      SESSION_SECRET: SECRET,
-      APP_BASE_URL: `http://127.0.0.1:${ports.next}`,
-    }),
-  ])
+  const [express, expressRedis, koa, koaRedis, koaApp, hono, expressDpop, next] = await Promise.all(
+    [
+      startApp('express'),
+      startApp('express-redis'),
+      startApp('koa'),
+      startApp('koa-redis'),
+      startApp('koa-app'),
+      startApp('hono'),
+      startApp('express-dpop'),
+      startNext(ports.next, {
+        OIDC_ISSUER: provider.issuer,
+        OIDC_CLIENT_ID: 'bench-next',
+        OIDC_CLIENT_SECRET: CLIENT_SECRET,
+        OIDC_SCOPE: 'openid profile email offline_access',
+        SESSION_SECRET: SECRET,
+        APP_BASE_URL: `http://127.0.0.1:${ports.next}`,
+      }),
+    ],
+  )
   const cookies = {
     express: await login(express.url),
     'express-redis': await login(expressRedis.url),
     koa: await login(koa.url),
     'koa-redis': await login(koaRedis.url),
     'koa-app': await login(koaApp.url),
+    hono: await login(hono.url),
     'express-dpop': await login(expressDpop.url),
     next: await login(next.url),
   }
   const me = await fetch(`${express.url}/api/me`, { headers: { cookie: cookies.express } })
   if (!me.ok) throw new Error(`/api/me answered ${me.status}`)
   const claimsText = await me.text()
-  await Promise.all([express, expressRedis, koa, koaRedis, koaApp, expressDpop].map(stopServer))
+  await Promise.all(
+    [express, expressRedis, koa, koaRedis, koaApp, hono, expressDpop].map(stopServer),
+  )
 
   // express-openid-connect's own cookie (its appSession JWE, made by its own crypto module) for
   // the same tokens as the codeflow session
@@ -356,6 +364,7 @@ async function main() {
   apps['express-bare'] = { scenario: 'express-bare', port: await freePort(), env: bareEnv }
   apps['koa-bare'] = { scenario: 'koa-bare', port: await freePort(), env: bareEnv }
   apps['koa-app-bare'] = { scenario: 'koa-app-bare', port: await freePort(), env: bareEnv }
+  apps['hono-bare'] = { scenario: 'hono-bare', port: await freePort(), env: bareEnv }
   apps.eoc = {
     scenario: 'express-eoc',
     port: await freePort(),
@@ -392,6 +401,8 @@ async function main() {
       path: '/api/me',
       cookie: cookies['koa-redis'],
     },
+    { name: 'hono bare', app: 'hono-bare', path: '/api/me', cookie: cookies.hono },
+    { name: 'hono codeflow', app: 'hono', path: '/api/me', cookie: cookies.hono },
     // a cookie of another app, as long as the session cookie: the same request, no session
     { name: 'next public', server: next, path: '/api/public', cookie: fillerCookie(cookies.next) },
     { name: 'next codeflow', server: next, path: '/api/me', cookie: cookies.next },
@@ -514,6 +525,7 @@ async function main() {
       expressRedisVsBare: perRoundRatios('express codeflow redis', 'express bare'),
       koaRedisVsBare: perRoundRatios('koa codeflow redis', 'koa bare'),
       koaAppCodeflowVsBare: perRoundRatios('koa app codeflow', 'koa app bare'),
+      honoCodeflowVsBare: perRoundRatios('hono codeflow', 'hono bare'),
       expressDpopVsBearer: perRoundRatios('express codeflow dpop', 'express codeflow'),
     },
     ratios: {
@@ -528,11 +540,13 @@ async function main() {
       expressRedisVsBare: ratio('express codeflow redis', 'express bare'),
       koaRedisVsBare: ratio('koa codeflow redis', 'koa bare'),
       koaAppCodeflowVsBare: ratio('koa app codeflow', 'koa app bare'),
+      honoCodeflowVsBare: ratio('hono codeflow', 'hono bare'),
       expressDpopVsBearer: ratio('express codeflow dpop', 'express codeflow'),
     },
     cpuOverheadMicroseconds: {
       express: cpuPerRequest['express codeflow'] - cpuPerRequest['express bare'],
       koa: cpuPerRequest['koa codeflow'] - cpuPerRequest['koa bare'],
+      hono: cpuPerRequest['hono codeflow'] - cpuPerRequest['hono bare'],
     },
     login: { flows, appCpuMsPerFlow: loginCpuMs, flowsPerSecond: plainLogin.flowsPerSecond },
     loginFapi: {
@@ -620,6 +634,7 @@ function markdown(r) {
   const ratioRows = [
     ['expressCodeflowVsBare', 'Express: codeflow / bare', '≥ 0.9×'],
     ['koaCodeflowVsBare', 'Koa: codeflow / bare', '≥ 0.9×'],
+    ['honoCodeflowVsBare', 'Hono (on Node): codeflow / bare', '≥ 0.9×'],
     ['nextCodeflowVsPublic', 'Next: /api/me (proxy + requireAuth) / /api/public', '≥ 0.85×'],
     [
       'expressCodeflowVsExpressOpenidConnect',
@@ -661,7 +676,7 @@ ${ratioRows
   )
   .join('\n')}
 
-codeflow's own CPU per request (codeflow minus bare, medians): Express ${r.cpuOverheadMicroseconds.express.toFixed(1)} µs, Koa ${r.cpuOverheadMicroseconds.koa.toFixed(1)} µs. Iron key derivations per request, every round (0: every session read hit the cache): Express ${r.keyDerivationsPerRequest['express codeflow'].map((n) => n.toFixed(3)).join(', ')}; Koa ${r.keyDerivationsPerRequest['koa codeflow'].map((n) => n.toFixed(3)).join(', ')}.
+codeflow's own CPU per request (codeflow minus bare, medians): Express ${r.cpuOverheadMicroseconds.express.toFixed(1)} µs, Koa ${r.cpuOverheadMicroseconds.koa.toFixed(1)} µs, Hono ${r.cpuOverheadMicroseconds.hono.toFixed(1)} µs. Iron key derivations per request, every round (0: every session read hit the cache): Express ${r.keyDerivationsPerRequest['express codeflow'].map((n) => n.toFixed(3)).join(', ')}; Koa ${r.keyDerivationsPerRequest['koa codeflow'].map((n) => n.toFixed(3)).join(', ')}; Hono ${r.keyDerivationsPerRequest['hono codeflow'].map((n) => n.toFixed(3)).join(', ')}.
 
 | measurement | value | goal |
 | --- | ---: | --- |
