@@ -113,6 +113,8 @@ function ownError(config: Auth, ctx: WebContext, error: unknown): unknown {
 export function auth(options: AuthOptions | Auth): AuthMiddleware {
   const config = toAuth(options)
   const middleware: MiddlewareHandler<AuthEnv> = async (c, next) => {
+    // mounted twice on one request (an app and its sub-app): the first does everything
+    if (attached(c)?.auth === config) return next()
     // the app's configured origin, not the Host the server built `c.req.url` from
     const ctx = attach(c, config, (origin) => createWebContext(c.req.raw, origin)).ctx as WebContext
     let result: Awaited<ReturnType<typeof authenticate>>

@@ -52,7 +52,16 @@ const fallenBack: Error[] = []
 function bareApp(options: AuthOptions, withHandler = false): Hono<AuthEnv> {
   const app = new Hono<AuthEnv>()
   app.get('/unmounted', requireAuth(), (c) => c.text('never'))
-  app.use(auth(options))
+  const middleware = auth(options)
+  app.use(middleware)
+  // a sub-app mounting the same middleware: one request runs it twice
+  const sub = new Hono<AuthEnv>()
+  sub.use(middleware)
+  sub.get('/refresh', async (c) => {
+    await c.var.auth.accessToken({ forceRefresh: true })
+    return c.json({ sub: c.var.auth.user?.sub })
+  })
+  app.route('/twice', sub)
   app.get('/state', async (c) => c.json(await summarize(c.var.auth)))
   app.get('/signup', (c) =>
     login(c, { returnTo: '/state', authorizationParams: { prompt: 'login' } }),
@@ -205,6 +214,14 @@ describe('@codeflow/hono with Hono’s own error handling', () => {
     expect(response.setCookies.filter((c) => c.startsWith('codeflow='))).toHaveLength(1)
     expect(browser.cookie(stack.baseUrl, 'codeflow')?.value).not.toBe(before)
     expect((await browser.request(`${stack.baseUrl}/state`)).json().isAuthenticated).toBe(true)
+  })
+
+  it('writes the cookies once when the same auth() runs twice on a request (a sub-app)', async () => {
+    const browser = stack.browser()
+    await signIn(browser, stack.baseUrl)
+    const response = await browser.request(`${stack.baseUrl}/twice/refresh`)
+    expect(response.json()).toEqual({ sub: 'alice' })
+    expect(response.setCookies.filter((c) => c.startsWith('codeflow='))).toHaveLength(1)
   })
 
   it('puts the cookies on a response whose headers are immutable (Response.redirect)', async () => {
