@@ -199,6 +199,16 @@ describe('createWebContext', () => {
     expect([read.get('name'), read.get('x')]).toEqual(['é', 'é'])
   })
 
+  it('reads an empty form from a body the app read already', async () => {
+    const request = new Request('http://localhost:3000/form', {
+      method: 'POST',
+      headers: form,
+      body: 'x=1',
+    })
+    await request.text()
+    expect([...(await createWebContext(request).readForm())]).toEqual([])
+  })
+
   it('builds the URL on the configured origin when given one, not on the request’s host', () => {
     const request = new Request('http://attacker.example:8080//callback/x?code=1&state=2')
     const ctx = createWebContext(request, 'https://app.example')

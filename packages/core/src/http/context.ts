@@ -130,6 +130,8 @@ class WebHttpContext implements WebContext {
 
   async readForm(): Promise<URLSearchParams> {
     const request = this.#request
+    // read already (by the app, before codeflow): nothing left, as for a Node stream that ended
+    if (request.bodyUsed) return new URLSearchParams()
     const declared = Number(request.headers.get('content-length') ?? 0)
     if (declared > MAX_FORM_BYTES) throw tooLarge()
     const body = await readCapped(request.body)
