@@ -14,6 +14,7 @@ describe('the test kit guides', () => {
   it.each([
     'express-supertest.test.ts',
     'koa-supertest.test.ts',
+    'hono-app-request.test.ts',
     'next-route-handler.test.ts',
     'playwright/fixtures.ts',
     'playwright/profile.spec.ts',
