@@ -225,6 +225,7 @@ async function main() {
     'koa-redis',
     'koa-app',
     'fastify',
+    'hono',
     'next',
     'express-fapi',
     'express-dpop',
@@ -271,6 +272,7 @@ async function main() {
     'koa-redis': { scenario: 'koa-redis', port: ports['koa-redis'], env: env('koa-redis') },
     'koa-app': { scenario: 'koa-app-codeflow', port: ports['koa-app'], env: env('koa-app') },
     fastify: { scenario: 'fastify-codeflow', port: ports.fastify, env: env('fastify') },
+    hono: { scenario: 'hono-codeflow', port: ports.hono, env: env('hono') },
     'express-dpop': {
       scenario: 'express-dpop',
       port: ports['express-dpop'],
@@ -285,7 +287,7 @@ async function main() {
   const startApp = (name) => startServer(apps[name].scenario, apps[name].port, apps[name].env)
 
   log('starting the apps')
-  const [express, expressRedis, koa, koaRedis, koaApp, expressDpop, fastify, next] =
+  const [express, expressRedis, koa, koaRedis, koaApp, expressDpop, fastify, hono, next] =
     await Promise.all([
       startApp('express'),
       startApp('express-redis'),
@@ -294,6 +296,7 @@ async function main() {
       startApp('koa-app'),
       startApp('express-dpop'),
       startApp('fastify'),
+      startApp('hono'),
       startNext(ports.next, {
         OIDC_ISSUER: provider.issuer,
         OIDC_CLIENT_ID: 'bench-next',
@@ -309,6 +312,7 @@ async function main() {
     koa: await login(koa.url),
     'koa-redis': await login(koaRedis.url),
     'koa-app': await login(koaApp.url),
+    hono: await login(hono.url),
     'express-dpop': await login(expressDpop.url),
     fastify: await login(fastify.url),
     next: await login(next.url),
@@ -317,7 +321,7 @@ async function main() {
   if (!me.ok) throw new Error(`/api/me answered ${me.status}`)
   const claimsText = await me.text()
   await Promise.all(
-    [express, expressRedis, koa, koaRedis, koaApp, expressDpop, fastify].map(stopServer),
+    [express, expressRedis, koa, koaRedis, koaApp, expressDpop, fastify, hono].map(stopServer),
   )
 
   // express-openid-connect's own cookie (its appSession JWE, made by its own crypto module) for
@@ -330,6 +334,7 @@ async function main() {
   apps['koa-bare'] = { scenario: 'koa-bare', port: await freePort(), env: bareEnv }
   apps['koa-app-bare'] = { scenario: 'koa-app-bare', port: await freePort(), env: bareEnv }
   apps['fastify-bare'] = { scenario: 'fastify-bare', port: await freePort(), env: bareEnv }
+  apps['hono-bare'] = { scenario: 'hono-bare', port: await freePort(), env: bareEnv }
   apps.eoc = {
     scenario: 'express-eoc',
     port: await freePort(),
@@ -368,6 +373,8 @@ async function main() {
     },
     { name: 'fastify bare', app: 'fastify-bare', path: '/api/me', cookie: cookies.fastify },
     { name: 'fastify codeflow', app: 'fastify', path: '/api/me', cookie: cookies.fastify },
+    { name: 'hono bare', app: 'hono-bare', path: '/api/me', cookie: cookies.hono },
+    { name: 'hono codeflow', app: 'hono', path: '/api/me', cookie: cookies.hono },
     // a cookie of another app, as long as the session cookie: the same request, no session
     { name: 'next public', server: next, path: '/api/public', cookie: fillerCookie(cookies.next) },
     { name: 'next codeflow', server: next, path: '/api/me', cookie: cookies.next },
@@ -491,6 +498,7 @@ async function main() {
       koaRedisVsBare: perRoundRatios('koa codeflow redis', 'koa bare'),
       koaAppCodeflowVsBare: perRoundRatios('koa app codeflow', 'koa app bare'),
       fastifyCodeflowVsBare: perRoundRatios('fastify codeflow', 'fastify bare'),
+      honoCodeflowVsBare: perRoundRatios('hono codeflow', 'hono bare'),
       expressDpopVsBearer: perRoundRatios('express codeflow dpop', 'express codeflow'),
     },
     ratios: {
@@ -506,12 +514,14 @@ async function main() {
       koaRedisVsBare: ratio('koa codeflow redis', 'koa bare'),
       koaAppCodeflowVsBare: ratio('koa app codeflow', 'koa app bare'),
       fastifyCodeflowVsBare: ratio('fastify codeflow', 'fastify bare'),
+      honoCodeflowVsBare: ratio('hono codeflow', 'hono bare'),
       expressDpopVsBearer: ratio('express codeflow dpop', 'express codeflow'),
     },
     cpuOverheadMicroseconds: {
       express: cpuPerRequest['express codeflow'] - cpuPerRequest['express bare'],
       koa: cpuPerRequest['koa codeflow'] - cpuPerRequest['koa bare'],
       fastify: cpuPerRequest['fastify codeflow'] - cpuPerRequest['fastify bare'],
+      hono: cpuPerRequest['hono codeflow'] - cpuPerRequest['hono bare'],
     },
     login: { flows, appCpuMsPerFlow: loginCpuMs, flowsPerSecond: plainLogin.flowsPerSecond },
     loginFapi: {
@@ -599,6 +609,8 @@ function markdown(r) {
   const ratioRows = [
     ['expressCodeflowVsBare', 'Express: codeflow / bare', '≥ 0.9×'],
     ['koaCodeflowVsBare', 'Koa: codeflow / bare', '≥ 0.9×'],
+    ['fastifyCodeflowVsBare', 'Fastify: codeflow / bare', '≥ 0.9×'],
+    ['honoCodeflowVsBare', 'Hono (on Node): codeflow / bare', '≥ 0.9×'],
     ['nextCodeflowVsPublic', 'Next: /api/me (proxy + requireAuth) / /api/public', '≥ 0.85×'],
     [
       'expressCodeflowVsExpressOpenidConnect',
@@ -617,7 +629,6 @@ function markdown(r) {
       'Koa, an app like examples/koa (router, error handling): with codeflow / without',
       '≥ 0.9×',
     ],
-    ['fastifyCodeflowVsBare', 'Fastify: codeflow / bare', '≥ 0.9×'],
     [
       'expressDpopVsBearer',
       'Express: codeflow with DPoP sessions / with Bearer sessions',
@@ -641,7 +652,7 @@ ${ratioRows
   )
   .join('\n')}
 
-codeflow's own CPU per request (codeflow minus bare, medians): Express ${r.cpuOverheadMicroseconds.express.toFixed(1)} µs, Koa ${r.cpuOverheadMicroseconds.koa.toFixed(1)} µs, Fastify ${r.cpuOverheadMicroseconds.fastify.toFixed(1)} µs. Iron key derivations per request, every round (0: every session read hit the cache): Express ${r.keyDerivationsPerRequest['express codeflow'].map((n) => n.toFixed(3)).join(', ')}; Koa ${r.keyDerivationsPerRequest['koa codeflow'].map((n) => n.toFixed(3)).join(', ')}; Fastify ${r.keyDerivationsPerRequest['fastify codeflow'].map((n) => n.toFixed(3)).join(', ')}.
+codeflow's own CPU per request (codeflow minus bare, medians): Express ${r.cpuOverheadMicroseconds.express.toFixed(1)} µs, Koa ${r.cpuOverheadMicroseconds.koa.toFixed(1)} µs, Fastify ${r.cpuOverheadMicroseconds.fastify.toFixed(1)} µs, Hono ${r.cpuOverheadMicroseconds.hono.toFixed(1)} µs. Iron key derivations per request, every round (0: every session read hit the cache): Express ${r.keyDerivationsPerRequest['express codeflow'].map((n) => n.toFixed(3)).join(', ')}; Koa ${r.keyDerivationsPerRequest['koa codeflow'].map((n) => n.toFixed(3)).join(', ')}; Fastify ${r.keyDerivationsPerRequest['fastify codeflow'].map((n) => n.toFixed(3)).join(', ')}; Hono ${r.keyDerivationsPerRequest['hono codeflow'].map((n) => n.toFixed(3)).join(', ')}.
 
 | measurement | value | goal |
 | --- | ---: | --- |

@@ -182,10 +182,29 @@ async function fastifyApp() {
   return app
 }
 
+/**
+ * Hono on Node (@hono/node-server's request listener, as examples/hono serves it): the bare app's
+ * route, or the same route behind auth() and requireAuth().
+ */
+async function honoApp() {
+  const { Hono } = await import('hono')
+  const { getRequestListener } = await import('@hono/node-server')
+  const app = new Hono()
+  if (scenario === 'hono-bare') {
+    app.get('/api/me', (c) => c.json(claims))
+    return getRequestListener(app.fetch)
+  }
+  const { auth, requireAuth } = await import('@codeflow/hono')
+  app.use(auth(authOptions))
+  app.get('/api/me', requireAuth({ unauthenticated: 'json' }), (c) => c.json(c.var.auth.user))
+  return getRequestListener(app.fetch)
+}
+
 const { createServer } = await import('node:http')
 let handler
 if (scenario.startsWith('express')) handler = await expressApp()
 else if (scenario.startsWith('koa')) handler = (await koaApp()).callback()
+else if (scenario.startsWith('hono')) handler = await honoApp()
 else if (!scenario.startsWith('fastify')) throw new Error(`unknown scenario ${scenario}`)
 if (handler) {
   const server = createServer({ keepAliveTimeout: 60_000 }, handler)

@@ -23,6 +23,7 @@ const examples: { name: string; dir: string; main: string; args?: string[] }[] =
   { name: 'express', dir: resolve(root, 'examples/express'), main: 'dist/server.js' },
   { name: 'koa', dir: resolve(root, 'examples/koa'), main: 'dist/server.js' },
   { name: 'fastify', dir: resolve(root, 'examples/fastify'), main: 'dist/server.js' },
+  { name: 'hono', dir: resolve(root, 'examples/hono'), main: 'dist/server.js' },
   // `pnpm start`: `next start` of the build that `pnpm test` makes first, bound to HOST
   { name: 'next', dir: resolve(root, 'examples/next'), main: 'scripts/start.mjs' },
 ]

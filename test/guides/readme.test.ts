@@ -15,6 +15,7 @@ describe('the test kit guides', () => {
     'express-supertest.test.ts',
     'koa-supertest.test.ts',
     'fastify-inject.test.ts',
+    'hono-app-request.test.ts',
     'next-route-handler.test.ts',
     'playwright/fixtures.ts',
     'playwright/profile.spec.ts',

@@ -2,6 +2,7 @@ import { expressHarness } from './express.js'
 import { express4Harness } from './express4.js'
 import { fastifyHarness } from './fastify.js'
 import type { Harness } from './harness.js'
+import { honoHarness } from './hono.js'
 import { koaHarness } from './koa.js'
 import { nextHandlersHarness } from './next-handlers.js'
 import { nextStartHarness } from './next-start.js'
@@ -12,6 +13,7 @@ export const harnesses: readonly Harness[] = [
   express4Harness,
   koaHarness,
   fastifyHarness,
+  honoHarness,
   nextHandlersHarness,
   nextStartHarness,
 ]

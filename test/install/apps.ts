@@ -9,7 +9,7 @@ import { join } from 'node:path'
 export interface AppSpec {
   /** its folder name, and the name in the test titles */
   readonly name: string
-  readonly framework: 'express' | 'koa' | 'fastify' | 'next'
+  readonly framework: 'express' | 'koa' | 'fastify' | 'hono' | 'next'
   /** the framework's major version */
   readonly major: number
   /** codeflow's packages it installs, from their tarballs */
@@ -70,6 +70,15 @@ export const APPS: readonly AppSpec[] = [
     dependencies: ['fastify@^5'],
     devDependencies: [TYPESCRIPT, TYPES_NODE],
     node: 'lowest',
+  },
+  {
+    name: 'hono4',
+    framework: 'hono',
+    major: 4,
+    packages: ['core', 'hono'],
+    dependencies: ['hono@^4', '@hono/node-server@^2'],
+    devDependencies: [TYPESCRIPT, TYPES_NODE],
+    node: 'current',
   },
   {
     name: 'next16',
@@ -146,9 +155,13 @@ export default function RootLayout({ children }: { children: ReactNode }) {
 /** The files of an app: the README's quick start for its framework, and what its framework needs. */
 export function appFiles(app: AppSpec, root: string): Record<string, string> {
   const readme = readFileSync(join(root, 'README.md'), 'utf8')
-  const title = { express: 'Express', koa: 'Koa', fastify: 'Fastify', next: 'Next.js' }[
-    app.framework
-  ]
+  const title = {
+    express: 'Express',
+    koa: 'Koa',
+    fastify: 'Fastify',
+    hono: 'Hono',
+    next: 'Next.js',
+  }[app.framework]
   const files: Record<string, string> = {}
   const blocks = quickStart(readme, title).filter(
     (block) => block.next === undefined || block.next === app.major,

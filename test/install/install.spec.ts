@@ -1,7 +1,7 @@
 /**
  * The install job (`pnpm test:install`): codeflow's packages packed as they would be published
  * (`pnpm pack:packages`), installed with npm into fresh apps outside the workspace, one per
- * framework version (Express 5 and 4, Koa 3 and 2, Fastify 5, Next.js 16 and 15), each made of the root
+ * framework version (Express 5 and 4, Koa 3 and 2, Fastify 5, Hono 4, Next.js 16 and 15), each made of the root
  * README's quick start. Each app is type-checked (strict), the Next.js ones built with no runtime
  * environment at all, then started against the dev provider (itself installed from its tarball)
  * and signed in and out in Chromium. The apps marked `lowest` run on Node.js 22.13 when CI gives

@@ -5,9 +5,11 @@
 import type { UserClaims } from '@codeflow/core'
 import { requireAuth as expressGuard } from '@codeflow/express'
 import { requireAuth as fastifyGuard } from '@codeflow/fastify'
+import { type AuthEnv, requireAuth as honoGuard } from '@codeflow/hono'
 import { requireAuth as koaGuard } from '@codeflow/koa'
 import { createCodeflow } from '@codeflow/next'
 import { mintSession } from '@codeflow/testing'
+import { Hono } from 'hono'
 
 declare module '@codeflow/core' {
   interface CustomClaims {
@@ -44,6 +46,12 @@ koaGuard(
 // Fastify: the handler behind the guard
 fastifyGuard((request) => ({ tenant: request.auth.user.tenant?.toUpperCase() }), {
   claims: (user) => user.groups?.includes('admin') === true,
+})
+
+// Hono
+new Hono<AuthEnv>().get('/tenant', honoGuard({ claims: (user) => user.tenant === 'acme' }), (c) => {
+  const tenant: string | undefined = c.var.auth.user.tenant
+  return c.json({ tenant, groups: c.var.auth.user.groups ?? [] })
 })
 
 // Next.js: a route handler and a Server Component's session

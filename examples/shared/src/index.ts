@@ -11,7 +11,7 @@ export { banner } from './banner.js'
 export { type ExampleConfig, loadExampleConfig } from './config.js'
 export { adminPage, homePage, internalErrorPage, profilePage, stepUpPage } from './pages.js'
 export { type RedisConnection, type RedisTarget, redisConnection } from './redis.js'
-export { type Listener, serveExample } from './serve.js'
+export { type Listener, listenerOf, type Servable, serveExample } from './serve.js'
 export {
   DEV_CLIENT,
   EnvironmentError,

@@ -131,4 +131,89 @@ describe('createWebContext', () => {
     )
     expect((await ctx.readForm()).get('x')).toBe('1')
   })
+
+  it('refuses a streamed body past the limit without reading it whole', async () => {
+    // an endless chunked body (no Content-Length): read whole first, it would never end
+    let pulled = 0
+    const endless = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        pulled++
+        controller.enqueue(new TextEncoder().encode('x'.repeat(1024)))
+      },
+    })
+    const ctx = createWebContext(
+      new Request('http://localhost:3000/form', {
+        method: 'POST',
+        headers: form,
+        body: endless,
+        duplex: 'half',
+      } as RequestInit),
+    )
+    const error = await ctx.readForm().then(
+      () => undefined,
+      (reason: unknown) => reason,
+    )
+    expect(error).toBeInstanceOf(BodyTooLargeError)
+    expect(pulled).toBeLessThan(MAX_FORM_BYTES / 1024 + 4)
+  })
+
+  it('counts bytes, not characters, against the limit', async () => {
+    // 'é' is two bytes in UTF-8: under the limit in characters, over it in bytes
+    const body = `a=${'é'.repeat(MAX_FORM_BYTES / 2)}`
+    const stream = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(new TextEncoder().encode(body))
+        controller.close()
+      },
+    })
+    const ctx = createWebContext(
+      new Request('http://localhost:3000/form', {
+        method: 'POST',
+        headers: form,
+        body: stream,
+        duplex: 'half',
+      } as RequestInit),
+    )
+    await expect(ctx.readForm()).rejects.toBeInstanceOf(BodyTooLargeError)
+  })
+
+  it('decodes a character split across chunks', async () => {
+    const bytes = new TextEncoder().encode('name=%C3%A9&x=é')
+    const stream = new ReadableStream<Uint8Array>({
+      start(controller) {
+        // the two bytes of the last 'é' in two chunks
+        controller.enqueue(bytes.slice(0, bytes.length - 1))
+        controller.enqueue(bytes.slice(bytes.length - 1))
+        controller.close()
+      },
+    })
+    const ctx = createWebContext(
+      new Request('http://localhost:3000/form', {
+        method: 'POST',
+        headers: form,
+        body: stream,
+        duplex: 'half',
+      } as RequestInit),
+    )
+    const read = await ctx.readForm()
+    expect([read.get('name'), read.get('x')]).toEqual(['é', 'é'])
+  })
+
+  it('reads an empty form from a body the app read already', async () => {
+    const request = new Request('http://localhost:3000/form', {
+      method: 'POST',
+      headers: form,
+      body: 'x=1',
+    })
+    await request.text()
+    expect([...(await createWebContext(request).readForm())]).toEqual([])
+  })
+
+  it('builds the URL on the configured origin when given one, not on the request’s host', () => {
+    const request = new Request('http://attacker.example:8080//callback/x?code=1&state=2')
+    const ctx = createWebContext(request, 'https://app.example')
+    expect(ctx.url.href).toBe('https://app.example//callback/x?code=1&state=2')
+    expect(ctx.path).toBe('//callback/x')
+    expect(createWebContext(request).url.href).toBe(request.url)
+  })
 })

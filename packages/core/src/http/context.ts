@@ -66,32 +66,101 @@ export interface WebContext extends HttpContext {
   readonly varies: boolean
 }
 
-/** Creates a context over a Web `Request` (Next.js, edge runtimes, tests). */
-export function createWebContext(request: Request): WebContext {
-  const cookies: SetCookie[] = []
-  let varies = false
-  return {
-    url: new URL(request.url),
-    method: request.method.toUpperCase(),
-    headers: request.headers,
-    cookies,
-    get varies() {
-      return varies
-    },
-    varyOnCookie() {
-      varies = true
-    },
-    async readForm() {
-      const declared = Number(request.headers.get('content-length') ?? 0)
-      if (declared > MAX_FORM_BYTES) throw tooLarge()
-      const body = await request.text()
-      if (body.length > MAX_FORM_BYTES) throw tooLarge()
-      return parseForm(request.headers.get('content-type'), body)
-    },
-    setCookie(cookie) {
-      cookies.push(cookie)
-    },
+/**
+ * Reads a body stream as UTF-8 text, refusing it as soon as it passes `MAX_FORM_BYTES`: a
+ * chunked body (no `Content-Length`) is never read whole before the check.
+ */
+async function readCapped(body: ReadableStream<Uint8Array> | null): Promise<string> {
+  if (body === null) return ''
+  const reader = body.getReader()
+  const decoder = new TextDecoder()
+  let size = 0
+  let text = ''
+  for (;;) {
+    const { done, value } = await reader.read()
+    if (done) return text + decoder.decode()
+    size += value.byteLength
+    if (size > MAX_FORM_BYTES) {
+      // stop the sender: the rest of the body is never read
+      reader.cancel().catch(() => undefined)
+      throw tooLarge()
+    }
+    text += decoder.decode(value, { stream: true })
   }
+}
+
+/**
+ * The context over a Web `Request`: a class, as the Node context, with the URL built only when
+ * read and the path taken from the request's URL string without parsing it.
+ */
+class WebHttpContext implements WebContext {
+  /** the core's per-request state, declared so that every context has the same shape */
+  [STATE]: RequestState | undefined = undefined
+  readonly cookies: SetCookie[] = []
+  readonly method: string
+  readonly path: string | undefined
+  varies = false
+  readonly #request: Request
+  readonly #origin: string | undefined
+  #url: URL | undefined
+
+  constructor(request: Request, origin: string | undefined) {
+    this.#request = request
+    this.#origin = origin
+    this.method = request.method.toUpperCase()
+    this.path = pathOf(request.url)
+  }
+
+  get url(): URL {
+    if (this.#url === undefined) {
+      const url = new URL(this.#request.url)
+      this.#url =
+        this.#origin === undefined ? url : urlFromTarget(this.#origin, url.pathname + url.search)
+    }
+    return this.#url
+  }
+
+  get headers(): Headers {
+    return this.#request.headers
+  }
+
+  varyOnCookie(): void {
+    this.varies = true
+  }
+
+  async readForm(): Promise<URLSearchParams> {
+    const request = this.#request
+    // read already (by the app, before codeflow): nothing left, as for a Node stream that ended
+    if (request.bodyUsed) return new URLSearchParams()
+    const declared = Number(request.headers.get('content-length') ?? 0)
+    if (declared > MAX_FORM_BYTES) throw tooLarge()
+    const body = await readCapped(request.body)
+    return parseForm(request.headers.get('content-type'), body)
+  }
+
+  setCookie(cookie: SetCookie): void {
+    this.cookies.push(cookie)
+  }
+}
+
+/** The path of an absolute URL string (`scheme://host/path?query`), or undefined. */
+function pathOf(href: string): string | undefined {
+  const start = href.indexOf('/', href.indexOf('//') + 2)
+  if (start === -1) return undefined
+  const end = href.indexOf('?', start)
+  const hash = href.indexOf('#', start)
+  const stop = end === -1 ? hash : hash === -1 ? end : Math.min(end, hash)
+  return stop === -1 ? href.slice(start) : href.slice(start, stop)
+}
+
+/**
+ * Creates a context over a Web `Request` (Next.js, Hono, edge runtimes, tests). With `origin`
+ * (the app's configured origin), the context's URL is the request's path and query on it, as
+ * `createNodeContext` builds it: a server that made the request's URL from `Host` (Node's, behind
+ * a proxy) gives no say to that header. Without it, the request's own URL.
+ */
+export function createWebContext(request: Request, origin?: string): WebContext {
+  return new WebHttpContext(request, origin)
 }
 
 function toHeaders(req: IncomingMessage): Headers {
