@@ -54,6 +54,11 @@ declare global {
   }
 }
 
+/** A falsy error would tell Express to go on: a failed step must never let a request through. */
+function errorOf(error: unknown): unknown {
+  return error || new Error('codeflow: a step failed without an error')
+}
+
 function send(res: Response, response: AuthResponse): void {
   res.status(response.status)
   for (const [name, value] of Object.entries(response.headers)) res.setHeader(name, value)
@@ -84,10 +89,10 @@ export function auth(options: AuthOptions | Auth): AuthMiddleware {
         req.auth = result.auth
         next()
       },
-      next,
+      (error) => next(errorOf(error)),
     )
     // after I/O, a failure to send (the response already sent) rejects: Express 4 would not see it
-    rejectionTo(done, (error) => next(error ?? new Error('codeflow: a rejected step')))
+    rejectionTo(done, (error) => next(errorOf(error)))
   }
   return Object.assign(middleware, { auth: config })
 }
@@ -122,9 +127,9 @@ export function requireAuth(
         req.auth = requestAuth(entry.auth, entry.ctx, result.session)
         run(handler, req as AuthenticatedRequest, res, next)
       },
-      next,
+      (error) => next(errorOf(error)),
     )
-    rejectionTo(done, (error) => next(error ?? new Error('codeflow: a rejected step')))
+    rejectionTo(done, (error) => next(errorOf(error)))
   }
 }
 

@@ -134,7 +134,9 @@ function send(ctx: Context, response: AuthResponse): void {
   ctx.body = response.body ?? ''
 }
 
-const reject = (error: unknown) => Promise.reject(error)
+// a falsy rejection would leave Koa without an error to answer with: the request would hang
+const reject = (error: unknown) =>
+  Promise.reject(error || new Error('codeflow: a step failed without an error'))
 
 /** Koa middleware mounting `auth`'s routes and setting `ctx.state.auth`. */
 export type AuthMiddleware = Middleware & {
@@ -159,7 +161,7 @@ export function auth(options: AuthOptions | Auth): AuthMiddleware {
       return reject(error)
     }
     return result instanceof Promise
-      ? result.then((value) => authenticated(ctx, next, value))
+      ? result.then((value) => authenticated(ctx, next, value), reject)
       : authenticated(ctx, next, result)
   }
   return Object.assign(middleware, { auth: config })
@@ -207,7 +209,7 @@ export function requireAuth(
       return reject(error)
     }
     return result instanceof Promise
-      ? result.then((value) => authorized(ctx, next, entry, value))
+      ? result.then((value) => authorized(ctx, next, entry, value), reject)
       : authorized(ctx, next, entry, result)
   }
   return guard as AuthGuard
