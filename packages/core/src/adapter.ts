@@ -148,6 +148,14 @@ export function handleError(auth: Auth, ctx: HttpContext, error: unknown): AuthR
   return answerError(appOf(auth), ctx, error)
 }
 
+/**
+ * The paths codeflow's routes answer at (login, callback, logout, back- and front-channel
+ * logout; every provider's callback): for a framework that must know its routes up front.
+ */
+export function authRoutePaths(auth: Auth): string[] {
+  return [...appOf(auth).settings.routeNames.keys()]
+}
+
 /** The app's home page (its base URL's path, with a trailing slash). */
 export function homeUrl(auth: Auth): string {
   return appOf(auth).settings.homeUrl

@@ -19,6 +19,7 @@ import {
   attached,
   authenticate,
   authorize,
+  authRoutePaths,
   createNodeContext,
   type GuardResult,
   handleError,
@@ -31,6 +32,7 @@ import {
   startLogin,
   step,
   toAuth,
+  varyWithCookie,
 } from '@codeflow/core/adapter'
 import type {
   FastifyError,
@@ -86,6 +88,10 @@ export type AuthenticatedRouteHandler<
  */
 class ReplyHeaders implements ResponseHeaders {
   readonly #reply: FastifyReply
+  /** the `Cache-Control` the core set (`no-store` with its cookies), for `onSend` to keep */
+  cacheControl: string | undefined
+  /** whether the core read the session: the answer must vary on `Cookie` */
+  varies = false
   constructor(reply: FastifyReply) {
     this.#reply = reply
   }
@@ -96,6 +102,9 @@ class ReplyHeaders implements ResponseHeaders {
     return this.#reply.getHeader(name)
   }
   setHeader(name: string, value: string): void {
+    const lower = name.toLowerCase()
+    if (lower === 'cache-control') this.cacheControl = value
+    else if (lower === 'vary') this.varies = true
     this.#reply.header(name, value)
   }
   // the core appends Set-Cookie only, which reply.header() appends
@@ -104,17 +113,46 @@ class ReplyHeaders implements ResponseHeaders {
   }
 }
 
+const HEADERS = Symbol('codeflow.fastify.headers')
+
+type WithHeaders = FastifyRequest & { [HEADERS]?: ReplyHeaders }
+
 function contextOf(config: Auth, request: FastifyRequest, reply: FastifyReply) {
-  return attach(request, config, (origin) =>
+  return attach(request, config, (origin) => {
+    const headers = new ReplyHeaders(reply)
+    ;(request as WithHeaders)[HEADERS] = headers
     // a body parser has consumed the stream only if the app calls login() or logout() itself
-    createNodeContext(
-      request.raw,
-      new ReplyHeaders(reply),
-      origin,
-      request.originalUrl,
-      () => request.body,
-    ),
-  ).ctx
+    return createNodeContext(request.raw, headers, origin, request.originalUrl, bodyOf(request))
+  }).ctx
+}
+
+function bodyOf(request: FastifyRequest): () => unknown {
+  return () => request.body
+}
+
+/**
+ * What codeflow's headers need from the answer, whatever the route set after the hook: with
+ * codeflow's cookies, its `Cache-Control` (`no-store`: a shared cache must not keep a session),
+ * and `Vary: Cookie` when the session was read.
+ */
+function keepHeaders(request: FastifyRequest, reply: FastifyReply): void {
+  const headers = (request as WithHeaders)[HEADERS]
+  if (headers === undefined) return
+  const { cacheControl } = headers
+  if (cacheControl !== undefined && reply.getHeader('cache-control') !== cacheControl) {
+    reply.header('cache-control', cacheControl)
+  }
+  if (headers.varies) {
+    const vary = reply.getHeader('vary')
+    const value = Array.isArray(vary) ? vary.join(', ') : vary?.toString()
+    const withCookie = varyWithCookie(value)
+    if (withCookie !== value) reply.header('vary', withCookie)
+  }
+}
+
+/** A falsy error would tell Fastify to go on: a failed step must never let a request through. */
+function errorOf(error: unknown): FastifyError {
+  return (error || new Error('codeflow: a step failed without an error')) as FastifyError
 }
 
 function send(reply: FastifyReply, response: AuthResponse): FastifyReply {
@@ -125,7 +163,7 @@ function send(reply: FastifyReply, response: AuthResponse): FastifyReply {
 function failed(reply: FastifyReply, error: unknown): void {
   if (reply.sent)
     reply.log.error({ err: error }, 'codeflow: a step failed after the reply was sent')
-  else reply.send(error as Error)
+  else reply.send(errorOf(error))
 }
 
 function authenticated(
@@ -136,12 +174,29 @@ function authenticated(
 ): void {
   // a hook that answers does not call next: Fastify runs no route for this request
   if (result.response) {
+    // the hooks after it (onSend, onResponse, the error handler) see the request anonymous
+    setAnonymous(request)
     send(reply, result.response)
     return
   }
   request.auth = result.auth
   next()
 }
+
+/** An anonymous `request.auth`, for the requests codeflow answers itself or fails. */
+function setAnonymous(request: FastifyRequest): void {
+  const entry = attached(request)
+  if (entry) request.auth = requestAuth(entry.auth, entry.ctx, undefined)
+}
+
+/** The hook's failure, after `request.auth` is set: the error handler may read it. */
+function hookFailed(request: FastifyRequest, next: HookHandlerDoneFunction, error: unknown): void {
+  setAnonymous(request)
+  next(errorOf(error))
+}
+
+/** What Fastify's own options to `register` would do here, which this plugin cannot honour. */
+const REGISTER_OPTIONS = ['prefix'] as const
 
 /**
  * The plugin: serves the login, callback and logout routes (all of the core's route table) and
@@ -154,7 +209,15 @@ function authenticated(
 export const codeflow: FastifyPluginCallback<AuthOptions | Auth> = (fastify, options, done) => {
   let config: Auth
   try {
+    for (const name of REGISTER_OPTIONS) {
+      if (name in options) {
+        throw new TypeError(
+          `@codeflow/fastify: the "${name}" register option does not move codeflow's routes: set their paths with the "routes" option (or the path of "baseUrl")`,
+        )
+      }
+    }
     config = toAuth(options)
+    routesOf(fastify, config)
   } catch (error) {
     done(error as Error)
     return
@@ -168,15 +231,41 @@ export const codeflow: FastifyPluginCallback<AuthOptions | Auth> = (fastify, opt
     try {
       result = authenticate(config, contextOf(config, request, reply))
     } catch (error) {
-      next(error as FastifyError)
+      hookFailed(request, next, error)
       return
     }
     if (!(result instanceof Promise)) return authenticated(request, reply, next, result)
     result
-      .then((value) => authenticated(request, reply, next, value), next)
+      .then(
+        (value) => authenticated(request, reply, next, value),
+        (error: unknown) => hookFailed(request, next, error),
+      )
       .catch((error: unknown) => failed(reply, error))
   })
+  fastify.addHook('onSend', (request, reply, payload, next) => {
+    keepHeaders(request, reply)
+    next(null, payload)
+  })
   done()
+}
+
+/**
+ * codeflow's paths as routes of this instance, all methods: the hook answers them (a method a
+ * route does not take is its 405), and Fastify knows them, in this instance's context (its hooks;
+ * not its 404 handler's) and under its prefix. A route the app declares at one of them is a
+ * clash Fastify reports at start-up.
+ */
+function routesOf(fastify: FastifyInstance, config: Auth): void {
+  const { prefix } = fastify
+  for (const path of authRoutePaths(config)) {
+    if (!path.startsWith(prefix) || (path.length > prefix.length && path[prefix.length] !== '/')) {
+      throw new Error(
+        `@codeflow/fastify: codeflow's route ${path} is outside the prefix ${prefix} of the instance the plugin is registered on: register it where its routes are reached (the root instance), or set "routes" under ${prefix}`,
+      )
+    }
+    // reached only if the hook let the request through, which it does not at these paths
+    fastify.all(path.slice(prefix.length) || '/', (_request, reply) => reply.callNotFound())
+  }
 }
 
 // what fastify-plugin sets: no encapsulation, a name in errors and logs, the Fastify major it needs
@@ -247,19 +336,22 @@ export function requireAuth(
       entry = entryOf(request, 'requireAuth()')
       result = authorize(entry.auth, entry.ctx, options)
     } catch (error) {
-      next(error as FastifyError)
+      next(errorOf(error))
       return
     }
     if (!(result instanceof Promise)) return passed(request, reply, next, entry, result)
     result
-      .then((value) => passed(request, reply, next, entry, value), next)
+      .then(
+        (value) => passed(request, reply, next, entry, value),
+        (error: unknown) => next(errorOf(error)),
+      )
       .catch((error: unknown) => failed(reply, error))
   }
 }
 
 /** A throw or a rejection of the guard is the route's error, for Fastify's error handling. */
 const rethrow = (error: unknown): never => {
-  throw error
+  throw errorOf(error)
 }
 
 function guardedHandler(
@@ -274,7 +366,10 @@ function guardedHandler(
         // returning the reply tells Fastify that the route answered
         if (result.response) return send(reply, result.response)
         authorized(request, entry, result)
-        return handler.call(this, request as AuthenticatedRequest, reply)
+        const value = handler.call(this, request as AuthenticatedRequest, reply)
+        // after an await (the session read had I/O), a handler that returns nothing but sends
+        // through the reply must not be taken for an empty answer: the reply stands for it
+        return value === undefined ? reply : value
       },
       rethrow,
     )
@@ -323,7 +418,10 @@ export type ErrorHandler = (
 /**
  * An error handler for `app.setErrorHandler()` that renders codeflow's errors: an HTML page for
  * page navigations, JSON otherwise, with the right status, never a stack trace. Other errors go to
- * `fallback` when given, else to the parent's error handler (Fastify's own at the root).
+ * `fallback` when given. Without one, a client's fault (a 4xx `statusCode`: a validation error,
+ * say) goes on to the parent's error handler (Fastify's own at the root), and any other error
+ * gets codeflow's generic 500 page, its message kept for codeflow's logger: Fastify's own handler
+ * would show it to the browser.
  */
 export function authErrorHandler(fallback?: ErrorHandler): ErrorHandler {
   return function renderAuthError(error, request, reply) {
@@ -332,6 +430,12 @@ export function authErrorHandler(fallback?: ErrorHandler): ErrorHandler {
       return send(reply, handleError(entry.auth, entry.ctx, error))
     }
     if (fallback) return fallback.call(this, error, request, reply)
+    // Fastify's own handler shows any error's message, a 500's too: codeflow's generic page
+    // instead (the error goes to codeflow's logger); a client's fault goes on to Fastify's
+    const status = Number(error?.statusCode ?? 500)
+    if (entry && !reply.sent && !(status >= 400 && status < 500)) {
+      return send(reply, handleError(entry.auth, entry.ctx, error))
+    }
     // what an error handler throws, Fastify gives to the next one up
     throw error
   }

@@ -5,13 +5,21 @@
  * Every protocol scenario runs on the Fastify example through the shared suite in test/.
  */
 import { Writable } from 'node:stream'
-import { AuthError, type AuthOptions, createAuth, UnauthenticatedError } from '@codeflow/core'
+import {
+  AuthError,
+  type AuthOptions,
+  createAuth,
+  createMemoryStore,
+  type SessionStore,
+  UnauthenticatedError,
+} from '@codeflow/core'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Harness } from '../../../test/harness/harness.js'
 import { authorize, signIn, startLogin } from '../../../test/support/flow.js'
 import { providerSid } from '../../../test/support/provider-logout.js'
 import { CLIENT_ID, SECRET, type Stack, startStack } from '../../../test/support/stack.js'
+import { mintSession } from '../../testing/src/index.js'
 import {
   authErrorHandler,
   codeflow,
@@ -297,12 +305,14 @@ describe('@codeflow/fastify with authErrorHandler()', () => {
     expect(response.json()).toMatchObject({ error: expect.any(String) })
   })
 
-  it('leaves other errors to Fastify’s own handler', async () => {
+  it('renders the app’s other 500s as codeflow’s generic error, its message kept back', async () => {
     const browser = stack.browser()
     await signIn(browser, stack.baseUrl)
     const response = await browser.request(`${stack.baseUrl}/refresh-then-fail`)
     expect(response.status).toBe(500)
-    expect(response.json()).toMatchObject({ statusCode: 500 })
+    // Fastify's own handler would show the message ("the app failed after a token refresh")
+    expect(response.json()).toMatchObject({ error: 'internal_error' })
+    expect(response.body).not.toMatch(/the app failed/)
     expect(response.setCookies.filter((c) => c.startsWith('codeflow='))).toHaveLength(1)
   })
 })
@@ -351,7 +361,17 @@ describe('@codeflow/fastify mounting', () => {
   it('can be registered twice (two apps on one server) without a decorator clash', async () => {
     const app = Fastify()
     app.register(codeflow, options)
-    app.register(codeflow, { ...options, routes: { login: '/other/login' } })
+    // its own paths: Fastify knows codeflow's routes, and two instances at one path clash (below)
+    app.register(codeflow, {
+      ...options,
+      routes: {
+        login: '/other/login',
+        callback: '/other/callback',
+        logout: '/other/logout',
+        backchannelLogout: '/other/backchannel-logout',
+        frontchannelLogout: '/other/frontchannel-logout',
+      },
+    })
     app.get('/', async (request) => ({ isAuthenticated: request.auth.isAuthenticated }))
     await expect(app.ready()).resolves.toBeDefined()
     expect((await app.inject('/')).json()).toEqual({ isAuthenticated: false })
@@ -376,6 +396,160 @@ describe('@codeflow/fastify mounting', () => {
       'requireAuth() needs the codeflow plugin registered on this instance',
       'requireAuth() needs the codeflow plugin registered on this instance',
     ])
+    await app.close()
+  })
+
+  /** An app whose sessions live in a memory store: every session read awaits the store. */
+  function storedApp(store: SessionStore = createMemoryStore()) {
+    const auth = createAuth({ ...options, session: { store } })
+    const app = Fastify()
+    app.register(codeflow, auth)
+    return { auth, app }
+  }
+
+  it('lets requireAuth(handler) send later through the reply after an awaited session read', async () => {
+    const { auth, app } = storedApp()
+    app.get(
+      '/later',
+      requireAuth((request, reply) => {
+        // returns nothing, sends later: the reply stands for the answer
+        setImmediate(() => reply.send({ sub: request.auth.user.sub }))
+      }),
+    )
+    const { cookie } = await mintSession(auth, { user: { sub: 'later-user' } })
+    const response = await app.inject({ url: '/later', headers: { cookie } })
+    expect(response.statusCode).toBe(200)
+    expect(response.json()).toEqual({ sub: 'later-user' })
+    await app.close()
+  })
+
+  it('never lets a request through a guard whose step fails without an error', async () => {
+    // a store that rejects with nothing: Fastify would take next(undefined) for "go on"
+    const failing: SessionStore = {
+      get: () => Promise.reject(undefined),
+      set: () => Promise.resolve(),
+      delete: () => Promise.resolve(),
+    }
+    const minting = createAuth({ ...options, session: { store: createMemoryStore() } })
+    const { cookie } = await mintSession(minting, { user: { sub: 'u' } })
+    const { app } = storedApp(failing)
+    let ran = false
+    app.get('/hook', { preHandler: requireAuth() }, async () => {
+      ran = true
+      return 'protected'
+    })
+    app.get(
+      '/handler',
+      requireAuth(async () => {
+        ran = true
+        return 'protected'
+      }),
+    )
+    expect((await app.inject({ url: '/hook', headers: { cookie } })).statusCode).toBe(500)
+    expect((await app.inject({ url: '/handler', headers: { cookie } })).statusCode).toBe(500)
+    expect(ran).toBe(false)
+    await app.close()
+  })
+
+  it('serves its routes from a plugin with a prefix, as routes Fastify knows', async () => {
+    const app = Fastify()
+    const seen: { url?: string; is404: boolean }[] = []
+    app.register(
+      async (api) => {
+        api.register(codeflow, {
+          ...options,
+          baseUrl: 'http://localhost:3000/app',
+          issuer: 'http://127.0.0.1:9',
+          allowInsecureRequests: true,
+          logger: false,
+        })
+        api.addHook('onResponse', (request, _reply, done) => {
+          seen.push({ url: request.routeOptions.url, is404: request.is404 })
+          done()
+        })
+        api.get('/me', async (request) => ({ isAuthenticated: request.auth.isAuthenticated }))
+      },
+      { prefix: '/app' },
+    )
+    // the provider is down: the login route answers, with 503
+    expect((await app.inject('/app/login')).statusCode).toBe(503)
+    expect((await app.inject('/app/me')).json()).toEqual({ isAuthenticated: false })
+    expect(seen).toEqual([
+      { url: '/app/login', is404: false },
+      { url: '/app/me', is404: false },
+    ])
+    await app.close()
+  })
+
+  it('refuses routes outside the prefix it is registered under, and Fastify’s prefix option', async () => {
+    const inside = Fastify()
+    inside.register(async (api) => api.register(codeflow, options), { prefix: '/app' })
+    await expect(inside.ready()).rejects.toThrow(/route \/login is outside the prefix \/app/)
+    const prefixed = Fastify()
+    prefixed.register(codeflow, { ...options, prefix: '/auth' } as AuthOptions)
+    await expect(prefixed.ready()).rejects.toThrow(/"prefix" register option/)
+  })
+
+  it('refuses a second instance at the same paths at start-up', async () => {
+    const app = Fastify()
+    app.register(codeflow, options)
+    app.register(codeflow, options)
+    await expect(app.ready()).rejects.toThrow(/\/login/)
+  })
+
+  it('sets request.auth, anonymous, for the hooks after one of its own answers', async () => {
+    const app = Fastify()
+    app.register(codeflow, options)
+    const seen: boolean[] = []
+    app.addHook('onSend', async (request, _reply, payload) => {
+      seen.push(request.auth.isAuthenticated)
+      return payload
+    })
+    // the logout confirmation page (no session): codeflow's own answer
+    expect((await app.inject('/logout')).statusCode).toBe(200)
+    expect(seen).toEqual([false])
+    await app.close()
+  })
+
+  it('keeps no-store with its cookies and Vary: Cookie, whatever the route set after it', async () => {
+    const { auth, app } = storedApp()
+    app.get('/cached', (request, reply) => {
+      reply.header('cache-control', 'public, max-age=3600').header('vary', 'Accept-Encoding')
+      return { sub: request.auth.user?.sub }
+    })
+    // a session due for its rolling touch: this answer carries a new cookie
+    const hours = 2 * 3600
+    const { cookie } = await mintSession(auth, {
+      user: { sub: 'touched' },
+      createdAt: Math.floor(Date.now() / 1000) - hours,
+      updatedAt: Math.floor(Date.now() / 1000) - hours,
+    })
+    const response = await app.inject({ url: '/cached', headers: { cookie } })
+    expect(response.json()).toEqual({ sub: 'touched' })
+    expect(response.headers['set-cookie']).toBeDefined()
+    expect(response.headers['cache-control']).toBe('no-store')
+    expect(response.headers.vary).toBe('Accept-Encoding, Cookie')
+    await app.close()
+  })
+
+  it('renders an app’s 500 without its message, and leaves a client’s fault to Fastify', async () => {
+    const app = Fastify()
+    app.register(codeflow, { ...options, logger: false })
+    app.setErrorHandler(authErrorHandler())
+    app.get('/fails', async () => {
+      throw new Error('connect ECONNREFUSED 10.0.3.7:6379 (a secret detail)')
+    })
+    app.post(
+      '/validated',
+      { schema: { body: { type: 'object', required: ['name'] } } },
+      async () => 'ok',
+    )
+    const failed = await app.inject({ url: '/fails', headers: { accept: 'application/json' } })
+    expect(failed.statusCode).toBe(500)
+    expect(failed.body).not.toMatch(/secret detail|ECONNREFUSED/)
+    const invalid = await app.inject({ method: 'POST', url: '/validated', payload: {} })
+    expect(invalid.statusCode).toBe(400)
+    expect(invalid.json()).toMatchObject({ code: 'FST_ERR_VALIDATION' })
     await app.close()
   })
 

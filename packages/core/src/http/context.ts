@@ -294,10 +294,7 @@ class NodeHttpContext implements NodeContext {
     const res = this.#res
     if (res.headersSent) return
     const vary = res.getHeader('vary')
-    res.setHeader(
-      'Vary',
-      varyWithCookie(typeof vary === 'object' ? vary.join(', ') : vary?.toString()),
-    )
+    res.setHeader('Vary', varyWithCookie(Array.isArray(vary) ? vary.join(', ') : vary?.toString()))
   }
 
   setCookie(cookie: SetCookie): void {
