@@ -33,6 +33,7 @@ export {
   MAX_FORM_BYTES,
   type NodeContext,
   type ResponseHeaders,
+  type WebBody,
   type WebContext,
 } from './http/context.js'
 export {

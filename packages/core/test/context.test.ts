@@ -216,4 +216,42 @@ describe('createWebContext', () => {
     expect(ctx.path).toBe('//callback/x')
     expect(createWebContext(request).url.href).toBe(request.url)
   })
+
+  it('reads the form from the request the framework has when it reads it, or from what it kept', async () => {
+    const original = new Request('http://localhost:3000/form', { method: 'POST', headers: form })
+    // a body limit replaced the request since the context was made
+    const replaced = new Request('http://localhost:3000/form', {
+      method: 'POST',
+      headers: form,
+      body: 'x=replaced',
+    })
+    const current = createWebContext(original, undefined, {
+      request: () => replaced,
+      consumed: () => undefined,
+    })
+    expect((await current.readForm()).get('x')).toBe('replaced')
+    // the app read the body first: the text its framework kept, or its fields
+    const read = new Request('http://localhost:3000/form', {
+      method: 'POST',
+      headers: form,
+      body: 'x=1',
+    })
+    await read.text()
+    const text = createWebContext(read, undefined, {
+      request: () => read,
+      consumed: async () => 'x=kept',
+    })
+    expect((await text.readForm()).get('x')).toBe('kept')
+    const fields = createWebContext(read, undefined, {
+      request: () => read,
+      consumed: async () => new URLSearchParams({ x: 'fields' }),
+    })
+    expect((await fields.readForm()).get('x')).toBe('fields')
+    // what was kept counts against the limit too
+    const large = createWebContext(read, undefined, {
+      request: () => read,
+      consumed: async () => `x=${'é'.repeat(MAX_FORM_BYTES / 2)}`,
+    })
+    await expect(large.readForm()).rejects.toBeInstanceOf(BodyTooLargeError)
+  })
 })

@@ -22,10 +22,12 @@ import {
   handleLogout,
   type LoginOptions,
   type LogoutOptions,
+  reportEvent,
   requestAuth,
   startLogin,
   toAuth,
   varyWithCookie,
+  type WebBody,
   type WebContext,
   writeCookieHeaders,
 } from '@codeflow/core/adapter'
@@ -62,8 +64,15 @@ function settleHeaders(headers: Headers, ctx: WebContext): void {
   if (ctx.varies) headers.set('Vary', varyWithCookie(headers.get('Vary')))
 }
 
-function settle(c: Context, ctx: WebContext): void {
+function settle(config: Auth, c: Context, ctx: WebContext): void {
+  // a cookie the core sets from now on (a refresh inside stream() or streamSSE()) is too late
+  ctx.setCookie = () => reportLate(config)
   if (ctx.cookies.length === 0 && !ctx.varies) return
+  // a protocol switch (a WebSocket upgrade, 101) carries its socket: never copied, nothing added
+  if (c.res.status < 200) {
+    if (ctx.cookies.length > 0) reportLate(config)
+    return
+  }
   try {
     settleHeaders(c.res.headers, ctx)
   } catch (error) {
@@ -73,6 +82,37 @@ function settle(c: Context, ctx: WebContext): void {
     c.res = new Response(c.res.body, c.res)
     settleHeaders(c.res.headers, ctx)
   }
+}
+
+/** The signal that a changed session could not be set in this response (README). */
+function reportLate(config: Auth): void {
+  reportEvent(config, {
+    level: 'warn',
+    code: 'session_write_late',
+    message:
+      'the session changed after its response was under way (inside stream() or streamSSE(), or a WebSocket upgrade): its cookie is lost; call accessToken() before the response starts',
+  })
+}
+
+/**
+ * Where the core reads a form: the request as it is then (a body limit replaces `c.req.raw`),
+ * or, when the app read the body first, what Hono kept of it.
+ */
+function bodyOf(c: Context): WebBody {
+  return { request: () => c.req.raw, consumed: () => consumedBody(c) }
+}
+
+async function consumedBody(c: Context): Promise<URLSearchParams | string | undefined> {
+  const cache = c.req.bodyCache
+  if (cache.formData !== undefined) {
+    const fields = new URLSearchParams()
+    for (const [name, value] of await cache.formData) {
+      if (typeof value === 'string') fields.append(name, value)
+    }
+    return fields
+  }
+  // Hono turns any body it kept into its text
+  return Object.keys(cache).length > 0 ? c.req.text() : undefined
 }
 
 const OWN = Symbol('codeflow.hono.own')
@@ -116,7 +156,8 @@ export function auth(options: AuthOptions | Auth): AuthMiddleware {
     // mounted twice on one request (an app and its sub-app): the first does everything
     if (attached(c)?.auth === config) return next()
     // the app's configured origin, not the Host the server built `c.req.url` from
-    const ctx = attach(c, config, (origin) => createWebContext(c.req.raw, origin)).ctx as WebContext
+    const ctx = attach(c, config, (origin) => createWebContext(c.req.raw, origin, bodyOf(c)))
+      .ctx as WebContext
     let result: Awaited<ReturnType<typeof authenticate>>
     try {
       result = await authenticate(config, ctx)
@@ -129,7 +170,7 @@ export function auth(options: AuthOptions | Auth): AuthMiddleware {
       c.set('auth', result.auth)
       await next()
     }
-    settle(c, ctx)
+    settle(config, c, ctx)
   }
   return Object.assign(middleware, { auth: config })
 }
@@ -180,7 +221,11 @@ export async function logout(c: Context, options?: LogoutOptions): Promise<Respo
 
 /** What Hono does with an error when the app has no `onError`. */
 const honoErrorHandler: ErrorHandler = (error, c) => {
-  if ('getResponse' in error) return error.getResponse()
+  if ('getResponse' in error) {
+    // as Hono's own: the headers the app set with c.header() stay
+    const response = error.getResponse()
+    return c.newResponse(response.body, response)
+  }
   console.error(error)
   return c.text('Internal Server Error', 500)
 }

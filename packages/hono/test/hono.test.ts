@@ -14,6 +14,7 @@ import {
 } from '@codeflow/core'
 import { MAX_FORM_BYTES } from '@codeflow/core/adapter'
 import { Hono } from 'hono'
+import { HTTPException } from 'hono/http-exception'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Harness } from '../../../test/harness/harness.js'
 import { honoServer } from '../../../test/harness/hono.js'
@@ -361,5 +362,58 @@ describe('@codeflow/hono without a server (app.request, as on a Web runtime)', (
   it('imports nothing from node:* (it runs on Web runtimes)', async () => {
     const source = await readFile(new URL('../src/index.ts', import.meta.url), 'utf8')
     expect(source).not.toMatch(/from ['"]node:|require\(/)
+  })
+})
+
+describe('@codeflow/hono without a server (app.request)', () => {
+  const options = {
+    issuer: 'http://127.0.0.1:9',
+    allowInsecureRequests: true,
+    clientId: 'x',
+    baseUrl: 'http://localhost:3000',
+    secret: 'a-secret-of-at-least-thirty-two-characters',
+    logger: false as const,
+  }
+  const form = (body: string): RequestInit => ({
+    method: 'POST',
+    headers: {
+      origin: 'http://localhost:3000',
+      'content-type': 'application/x-www-form-urlencoded',
+    },
+    body,
+  })
+
+  it('reads the form of logout(c) after the app parsed the body (c.req.parseBody())', async () => {
+    const app = new Hono<AuthEnv>()
+    app.use(auth(options))
+    app.post('/signout', async (c) => {
+      expect(await c.req.parseBody()).toEqual({ returnTo: '/bye' })
+      return logout(c)
+    })
+    app.post('/signout-text', async (c) => {
+      expect(await c.req.text()).toBe('returnTo=%2Fbye')
+      return logout(c)
+    })
+    for (const path of ['/signout', '/signout-text']) {
+      const response = await app.request(path, form('returnTo=%2Fbye'))
+      expect(response.status).toBe(303)
+      expect(response.headers.get('location')).toBe('http://localhost:3000/bye')
+    }
+  })
+
+  it('keeps the headers the app set when Hono’s own handling renders an HTTPException', async () => {
+    const app = new Hono<AuthEnv>()
+    app.use(async (c, next) => {
+      c.header('X-Request-Id', 'request-1')
+      await next()
+    })
+    app.use(auth(options))
+    app.get('/teapot', () => {
+      throw new HTTPException(418, { message: 'short and stout' })
+    })
+    app.onError(authErrorHandler())
+    const response = await app.request('/teapot')
+    expect(response.status).toBe(418)
+    expect(response.headers.get('x-request-id')).toBe('request-1')
   })
 })

@@ -102,11 +102,13 @@ class WebHttpContext implements WebContext {
   varies = false
   readonly #request: Request
   readonly #origin: string | undefined
+  readonly #body: WebBody | undefined
   #url: URL | undefined
 
-  constructor(request: Request, origin: string | undefined) {
+  constructor(request: Request, origin: string | undefined, body: WebBody | undefined) {
     this.#request = request
     this.#origin = origin
+    this.#body = body
     this.method = request.method.toUpperCase()
     this.path = pathOf(request.url)
   }
@@ -129,13 +131,20 @@ class WebHttpContext implements WebContext {
   }
 
   async readForm(): Promise<URLSearchParams> {
-    const request = this.#request
-    // read already (by the app, before codeflow): nothing left, as for a Node stream that ended
-    if (request.bodyUsed) return new URLSearchParams()
+    const request = this.#body?.request() ?? this.#request
+    const contentType = request.headers.get('content-type')
+    if (request.bodyUsed) {
+      // read already, by the app: what its framework kept of it, else nothing (a stream that ended)
+      const read = await this.#body?.consumed()
+      if (read === undefined) return new URLSearchParams()
+      if (typeof read !== 'string') return read
+      if (new TextEncoder().encode(read).byteLength > MAX_FORM_BYTES) throw tooLarge()
+      return parseForm(contentType, read)
+    }
     const declared = Number(request.headers.get('content-length') ?? 0)
     if (declared > MAX_FORM_BYTES) throw tooLarge()
     const body = await readCapped(request.body)
-    return parseForm(request.headers.get('content-type'), body)
+    return parseForm(contentType, body)
   }
 
   setCookie(cookie: SetCookie): void {
@@ -157,10 +166,25 @@ function pathOf(href: string): string | undefined {
  * Creates a context over a Web `Request` (Next.js, Hono, edge runtimes, tests). With `origin`
  * (the app's configured origin), the context's URL is the request's path and query on it, as
  * `createNodeContext` builds it: a server that made the request's URL from `Host` (Node's, behind
- * a proxy) gives no say to that header. Without it, the request's own URL.
+ * a proxy) gives no say to that header. Without it, the request's own URL. `body` says where the
+ * form body is read when the framework may have read it first (see `WebBody`).
  */
-export function createWebContext(request: Request, origin?: string): WebContext {
-  return new WebHttpContext(request, origin)
+export function createWebContext(request: Request, origin?: string, body?: WebBody): WebContext {
+  return new WebHttpContext(request, origin, body)
+}
+
+/**
+ * Where a Web context reads a form body, for a framework that may replace the request or read its
+ * body before codeflow does (Hono: `c.req.raw`, `c.req.parseBody()`).
+ */
+export interface WebBody {
+  /** the request as it is when the form is read (a body limit may have replaced it since) */
+  request(): Request
+  /**
+   * what the app read of a body already used (its text, or its form fields), or `undefined`
+   * when nothing of it was kept
+   */
+  consumed(): Promise<URLSearchParams | string | undefined> | undefined
 }
 
 function toHeaders(req: IncomingMessage): Headers {
