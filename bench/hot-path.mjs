@@ -63,16 +63,21 @@ const expressGuard = express.requireAuth()
 const koaAuth = koa.auth(auth)
 const koaGuard = koa.requireAuth()
 // Fastify's plugin, registered on a stand-in for the instance: it hands over its onRequest hook
+// (its onSend hook, which only keeps headers, is not measured)
 let fastifyHook
 fastify?.codeflow(
   {
+    prefix: '',
     hasRequestDecorator: () => true,
-    addHook: (_name, hook) => {
-      fastifyHook = hook
+    all: () => {},
+    addHook: (name, hook) => {
+      if (name === 'onRequest') fastifyHook = hook
     },
   },
   auth,
-  () => {},
+  (error) => {
+    if (error) throw error
+  },
 )
 const fastifyGuard = fastify?.requireAuth()
 /** What the adapter uses of Fastify's reply. */

@@ -99,10 +99,13 @@ describe('the hot path of the adapters', () => {
     let hook:
       | ((request: unknown, reply: unknown, done: (error?: unknown) => void) => void)
       | undefined
+    // what the plugin uses of the instance: its onRequest hook is kept, its routes declared
     const instance = {
+      prefix: '',
       hasRequestDecorator: () => true,
-      addHook: (_name: string, handler: typeof hook) => {
-        hook = handler
+      all: () => undefined,
+      addHook: (name: string, handler: typeof hook) => {
+        if (name === 'onRequest') hook = handler
       },
     }
     fastify.codeflow(instance as never, auth, () => undefined)

@@ -133,9 +133,11 @@ function quickStart(readme: string, title: string): Block[] {
  * codeflow accepts only with `allowInsecureRequests` (the README says so beside the quick starts).
  */
 function forDevProvider(text: string): string {
-  const issuer = '    issuer: process.env.OIDC_ISSUER!,\n'
-  if (!text.includes(issuer)) return text
-  return text.replace(issuer, `${issuer}    allowInsecureRequests: true,\n`)
+  // at whatever depth the options object sits (Fastify's register call, Hono's auth() in use())
+  return text.replace(
+    /^( *)issuer: process\.env\.OIDC_ISSUER!,\n/m,
+    (line, indent: string) => `${line}${indent}allowInsecureRequests: true,\n`,
+  )
 }
 
 /** A root layout as create-next-app makes it, without its Google font (there is no network). */
