@@ -50,7 +50,7 @@ export {
   errorResponse,
   isNavigation,
 } from './http/responses.js'
-export { type MaybePromise, rejectionTo, step } from './maybe.js'
+export { failure, type MaybePromise, rejectionTo, step } from './maybe.js'
 export {
   type AnonymousAuth,
   type RequestAuth,

@@ -18,8 +18,17 @@ export function chain<T, R>(
 }
 
 /**
+ * What a failed step hands on: never a falsy value, which a framework's `next(error)` would take
+ * for "go on" (Express, Fastify) or find nothing to answer with (Koa).
+ */
+export function failure(error: unknown): unknown {
+  return error || new Error('codeflow: a step failed without an error')
+}
+
+/**
  * Runs `run` and gives its value to `next`, in the same tick when `run` needed no I/O. Whatever
- * `run` throws or rejects with goes to `fail` alone: one channel for every error of the step.
+ * `run` throws or rejects with goes to `fail` alone, never falsy (`failure`): one channel for
+ * every error of the step.
  * What `next` throws is the caller's (a throw, or a rejection of the returned promise).
  */
 export function step<T, R>(
@@ -31,9 +40,11 @@ export function step<T, R>(
   try {
     value = run()
   } catch (error) {
-    return fail(error)
+    return fail(failure(error))
   }
-  return value instanceof Promise ? value.then(next, fail) : next(value)
+  return value instanceof Promise
+    ? value.then(next, (error: unknown) => fail(failure(error)))
+    : next(value)
 }
 
 /** The promise of what `run` returns, throws or rejects with. */
@@ -50,5 +61,5 @@ export function promised<T>(run: () => MaybePromise<T>): Promise<T> {
  * Express 4 middleware, whose return value nobody awaits); nothing for a value.
  */
 export function rejectionTo(value: MaybePromise<unknown>, fail: (error: unknown) => void): void {
-  if (value instanceof Promise) value.then(undefined, fail)
+  if (value instanceof Promise) value.then(undefined, (error: unknown) => fail(failure(error)))
 }

@@ -25,3 +25,43 @@ describe('rejectionTo', () => {
     expect(failures).toEqual([])
   })
 })
+
+describe('a step that fails without an error', () => {
+  it('hands fail an Error, never a falsy value, thrown or rejected', async () => {
+    const seen: unknown[] = []
+    step(
+      () => {
+        throw undefined
+      },
+      () => 'never',
+      (error) => {
+        seen.push(error)
+        return 'never'
+      },
+    )
+    await step(
+      () => Promise.reject(null),
+      () => 'never',
+      (error) => {
+        seen.push(error)
+        return 'never'
+      },
+    )
+    rejectionTo(Promise.reject(0), (error) => seen.push(error))
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(seen).toHaveLength(3)
+    for (const error of seen) expect(error).toBeInstanceOf(Error)
+    const real = new Error('kept')
+    step(
+      () => {
+        throw real
+      },
+      () => 'never',
+      (error) => {
+        seen.push(error)
+        return 'never'
+      },
+    )
+    expect(seen[3]).toBe(real)
+  })
+})

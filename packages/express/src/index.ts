@@ -54,11 +54,6 @@ declare global {
   }
 }
 
-/** A falsy error would tell Express to go on: a failed step must never let a request through. */
-function errorOf(error: unknown): unknown {
-  return error || new Error('codeflow: a step failed without an error')
-}
-
 function send(res: Response, response: AuthResponse): void {
   res.status(response.status)
   for (const [name, value] of Object.entries(response.headers)) res.setHeader(name, value)
@@ -89,10 +84,10 @@ export function auth(options: AuthOptions | Auth): AuthMiddleware {
         req.auth = result.auth
         next()
       },
-      (error) => next(errorOf(error)),
+      next,
     )
     // after I/O, a failure to send (the response already sent) rejects: Express 4 would not see it
-    rejectionTo(done, (error) => next(errorOf(error)))
+    rejectionTo(done, next)
   }
   return Object.assign(middleware, { auth: config })
 }
@@ -127,9 +122,9 @@ export function requireAuth(
         req.auth = requestAuth(entry.auth, entry.ctx, result.session)
         run(handler, req as AuthenticatedRequest, res, next)
       },
-      (error) => next(errorOf(error)),
+      next,
     )
-    rejectionTo(done, (error) => next(errorOf(error)))
+    rejectionTo(done, next)
   }
 }
 

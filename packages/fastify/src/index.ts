@@ -19,6 +19,7 @@ import {
   authorize,
   authRoutePaths,
   createNodeContext,
+  failure,
   handleError,
   handleLogout,
   type LoginOptions,
@@ -146,14 +147,9 @@ function send(reply: FastifyReply, response: AuthResponse): FastifyReply {
   return reply.code(response.status).headers(response.headers).send(response.body)
 }
 
-/** A falsy error would tell Fastify to go on: a failed step never lets a request through. */
-function errorOf(error: unknown): FastifyError {
-  return (error || new Error('codeflow: a step failed without an error')) as FastifyError
-}
-
 /** What fails after I/O: Fastify's error handling, unless the reply is sent already. */
 function failed(reply: FastifyReply, error: unknown): void {
-  if (!reply.sent) reply.send(errorOf(error))
+  if (!reply.sent) reply.send(error as FastifyError)
   else reply.log.error({ err: error }, 'codeflow: a step failed after the reply was sent')
 }
 
@@ -206,7 +202,7 @@ export const codeflow: FastifyPluginCallback<AuthOptions | Auth> = (fastify, opt
       },
       (error) => {
         setAnonymous(request)
-        next(errorOf(error))
+        next(error as FastifyError)
       },
     )
     rejectionTo(answered, (error) => failed(reply, error))
@@ -297,7 +293,7 @@ export function requireAuth(
           return value === undefined ? reply : value
         },
         (error) => {
-          throw errorOf(error)
+          throw error
         },
       )
     }
@@ -305,9 +301,9 @@ export function requireAuth(
   return (request, reply, next) => {
     let answered: unknown
     try {
-      answered = guarded(request, reply, next, (error) => next(errorOf(error)))
+      answered = guarded(request, reply, next, (error) => next(error as FastifyError))
     } catch (error) {
-      return next(errorOf(error))
+      return next(failure(error) as FastifyError)
     }
     rejectionTo(answered, (error) => failed(reply, error))
   }

@@ -19,6 +19,7 @@ import {
   authenticate,
   authorize,
   createNodeContext,
+  failure,
   type GuardResult,
   handleError,
   handleLogout,
@@ -134,9 +135,8 @@ function send(ctx: Context, response: AuthResponse): void {
   ctx.body = response.body ?? ''
 }
 
-// a falsy rejection would leave Koa without an error to answer with: the request would hang
-const reject = (error: unknown) =>
-  Promise.reject(error || new Error('codeflow: a step failed without an error'))
+// never falsy (`failure`): Koa would have no error to answer with, and the request would hang
+const reject = (error: unknown) => Promise.reject(failure(error))
 
 /** Koa middleware mounting `auth`'s routes and setting `ctx.state.auth`. */
 export type AuthMiddleware = Middleware & {
