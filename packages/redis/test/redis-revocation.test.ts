@@ -39,6 +39,11 @@ describe('createRedisRevocationStore against a real redis-server', () => {
     expect(await store.isRevoked(query({ sid: 'op-2', createdAt: now + 10 }))).toBe(true)
     // another issuer's identifiers are other keys
     expect(await store.isRevoked({ ...query(), iss: 'https://other.example' })).toBe(false)
+    // and the first issuer's keys are its own again after a check for another
+    expect(await store.isRevoked(query({ sid: 'op-1' }))).toBe(true)
+    expect(await store.isRevoked({ ...query({ sid: 'op-1' }), iss: 'https://other.example' })).toBe(
+      false,
+    )
   })
 
   it('keeps each revocation under the prefix with its TTL, issuer and id escaped', async () => {
