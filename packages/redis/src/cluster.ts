@@ -10,12 +10,28 @@ export function isClusterClient(client: object): boolean {
   return typeof (client as { getSlotMaster?: unknown }).getSlotMaster === 'function'
 }
 
+let lastIssuer = ''
+let lastEncoded = ''
+
+/**
+ * `encodeURIComponent(iss)` for the keys of issuer `iss`. An app has one issuer or a few, and a
+ * request asks for up to four keys of one: the last issuer's encoding is kept (encoding a URL
+ * costs more than the rest of a key).
+ */
+export function encodeIssuer(iss: string): string {
+  if (iss !== lastIssuer) {
+    lastEncoded = encodeURIComponent(iss)
+    lastIssuer = iss
+  }
+  return lastEncoded
+}
+
 /**
  * The hash tag of user `sub` of issuer `iss`. encodeURIComponent escapes "{", "}" and ":", so
  * that no user's tag ends early or spells another's.
  */
 export function userTag(iss: string, sub: string): string {
-  return `{${encodeURIComponent(iss)}:${encodeURIComponent(sub)}}`
+  return `{${encodeIssuer(iss)}:${encodeURIComponent(sub)}}`
 }
 
 /** Whether `prefix` has a hash tag of its own (`{…}` with something inside): one slot for all. */

@@ -1,5 +1,5 @@
 import type { ProviderSession, Revocation, RevocationQuery, RevocationStore } from '@codeflow/core'
-import { clusterOption, hasHashTag, userTag } from './cluster.js'
+import { clusterOption, encodeIssuer, hasHashTag, userTag } from './cluster.js'
 import { commandRunner } from './deadline.js'
 
 /**
@@ -59,19 +59,8 @@ export function createRedisRevocationStore(
   // encodeURIComponent escapes ":", "{" and "}": no issuer and id pair spells another's key, and
   // no key has a hash tag but the cluster layout's own
   const enc = encodeURIComponent
-  // an app has one issuer or a few: its last encoding is kept, as a check asks for up to three
-  // keys of it (an issuer is a URL, and encoding one costs more than the rest of the key)
-  let lastIssuer = ''
-  let lastEncoded = ''
-  const issuer = (iss: string) => {
-    if (iss !== lastIssuer) {
-      lastEncoded = enc(iss)
-      lastIssuer = iss
-    }
-    return lastEncoded
-  }
   const flat = (kind: 'id' | 'sid' | 'sub' | 'jti' | 'sidmap', iss: string, id: string) =>
-    `${prefix}${kind}:${issuer(iss)}:${enc(id)}`
+    `${prefix}${kind}:${encodeIssuer(iss)}:${enc(id)}`
   /** the keys of a user's revocations: on a cluster, all in the user's slot */
   const keys = cluster
     ? {
